@@ -1,0 +1,48 @@
+"""Turn either command-line dialect into a resolved config, and run `--dry-run` on it.
+
+MMAR dialect (seed 004): `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT --set k=v`. TLT dialect (seed 003): flags
+such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment variables the config refers to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.cli.report import emit, plan_lines
+from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
+from clara_tlt.errors import ClaraError
+
+
+def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]) -> ResolvedConfig:
+    """Resolve a config of the MMAR at `mmar`; `environment` defaults to config/environment.json when present."""
+    root = Path(mmar)
+    if environment is None and (root / "config" / "environment.json").is_file():
+        environment = "config/environment.json"
+    return load_config(config, environment_path=environment, mmar_root=root, overrides=parse_overrides(set_items))
+
+
+def load_tlt(config: str, variables: dict[str, Any], set_items: tuple[str, ...]) -> ResolvedConfig:
+    """Resolve a TLT-style config; `variables` hold what the flags say (DATASET_JSON, DATA_ROOT, …)."""
+    given = {k: str(Path(v).resolve()) if k.endswith(("_DIR", "_ROOT", "_JSON", "_PATH")) else v
+             for k, v in variables.items() if v is not None}  # fmt: skip
+    return load_config(config, variables=given, overrides=parse_overrides(set_items))
+
+
+def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str) -> None:
+    """Build every component and check every datalist file, then print the plan (raises on the first problem)."""
+    from clara_tlt.engines.workflow import build_workflow
+
+    plan = build_workflow(config, default_data_list_key=default_data_list_key).describe()
+    emit(plan, as_json=as_json, lines=plan_lines(plan))
+
+
+def dispatch(config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, stage: str) -> None:
+    """Run `--dry-run`, or the stage's engine. Engines not yet in this version fail loudly, never silently."""
+    if dry:
+        dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)
+        return
+    raise ClaraError(
+        f"the {stage} engine is not part of this version of clara-tlt yet; "
+        "use --dry-run to check the config, its components and its data"
+    )

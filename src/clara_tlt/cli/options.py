@@ -1,0 +1,83 @@
+"""Options shared by several commands, so each command module stays short and flags mean the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from clara_tlt.cli.runner import enable_debug
+
+F = Callable[..., Any]
+
+
+class SetCommand(click.Command):
+    """Accept Clara's `--set a=1 b=2` (several items after one flag) besides `--set a=1 --set b=2`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        expanded: list[str] = []
+        collecting = False
+        for arg in args:
+            if arg == "--set":
+                collecting = True
+                continue
+            if collecting and not arg.startswith("-"):
+                expanded += ["--set", arg]
+                continue
+            collecting = False
+            expanded.append(arg)
+        return super().parse_args(ctx, expanded)
+
+
+def debug_option(f: F) -> F:
+    return click.option(
+        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=enable_debug,
+        help="Show tracebacks and debug logs.",
+    )(f)  # fmt: skip
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts).")(f)
+
+
+def dry_run_option(f: F) -> F:
+    return click.option(
+        "--dry-run", is_flag=True,
+        help="Resolve the config, build every component, check every datalist file; print the plan and exit.",
+    )(f)  # fmt: skip
+
+
+def set_option(f: F) -> F:
+    return click.option(
+        "--set", "set_items", multiple=True, metavar="KEY=VALUE",
+        help="Override a global variable, environment variable or dotted config key: --set epochs=10 lr=1e-4.",
+    )(f)  # fmt: skip
+
+
+def mmar_options(f: F) -> F:
+    """The MMAR dialect of seed 004: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
+    f = click.option("-e", "--environment", type=click.Path(dir_okay=False), help="environment.json (relative to the MMAR).")(f)
+    f = click.option("-c", "--config", required=True, type=click.Path(dir_okay=False), help="Config JSON (relative to the MMAR).")(f)
+    f = click.option("-m", "--mmar", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
+                     help="MMAR root folder.")(f)  # fmt: skip
+    return f
+
+
+def common_options(f: F) -> F:
+    """`--debug`, `--json`, `--dry-run` and `--set`, in that order on --help."""
+    for decorate in (set_option, dry_run_option, json_option, debug_option):
+        f = decorate(f)
+    return f
+
+
+def tlt_inference_options(f: F) -> F:
+    """Seed 003's tlt-infer / tlt-evaluate flags (long forms only, as the seed gives them)."""
+    f = click.option("--setup", default="standard", show_default=True, help="Run setup name (kept for TLT scripts).")(f)
+    f = click.option("--data_file", required=True, type=click.Path(dir_okay=False), help="datalist.json.")(f)
+    f = click.option("--output_path", required=True, type=click.Path(), help="Folder for predictions and reports.")(f)
+    f = click.option("--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to.")(f)
+    f = click.option("--model_format", default="pytorch", show_default=True, help="Format of --model_save_path.")(f)
+    f = click.option("--config", required=True, type=click.Path(dir_okay=False), help="Inference/evaluation config JSON.")(f)
+    f = click.option("--model_save_path", required=True, type=click.Path(), help="Trained or exported model file.")(f)
+    return f

@@ -1,0 +1,54 @@
+"""Run a click command the way every entry point does: errors become one message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from clara_tlt.errors import ClaraError, Interrupted
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+
+
+def enable_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Click callback of `--debug`: show tracebacks and debug logs."""
+    if value:
+        state.debug = True
+        logging.getLogger("clara_tlt").setLevel(logging.DEBUG)
+    return value
+
+
+def run(command: click.Command, args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Invoke `command` and exit: 0 on success, the error's exit code otherwise (docs/exit-codes.md)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        command.main(args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(Interrupted.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except ClaraError as exc:
+        if state.debug:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(Interrupted.exit_code)
+    except Exception as exc:
+        traceback.print_exc() if state.debug else click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,7 @@
+"""Clara config grammar: JSON + environment.json + global variables + `{NAME}` + `--set` + `disabled`."""
+
+from clara_tlt.config.jsonfile import read_json
+from clara_tlt.config.loader import ResolvedConfig, load_config
+from clara_tlt.config.overrides import Override, parse_overrides
+
+__all__ = ["Override", "ResolvedConfig", "load_config", "parse_overrides", "read_json"]

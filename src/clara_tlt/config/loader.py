@@ -1,0 +1,135 @@
+"""Load a Clara config: environment, global variables, --set overrides, `{NAME}` substitution, `disabled`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.config.environment import load_environment
+from clara_tlt.config.jsonfile import read_json
+from clara_tlt.config.keypath import child
+from clara_tlt.config.overrides import Override, apply_override
+from clara_tlt.config.suggest import did_you_mean
+from clara_tlt.config.substitution import substitute
+from clara_tlt.errors import ConfigError
+
+# Top-level keys that hold components or sections rather than global variables.
+SECTION_KEYS = frozenset({"train", "validate"})
+COMPONENT_SLOTS = frozenset(
+    {
+        "model", "net_config", "loss", "optimizer", "lr_policy", "pre_transforms", "post_transforms",
+        "label_transforms", "image_pipeline", "metrics", "val_metrics", "aux_ops", "inferer", "inference",
+        "writers", "writer", "model_loader",
+    }
+)  # fmt: skip
+
+
+@dataclass
+class ResolvedConfig:
+    """A config with every variable substituted and disabled components removed.
+
+    `data` is the resolved JSON; `variables` what `{NAME}` could refer to; `file` names the config in errors;
+    `mmar_root` is where `custom/` and `lib/` code and relative paths live.
+    """
+
+    data: dict[str, Any]
+    variables: dict[str, Any]
+    file: str
+    mmar_root: Path | None = None
+    global_names: list[str] = field(default_factory=list)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A global variable (`epochs`, `learning_rate`, …) after environment and --set overrides."""
+        return self.data.get(name, default)
+
+
+def locate_config(path: str | Path, mmar_root: Path | None) -> Path:
+    """Clara resolves `-c config/config_train.json` against the MMAR root; fall back to the working folder."""
+    path = Path(path)
+    if mmar_root is not None and not path.is_absolute() and (mmar_root / path).exists():
+        return mmar_root / path
+    return path
+
+
+def load_config(
+    config_path: str | Path,
+    *,
+    environment_path: str | Path | None = None,
+    mmar_root: str | Path | None = None,
+    overrides: Iterable[Override] = (),
+    variables: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Read and resolve a config; every error names the file and key path and exits with code 3.
+
+    Precedence, lowest first: the config's global variables, environment.json, `variables` (set by command-line
+    flags such as `-d DATALIST`), then `--set`. Example:
+    `load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=".")`.
+    """
+    root = Path(mmar_root).resolve() if mmar_root is not None else None
+    path = locate_config(config_path, root)
+    env_file = locate_config(environment_path, root) if environment_path is not None else None
+    file = str(config_path)
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a JSON object with global variables and sections", file=file)
+    environment = load_environment(env_file, root)
+    environment.update(variables or {})
+    global_names = [k for k in raw if k not in SECTION_KEYS and k not in COMPONENT_SLOTS]
+    for name in global_names:
+        if name in environment:
+            raw[name] = environment[name]
+    for override in overrides:
+        _apply(raw, environment, override, file)
+
+    env_file_name = str(environment_path) if environment_path is not None else "environment"
+    environment = substitute(environment, environment, file=env_file_name)
+    globals_only = {k: raw[k] for k in global_names}
+    resolved_globals = substitute(globals_only, environment, file=file)
+    lookup = {**resolved_globals, **environment}
+    data = substitute(raw, lookup, file=file)
+    data = drop_disabled(data, file=file)
+    return ResolvedConfig(data=data, variables=lookup, file=file, mmar_root=root, global_names=global_names)
+
+
+def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override, file: str) -> None:
+    """An override reaches an environment variable, a config key, or both when both have that name."""
+    in_environment = len(override.parts) == 1 and override.key in environment
+    if in_environment:
+        environment[override.key] = override.value
+    if override.parts[0] in raw or not in_environment:
+        if override.parts[0] not in raw:
+            known = list(raw) + list(environment)
+            raise ConfigError(
+                f"--set {override.key}: no such global variable, config key or environment variable"
+                f"{did_you_mean(override.key, known)}",
+                file=file,
+            )
+        apply_override(raw, override, file=file)
+
+
+def drop_disabled(value: Any, *, file: str, key_path: str = "") -> Any:
+    """Remove every component marked `"disabled": true`, from lists and from named slots alike."""
+    if isinstance(value, list):
+        kept = []
+        for index, item in enumerate(value):
+            if not _is_disabled(item, file, child(key_path, index)):
+                kept.append(drop_disabled(item, file=file, key_path=child(key_path, index)))
+        return kept
+    if isinstance(value, dict):
+        return {
+            k: drop_disabled(v, file=file, key_path=child(key_path, k))
+            for k, v in value.items()
+            if not _is_disabled(v, file, child(key_path, k))
+        }
+    return value
+
+
+def _is_disabled(item: Any, file: str, key_path: str) -> bool:
+    if not isinstance(item, dict) or "disabled" not in item:
+        return False
+    flag = item["disabled"]
+    if not isinstance(flag, bool):
+        raise ConfigError(f"'disabled' must be true or false, not {flag!r}", file=file, key_path=child(key_path, "disabled"))
+    return flag

@@ -1,0 +1,1 @@
+"""Datalists and image pipelines (the `image_pipeline` components of a config)."""

@@ -1,0 +1,198 @@
+"""Build every component a resolved config names, in dependency order: the setup shared by train, evaluate,
+infer and `--dry-run`.
+
+A config has components at the top level (validation/inference configs, the EA form's `net_config`) and in
+its `train` and `validate` sections. The network is built first, so the optimizer gets its parameters, the
+lr policy its optimizer, and each image pipeline its section's pre-transforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.components import build, normalize_spec
+from clara_tlt.config.keypath import child
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.data.datalist import load_datalist
+from clara_tlt.errors import ConfigError
+
+# Slot name → component kind; the order is the build order.
+SLOT_KINDS: dict[str, str] = {
+    "net_config": "network",
+    "model": "network",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "lr_policy": "lr_policy",
+    "pre_transforms": "transform",
+    "label_transforms": "transform",
+    "post_transforms": "transform",
+    "aux_ops": "metric",
+    "metrics": "metric",
+    "val_metrics": "metric",
+    "inferer": "inferer",
+    "inference": "inferer",
+    "model_loader": "model_loader",
+    "writers": "writer",
+    "writer": "writer",
+    "image_pipeline": "image_pipeline",
+}
+SECTIONS = ("", "train", "validate")
+
+
+@dataclass
+class BuiltComponent:
+    """One component: where it stands in the config, what it was called, and the object."""
+
+    key_path: str
+    kind: str
+    name: str
+    obj: Any
+
+
+@dataclass
+class DatalistUse:
+    """A datalist list a workflow reads, resolved and checked."""
+
+    file: str
+    key: str
+    base_dir: str
+    entries: list[dict[str, Any]]
+
+
+@dataclass
+class Workflow:
+    """The built components of a config, by key path, plus the datalists it reads."""
+
+    config: ResolvedConfig
+    components: dict[str, BuiltComponent] = field(default_factory=dict)
+    datalists: list[DatalistUse] = field(default_factory=list)
+
+    def get(self, key_path: str) -> Any:
+        """The object built at `key_path` (`train.model`, `validate.metrics`), or None."""
+        found = self.components.get(key_path)
+        return found.obj if found else None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary: resolved globals, each component's kind and name, and each datalist."""
+        return {
+            "config": self.config.file,
+            "globals": {name: self.config.data.get(name) for name in self.config.global_names},
+            "components": [
+                {"key_path": c.key_path, "kind": c.kind, "name": c.name, "type": _type_name(c.obj)}
+                for c in self.components.values()
+            ],
+            "datalists": [
+                {"file": d.file, "key": d.key, "base_dir": d.base_dir, "entries": len(d.entries)} for d in self.datalists
+            ],
+        }
+
+
+def _type_name(obj: Any) -> str:
+    if isinstance(obj, list):
+        return "[" + ", ".join(_type_name(o) for o in obj) + "]"
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "validation") -> Workflow:
+    """Build every component of `config` and check every datalist it reads.
+
+    All component errors are collected and raised together as one `ConfigError` (exit 3), so a user fixes
+    them in one pass; missing data files then raise `NoInputError` (exit 4). A config without any
+    `image_pipeline` reads `DATASET_JSON` / `DATA_ROOT` / `DATA_LIST_KEY` from its variables.
+    """
+    workflow = Workflow(config)
+    errors: list[str] = []
+    search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
+    model: Any = None
+    for section in SECTIONS:
+        body = config.data if section == "" else config.data.get(section)
+        if not isinstance(body, dict):
+            continue
+        for slot, kind in SLOT_KINDS.items():
+            if slot not in body:
+                continue
+            key_path = child(section, slot)
+            inject = _inject(slot, section, workflow, config, model)
+            if inject is None:
+                errors.append(f"{config.file}: {key_path}: not built because the network or optimizer it needs failed")
+                continue
+            try:
+                built = _build_slot(body[slot], kind, config, key_path, inject, search_dirs)
+            except ConfigError as exc:
+                errors.append(str(exc))
+                continue
+            workflow.components[key_path] = built
+            if kind == "network":
+                model = built.obj
+    if errors:
+        raise ConfigError(f"{len(errors)} problem(s) in the config:\n" + "\n".join(f"- {e}" for e in errors))
+    workflow.datalists = _datalists(config, default_data_list_key)
+    return workflow
+
+
+def _inject(slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any) -> dict[str, Any] | None:
+    """Runtime objects a slot needs; None when what it needs could not be built."""
+    if slot == "optimizer":
+        if model is None:
+            return None
+        inject: dict[str, Any] = {"params": model.parameters()}
+        if config.get("learning_rate") is not None:
+            inject["lr"] = config.get("learning_rate")
+        weight_decay = _model_weight_decay(config)
+        if weight_decay is not None:
+            inject["weight_decay"] = weight_decay
+        return inject
+    if slot == "lr_policy":
+        optimizer = workflow.get(child(section, "optimizer"))
+        return None if optimizer is None else {"optimizer": optimizer}
+    if slot == "image_pipeline":
+        return {"transforms": workflow.get(child(section, "pre_transforms")) or []}
+    return {}
+
+
+def _model_weight_decay(config: ResolvedConfig) -> float | None:
+    """Clara put L2 regularisation on the model (`model.args.weight_decay`); torch puts it on the optimizer."""
+    spec = (config.data.get("train") or {}).get("model") or config.data.get("net_config")
+    if isinstance(spec, dict):
+        args = spec.get("args", spec)
+        if isinstance(args, dict) and isinstance(args.get("weight_decay"), (int, float)):
+            return float(args["weight_decay"])
+    return None
+
+
+def _build_slot(
+    spec: Any, kind: str, config: ResolvedConfig, key_path: str, inject: dict[str, Any], search_dirs: list[Path]
+) -> BuiltComponent:
+    if isinstance(spec, list):
+        objects, names = [], []
+        for index, item in enumerate(spec):
+            item_path = child(key_path, index)
+            objects.append(build(item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs))
+            names.append(normalize_spec(item, file=config.file, key_path=item_path).label)
+        return BuiltComponent(key_path, kind, ", ".join(names), objects)
+    obj = build(spec, kind, file=config.file, key_path=key_path, inject=inject, search_dirs=search_dirs)
+    return BuiltComponent(key_path, kind, normalize_spec(spec, file=config.file, key_path=key_path).label, obj)
+
+
+def _datalists(config: ResolvedConfig, default_key: str) -> list[DatalistUse]:
+    """The datalists the image pipelines name, or the environment's DATASET_JSON when no pipeline names one."""
+    uses: list[tuple[str, str, str | None]] = []
+    for section in ("train", "validate"):
+        body = config.data.get(section)
+        pipeline = body.get("image_pipeline") if isinstance(body, dict) else None
+        if isinstance(pipeline, dict):
+            args = normalize_spec(pipeline, file=config.file, key_path=child(section, "image_pipeline")).args
+            if args.get("data_list_file_path"):
+                key = args.get("data_list_key") or ("training" if section == "train" else "validation")
+                uses.append((args["data_list_file_path"], key, args.get("data_file_base_dir")))
+    if not uses and config.variables.get("DATASET_JSON"):
+        key = config.variables.get("DATA_LIST_KEY") or default_key
+        uses.append((config.variables["DATASET_JSON"], key, config.variables.get("DATA_ROOT") or None))
+    result = []
+    for file, key, base_dir in uses:
+        entries = load_datalist(file, key, base_dir=base_dir)
+        result.append(DatalistUse(file, key, str(base_dir or Path(file).parent), entries))
+    return result

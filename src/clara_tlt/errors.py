@@ -1,0 +1,72 @@
+"""One error hierarchy: each error carries the process exit code and a message that says how to fix it.
+
+The command line maps any `ClaraError` to its message on stderr and `sys.exit(error.exit_code)`;
+library users catch the class they care about. Exit codes are documented in docs/exit-codes.md.
+"""
+
+from __future__ import annotations
+
+
+class ClaraError(Exception):
+    """Base of every error a user can cause or fix; `exit_code` is what the command line exits with."""
+
+    exit_code = 1
+
+
+class UsageError(ClaraError):
+    """Bad command-line use: a missing or contradictory option, an output that exists without --force."""
+
+    exit_code = 2
+
+
+class ConfigError(ClaraError):
+    """An invalid config, environment.json, --set override or component spec.
+
+    The message starts with the file and the key path, e.g.
+    `config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'?`.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, file: str | None = None, key_path: str | None = None) -> None:
+        self.file = file
+        self.key_path = key_path
+        self.reason = message
+        prefix = "".join(f"{part}: " for part in (file, key_path) if part)
+        super().__init__(prefix + message)
+
+
+class NoInputError(ClaraError):
+    """No input data was found (empty input folder, datalist entries whose files do not exist)."""
+
+    exit_code = 4
+
+
+class PartialFailure(ClaraError):
+    """Some items of a batch failed; the others were done. The message lists each failure."""
+
+    exit_code = 5
+
+
+class DownloadError(ClaraError):
+    """A download failed, a checksum did not match, or an archive tried to escape its folder."""
+
+    exit_code = 6
+
+
+class Interrupted(ClaraError):
+    """Stopped by Ctrl-C or SIGTERM after saving what could be saved."""
+
+    exit_code = 130
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "runtime error",
+    2: "usage error",
+    ConfigError.exit_code: "invalid config",
+    NoInputError.exit_code: "no input data found",
+    PartialFailure.exit_code: "partial failure (some items failed, the rest done)",
+    DownloadError.exit_code: "download or checksum failure",
+    Interrupted.exit_code: "interrupted (state saved)",
+}
