@@ -85,12 +85,22 @@ def load_config(
 
     env_file_name = str(environment_path) if environment_path is not None else "environment"
     environment = substitute(environment, environment, file=env_file_name)
-    globals_only = {k: raw[k] for k in global_names}
-    resolved_globals = substitute(globals_only, environment, file=file)
-    lookup = {**resolved_globals, **environment}
+    lookup = _resolve_globals({k: raw[k] for k in global_names}, environment, file)
     data = substitute(raw, lookup, file=file)
     data = drop_disabled(data, file=file)
     return ResolvedConfig(data=data, variables=lookup, file=file, mmar_root=root, global_names=global_names)
+
+
+def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], file: str) -> dict[str, Any]:
+    """Variables from globals and environment; a global may refer to another global or to the environment."""
+    lookup = {**raw_globals, **environment}
+    for _ in range(len(raw_globals) + 1):
+        resolved = substitute(raw_globals, lookup, file=file)
+        updated = {**resolved, **environment}
+        if updated == lookup:
+            break
+        lookup = updated
+    return lookup
 
 
 def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override, file: str) -> None:

@@ -1,0 +1,1 @@
+"""Synthetic CT-like data for the example pipeline, the tests and the benchmarks (nothing is downloaded)."""

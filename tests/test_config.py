@@ -1,0 +1,117 @@
+"""The config grammar of seed 004: globals, environment.json, {VAR}, --set, disabled, strict JSON, error locations."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import write_json
+
+from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.errors import ConfigError, UsageError
+
+
+def _config(tmp_path: Path, data: dict, env: dict | None = None) -> tuple[Path, Path | None]:
+    config = write_json(tmp_path / "config" / "config_train.json", data)
+    environment = write_json(tmp_path / "config" / "environment.json", env) if env is not None else None
+    return config, environment
+
+
+def test_whole_string_reference_keeps_type_and_embedded_becomes_text(tmp_path: Path) -> None:
+    config, env = _config(
+        tmp_path,
+        {"learning_rate": 1e-4, "train": {"optimizer": {"name": "Adam", "args": {"lr": "{learning_rate}"}},
+                                          "note": "lr={learning_rate} dir={MMAR_CKPT_DIR}/model.pt"}},
+        {"MMAR_CKPT_DIR": "models"},
+    )  # fmt: skip
+    resolved = load_config(config, environment_path=env, mmar_root=tmp_path)
+    assert resolved.data["train"]["optimizer"]["args"]["lr"] == 1e-4
+    assert isinstance(resolved.data["train"]["optimizer"]["args"]["lr"], float)
+    assert resolved.data["train"]["note"] == f"lr=0.0001 dir={tmp_path.resolve()}/models/model.pt"
+
+
+def test_precedence_globals_then_environment_then_set(tmp_path: Path) -> None:
+    config, env = _config(tmp_path, {"epochs": 100, "batch": 2, "out": ["{epochs}", "{batch}", "{DATA_ROOT}"]},
+                          {"epochs": 50, "DATA_ROOT": "/data/a"})  # fmt: skip
+    resolved = load_config(config, environment_path=env, overrides=parse_overrides(["epochs=7", "DATA_ROOT=/data/b"]))
+    assert resolved.data["out"] == [7, 2, "/data/b"]
+    assert resolved.get("epochs") == 7
+    env_only = load_config(config, environment_path=env)
+    assert env_only.data["out"] == [50, 2, "/data/a"]
+
+
+def test_relative_environment_paths_resolve_against_the_mmar(tmp_path: Path) -> None:
+    config, env = _config(tmp_path, {"ckpt": "{MMAR_CKPT_DIR}", "eval": "{MMAR_EVAL_OUTPUT_PATH}", "key": "{DATA_LIST_KEY}"},
+                          {"MMAR_CKPT_DIR": "models", "MMAR_EVAL_OUTPUT_PATH": "/abs/eval"})  # fmt: skip
+    resolved = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=tmp_path)
+    assert resolved.data == {"ckpt": str(tmp_path.resolve() / "models"), "eval": "/abs/eval", "key": "validation"}
+
+
+def test_set_values_are_typed_and_dotted_keys_reach_nested_keys(tmp_path: Path) -> None:
+    config, _ = _config(tmp_path, {"a": 0, "b": False, "c": None, "d": {"e": "x"}, "f": "s",
+                                   "train": {"loss": {"name": "Dice", "args": {"smooth": 1}}}})  # fmt: skip
+    overrides = parse_overrides(["a=1", "b=true", "c=[1,2]", "d.e=y", "f=1e-4", "train.loss.args.smooth=0.5"])
+    data = load_config(config, overrides=overrides).data
+    assert data["a"] == 1 and data["b"] is True and data["c"] == [1, 2] and data["d"] == {"e": "y"}
+    assert data["f"] == 1e-4 and data["train"]["loss"]["args"]["smooth"] == 0.5
+    assert load_config(config, overrides=parse_overrides(["f=hello world"])).data["f"] == "hello world"
+
+
+def test_set_of_an_unknown_key_is_refused_with_did_you_mean(tmp_path: Path) -> None:
+    config, _ = _config(tmp_path, {"epochs": 1, "train": {"loss": {"name": "Dice"}}})
+    with pytest.raises(ConfigError, match=r"epoch.*did you mean 'epochs'"):
+        load_config(config, overrides=parse_overrides(["epoch=3"]))
+    with pytest.raises(ConfigError, match=r"train: --set train\.los\.name.*did you mean 'loss'"):
+        load_config(config, overrides=parse_overrides(["train.los.name=x"]))
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_overrides(["epochs"])
+
+
+def test_disabled_components_are_dropped_from_lists_and_slots(tmp_path: Path) -> None:
+    config, _ = _config(tmp_path, {"train": {
+        "pre_transforms": [{"name": "A"}, {"name": "B", "disabled": True}, {"name": "C", "disabled": False}],
+        "lr_policy": {"name": "DecayOnStep", "disabled": True}}})  # fmt: skip
+    train = load_config(config).data["train"]
+    assert [t["name"] for t in train["pre_transforms"]] == ["A", "C"]
+    assert "lr_policy" not in train
+
+
+def test_disabled_must_be_boolean(tmp_path: Path) -> None:
+    config, _ = _config(tmp_path, {"train": {"pre_transforms": [{"name": "A", "disabled": "yes"}]}})
+    with pytest.raises(ConfigError, match=r"train\.pre_transforms\[0\]\.disabled: 'disabled' must be true or false"):
+        load_config(config)
+
+
+def test_duplicate_keys_are_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config_train.json"
+    path.write_text('{"epochs": 1, "epochs": 2}')
+    with pytest.raises(ConfigError, match=r"config_train\.json: duplicate key 'epochs'"):
+        load_config(path)
+
+
+def test_invalid_json_names_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "config_train.json"
+    path.write_text('{\n  "epochs": 1,\n}')
+    with pytest.raises(ConfigError, match=r"config_train\.json: invalid JSON at line 3 column 1"):
+        load_config(path)
+
+
+def test_unknown_variable_names_file_key_path_and_fix(tmp_path: Path) -> None:
+    config, _ = _config(tmp_path, {"learning_rate": 1, "train": {"model": {"name": "SegAhnet",
+                                   "args": {"pretrain_weight_name": "{PRETRAIN_WEIGHT_FILE}"}}}})  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        load_config(config, variables={"PRETRAIN_WEIGHTS_FILE": ""})
+    message = str(info.value)
+    assert message.startswith(f"{config}: train.model.args.pretrain_weight_name: unknown variable")
+    assert "did you mean 'PRETRAIN_WEIGHTS_FILE'" in message and "--set PRETRAIN_WEIGHT_FILE=" in message
+    assert info.value.exit_code == 3
+
+
+def test_seed_spleen_config_resolves_every_variable(spleen_mmar: Path) -> None:
+    resolved = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=spleen_mmar)
+    assert not re.search(r"\{[A-Za-z_]\w*\}", json.dumps(resolved.data))
+    pipeline = resolved.data["train"]["image_pipeline"]["args"]
+    assert Path(pipeline["data_list_file_path"]).is_file()
+    assert resolved.get("epochs") == 1250 and resolved.get("determinism")["random_seed"] == 123456
