@@ -119,10 +119,9 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
             if inject is None:
                 errors.append(f"{config.file}: {key_path}: not built because the network or optimizer it needs failed")
                 continue
-            try:
-                built = _build_slot(body[slot], kind, config, key_path, inject, search_dirs)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            built, problems = _build_slot(body[slot], kind, config, key_path, inject, search_dirs)
+            errors += problems
+            if built is None:
                 continue
             workflow.components[key_path] = built
             if kind == "network":
@@ -165,16 +164,22 @@ def _model_weight_decay(config: ResolvedConfig) -> float | None:
 
 def _build_slot(
     spec: Any, kind: str, config: ResolvedConfig, key_path: str, inject: dict[str, Any], search_dirs: list[Path]
-) -> BuiltComponent:
-    if isinstance(spec, list):
-        objects, names = [], []
-        for index, item in enumerate(spec):
-            item_path = child(key_path, index)
+) -> tuple[BuiltComponent | None, list[str]]:
+    """Build a slot (one spec or a list of them); every failing item is reported, not only the first."""
+    items = list(enumerate(spec)) if isinstance(spec, list) else [(None, spec)]
+    objects, names, problems = [], [], []
+    for index, item in items:
+        item_path = key_path if index is None else child(key_path, index)
+        try:
             objects.append(build(item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs))
             names.append(normalize_spec(item, file=config.file, key_path=item_path).label)
-        return BuiltComponent(key_path, kind, ", ".join(names), objects)
-    obj = build(spec, kind, file=config.file, key_path=key_path, inject=inject, search_dirs=search_dirs)
-    return BuiltComponent(key_path, kind, normalize_spec(spec, file=config.file, key_path=key_path).label, obj)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        return None, problems
+    if isinstance(spec, list):
+        return BuiltComponent(key_path, kind, ", ".join(names), objects), []
+    return BuiltComponent(key_path, kind, names[0], objects[0]), []
 
 
 def _datalists(config: ResolvedConfig, default_key: str) -> list[DatalistUse]:

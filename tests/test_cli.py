@@ -1,0 +1,144 @@
+"""The command line: lazy help, both dialects, --dry-run, exit codes, console scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_json
+
+from clara_tlt import __version__
+from clara_tlt.cli.main import cli
+from clara_tlt.cli.runner import run
+
+BIN = Path(sys.executable).parent
+LATER_ISSUE_NAMES = ("ComputeAverageDice", "TFScanWindowInferer")  # metrics and inferers come with evaluate/infer
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Run `clara-tlt ARGS` in-process through the console script's runner; (exit code, stdout + stderr)."""
+    code, stdout, stderr = invoke_streams(*args)
+    return code, stdout + stderr
+
+
+def invoke_streams(*args: str) -> tuple[int, str, str]:
+    """Like `invoke`, with stdout and stderr apart (for --json output)."""
+    with CliRunner().isolation() as (stdout, stderr, _):
+        try:
+            run(cli, list(args), prog_name="clara-tlt")
+            code: int | str | None = 0
+        except SystemExit as exc:
+            code = exc.code
+    return int(code or 0), stdout.getvalue().decode(), stderr.getvalue().decode()
+
+
+@pytest.mark.parametrize("argv", [["clara-tlt", "--help"], ["tlt-train", "--help"], ["tlt-dataconvert", "--help"]])
+def test_help_imports_no_torch(argv: list[str]) -> None:
+    script = (
+        "import sys\n"
+        "from clara_tlt.cli import main, tlt\n"
+        f"sys.argv = {argv!r}\n"
+        "entry = main.main if sys.argv[0] == 'clara-tlt' else getattr(tlt, sys.argv[0].split('-', 1)[1])\n"
+        "try:\n    entry()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('TORCH_LOADED' if 'torch' in sys.modules else 'NO_TORCH', code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("NO_TORCH 0"), out
+
+
+def test_version_and_group_help() -> None:
+    code, output = invoke("--version")
+    assert code == 0 and __version__ in output
+    code, output = invoke("--help")
+    assert code == 0
+    for name in ("dataconvert", "train", "evaluate", "infer", "export", "pull"):
+        assert name in output
+
+
+def test_usage_error_exits_2() -> None:
+    code, output = invoke("train", "--no-such-flag")
+    assert code == 2 and "No such option" in output
+
+
+def test_dry_run_on_the_seed_spleen_config_as_written(spleen_mmar: Path) -> None:
+    code, output = invoke("train", "-m", str(spleen_mmar), "-c", "config/config_train.json", "--dry-run")
+    if code == 0:  # every later issue has landed
+        assert "every component built" in output
+        return
+    assert code == 3, output
+    assert "unknown variable" not in output  # every {VAR} resolved
+    for owned in ("SegAhnet", "'Dice'", "'Adam'", "DecayOnStep", "train.model", "train.loss", "train.optimizer"):
+        assert owned not in output, f"{owned} should build: {output}"
+    for later in LATER_ISSUE_NAMES:
+        assert f"'{later}'" in output
+    assert output.startswith("Error: ") and "config/config_train.json: validate.inferer.name: unknown inferer" in output
+
+
+def test_dry_run_prints_the_plan_and_checks_datalist_files(tmp_path: Path, synthetic_dataset: Path) -> None:
+    config = {
+        "epochs": 2, "learning_rate": 1e-3,
+        "train": {
+            "model": {"name": "SegAhnet", "args": {"num_classes": 2}},
+            "loss": {"name": "Dice"}, "optimizer": {"name": "Adam"},
+            "lr_policy": {"name": "DecayOnStep", "args": {"decay_freq": 10}},
+            "pre_transforms": [{"name": "LoadImaged", "args": {"keys": ["image", "label"]}},
+                               {"name": "RandFlipd", "args": {"keys": ["image"]}, "disabled": True}],
+        },
+    }  # fmt: skip
+    write_json(tmp_path / "config" / "config_train.json", config)
+    write_json(tmp_path / "config" / "environment.json", {"DATASET_JSON": str(synthetic_dataset)})
+    code, output, errors = invoke_streams("train", "-m", str(tmp_path), "-c", "config/config_train.json", "--dry-run",
+                                          "--json", "--set", "epochs=5", "learning_rate=0.5")  # fmt: skip
+    assert code == 0, errors
+    plan = json.loads(output)
+    assert plan["globals"] == {"epochs": 5, "learning_rate": 0.5}
+    kinds = {c["key_path"]: (c["kind"], c["name"]) for c in plan["components"]}
+    assert kinds["train.optimizer"] == ("optimizer", "Adam") and kinds["train.model"] == ("network", "SegAhnet")
+    assert kinds["train.pre_transforms"] == ("transform", "LoadImaged")
+    assert plan["datalists"][0]["key"] == "validation" and plan["datalists"][0]["entries"] == 1
+
+    Path(synthetic_dataset.parent / "imagesTr" / "case_002.nii.gz").rename(tmp_path / "moved.nii.gz")
+    try:
+        code, output = invoke("train", "-m", str(tmp_path), "-c", "config/config_train.json", "--dry-run")
+    finally:
+        (tmp_path / "moved.nii.gz").rename(synthetic_dataset.parent / "imagesTr" / "case_002.nii.gz")
+    assert code == 4, output
+    assert "validation[0].image" in output and "case_002.nii.gz" in output
+
+
+def test_config_errors_exit_3_and_name_file_and_key(tmp_path: Path) -> None:
+    write_json(tmp_path / "c.json", {"train": {"loss": {"name": "Dcie"}}})
+    code, output = invoke("train", "-m", str(tmp_path), "-c", "c.json", "--dry-run")
+    assert code == 3
+    assert "c.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'?" in output
+    code, output = invoke("train", "-m", str(tmp_path), "-c", "missing.json", "--dry-run")
+    assert code == 3 and "missing.json: file not found" in output
+
+
+def test_engines_not_yet_in_this_version_fail_loudly(tmp_path: Path) -> None:
+    write_json(tmp_path / "c.json", {"epochs": 1})
+    code, output = invoke("train", "-m", str(tmp_path), "-c", "c.json")
+    assert code == 1 and "not part of this version" in output
+
+
+def test_tlt_train_console_script_dialect(tmp_path: Path, synthetic_dataset: Path) -> None:
+    config = write_json(tmp_path / "config_train.json", {
+        "epochs": 1, "learning_rate": 1e-4,
+        "net_config": {"name": "SegmAhnet3D", "num_classes": 2, "if_from_scratch": True},
+        "train": {"loss": {"name": "losses.dice_loss"}, "optimizer": {"name": "Adam", "epsilon": 1e-4},
+                  "lr_policy": {"name": "lr_policy.DecayLRonStep", "decay_ratio": 0.1, "decay_freq": 50000}},
+    })  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [str(BIN / "tlt-train"), "segmentation", "-e", str(config), "-d", str(synthetic_dataset), "-r",
+            str(tmp_path / "out"), "--dry-run"]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "net_config" in done.stdout and "[training]: 2 entries" in done.stdout
+    missing = subprocess.run(args[:5] + [str(tmp_path / "nope.json")] + args[6:], capture_output=True, text=True, env=env)
+    assert missing.returncode == 4 or missing.returncode == 3
+    assert "nope.json" in missing.stderr and "Traceback" not in missing.stderr
