@@ -1,0 +1,164 @@
+"""What every Clara transform shares: dict in / dict out, field-name synonyms, channel layout, seeding.
+
+A sample is a dict whose image fields are MONAI `MetaTensor`s (affine in `.affine`, file name and layout in
+`.meta`), so MONAI dictionary transforms can stand in the same list. Random transforms are MONAI
+`Randomizable`s with their own `numpy.random.RandomState` (`self.R`): `set_random_state(transforms, seed)`
+seeds every one of a list, so a run with `determinism` seeds repeats exactly.
+
+Layout: `meta["channel_dim"]` is `None` (no channel axis yet, straight from a loader), `0` (channels first,
+MONAI's convention and the default when absent) or `-1` (channels last, Clara's 2D classification layout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import Compose, Randomizable, Transform
+
+from clara_tlt.errors import ConfigError
+
+CHANNEL_DIM = "channel_dim"
+MAX_SEED = 2**32 - 1
+
+
+class ClaraTransform(Transform):
+    """A deterministic transform: `__call__(sample: dict) -> dict`. MONAI caches its output in CacheDataset."""
+
+    def __call__(self, data: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class RandomTransform(ClaraTransform, Randomizable):
+    """A random transform: draws its parameters from `self.R` (seed it with `set_random_state(seed)`)."""
+
+    def __init__(self) -> None:
+        self.R = np.random.RandomState()
+
+
+def resolve_fields(
+    fields: str | Sequence[str] | None = None,
+    field: str | Sequence[str] | None = None,
+    applied_key: str | Sequence[str] | None = None,
+    applied_keys: str | Sequence[str] | None = None,
+    *,
+    required: bool = True,
+) -> tuple[str, ...]:
+    """The field names given under any of Clara's (`fields`, `field`) or TLT's (`applied_key(s)`) names."""
+    given = [v for v in (fields, field, applied_key, applied_keys) if v is not None]
+    if len(given) > 1:
+        raise ConfigError("give the fields once: one of 'fields', 'field', 'applied_key', 'applied_keys'")
+    if not given:
+        if required:
+            raise ConfigError(
+                'missing \'fields\': the sample keys to transform, e.g. "fields": ["image", "label"]'
+            )
+        return ()
+    value = given[0]
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"fields must be a key or a list of keys, not {value!r}")
+    return names
+
+
+def as_meta(value: Any) -> MetaTensor:
+    """A field as a `MetaTensor` (numpy arrays and plain tensors get an identity affine)."""
+    if isinstance(value, MetaTensor):
+        return value
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(value)
+    return MetaTensor(value)
+
+
+def get_field(sample: dict[str, Any], key: str, transform: object) -> MetaTensor:
+    """`sample[key]` as a MetaTensor, or a KeyError that names the transform and the keys present."""
+    if key not in sample:
+        raise KeyError(
+            f"{type(transform).__name__}: sample has no field '{key}'; fields present: {', '.join(sample)}"
+        )
+    return as_meta(sample[key])
+
+
+def channel_dim(x: torch.Tensor) -> int | None:
+    """The channel axis of a field: None (no channel), 0 or -1; MONAI outputs count as channels first."""
+    value = getattr(x, "meta", {}).get(CHANNEL_DIM, 0)
+    return None if value is None or value == "no_channel" else int(value)
+
+
+def set_layout(x: torch.Tensor, dim: int | None) -> MetaTensor:
+    """`x` as a MetaTensor whose meta records channel axis `dim` (None, 0 or -1)."""
+    image = as_meta(x)
+    image.meta[CHANNEL_DIM] = dim
+    return image
+
+
+def spatial_shape(x: torch.Tensor) -> tuple[int, ...]:
+    dim = channel_dim(x)
+    shape = tuple(x.shape)
+    if dim is None:
+        return shape
+    return shape[1:] if dim == 0 else shape[:-1]
+
+
+def to_channel_first(x: torch.Tensor) -> tuple[MetaTensor, Callable[[torch.Tensor], MetaTensor]]:
+    """`x` as `(C, *spatial)` for a MONAI array transform, and the function that restores its layout."""
+    dim = channel_dim(x)
+    image = as_meta(x)
+    if dim == 0:
+        return image, lambda y: set_layout(y, 0)
+    if dim is None:
+        return as_meta(image.unsqueeze(0)), lambda y: set_layout(y.squeeze(0), None)
+    return as_meta(image.movedim(-1, 0)), lambda y: set_layout(y.movedim(0, -1), -1)
+
+
+def is_label(x: torch.Tensor) -> bool:
+    """Integer and boolean fields are label maps: they are resampled with nearest neighbour."""
+    return not torch.is_floating_point(x)
+
+
+def apply_channel_first(x: torch.Tensor, op: Callable[[torch.Tensor], Any]) -> MetaTensor:
+    """Run a MONAI array transform expecting `(C, *spatial)` on a field of any layout, keeping the layout."""
+    cf, restore = to_channel_first(x)
+    layout = channel_dim(x)
+    restored = restore(set_layout(op(cf), 0))
+    restored.meta[CHANNEL_DIM] = layout
+    return restored
+
+
+def set_random_state(transforms: Any, seed: int) -> None:
+    """Seed every random transform in `transforms` (a transform, list or MONAI Compose) from one `seed`.
+
+    Each gets its own seed drawn in list order, so adding a deterministic transform changes nothing.
+    """
+    rng = np.random.RandomState(seed % MAX_SEED)
+    for t in _flatten(transforms):
+        if isinstance(t, Randomizable) or hasattr(t, "set_random_state"):
+            t.set_random_state(seed=int(rng.randint(MAX_SEED)))
+
+
+def _flatten(transforms: Any) -> Iterable[Any]:
+    if isinstance(transforms, Compose):
+        yield from _flatten(transforms.transforms)
+    elif isinstance(transforms, (list, tuple)):
+        for t in transforms:
+            yield from _flatten(t)
+    elif transforms is not None:
+        yield transforms
+
+
+def apply_chain(transforms: Sequence[Callable[[Any], Any]], sample: Any) -> Any:
+    """Apply `transforms` in order; where one yields a list of samples, the rest apply to each of them."""
+    data = sample
+    for t in transforms:
+        data = [t(d) for d in data] if isinstance(data, list) else t(data)
+        if isinstance(data, list) and data and isinstance(data[0], list):
+            data = [d for group in data for d in group]
+    return data

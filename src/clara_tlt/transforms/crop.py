@@ -1,0 +1,368 @@
+"""Crops: positive/negative-ratio crops around label voxels, random, centred and foreground-object crops.
+
+Every crop applies one region to all its fields, pads with zeros where the region leaves the image, and
+moves the affine's origin to the region's first voxel. `FastCropByPosNegRatio` yields a list of samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import Affine, GridDistortion
+from monai.transforms.utils import generate_spatial_bounding_box
+
+from clara_tlt.components import register
+from clara_tlt.transforms.base import (
+    ClaraTransform,
+    RandomTransform,
+    apply_channel_first,
+    get_field,
+    is_label,
+    resolve_fields,
+    spatial_shape,
+    to_channel_first,
+)
+from clara_tlt.transforms.spatial import resize
+
+FieldsArg = str | list[str] | None
+
+
+def crop(image: MetaTensor, start: Sequence[int], size: Sequence[int]) -> MetaTensor:
+    """The region `[start, start + size)` of a field (any layout), zero-padded outside the image."""
+    cf, restore = to_channel_first(image)
+    shape = cf.shape[1:]
+    inside = tuple(slice(max(s, 0), min(s + n, d)) for s, n, d in zip(start, size, shape, strict=True))
+    region = cf.as_tensor()[(slice(None), *inside)]
+    pads: list[int] = []
+    for s, n, d in reversed(list(zip(start, size, shape, strict=True))):
+        pads += [max(0, -s), max(0, s + n - d)]
+    if any(pads):
+        region = torch.nn.functional.pad(region, pads)
+    translate = torch.eye(cf.affine.shape[0], dtype=torch.float64)
+    translate[: len(start), -1] = torch.as_tensor([float(s) for s in start], dtype=torch.float64)
+    out = MetaTensor(
+        region,
+        affine=cf.affine.double() @ translate,
+        meta={k: v for k, v in cf.meta.items() if k != "affine"},
+    )
+    return restore(out)
+
+
+def fitted_start(centre: Sequence[int], size: Sequence[int], shape: Sequence[int]) -> list[int]:
+    """Region start around `centre`, moved inside the image where it fits (centred padding where not)."""
+    starts = []
+    for c, n, d in zip(centre, size, shape, strict=True):
+        starts.append(int(np.clip(c - n // 2, 0, d - n)) if d >= n else (d - n) // 2)
+    return starts
+
+
+def crop_size(size: Sequence[int], shape: Sequence[int]) -> list[int]:
+    """`size` with non-positive entries (Clara's −1) meaning the whole axis."""
+    if len(size) != len(shape):
+        raise ValueError(
+            f"crop size {list(size)} has {len(size)} axes; the image has {len(shape)} spatial axes"
+        )
+    return [d if int(n) <= 0 else int(n) for n, d in zip(size, shape, strict=True)]
+
+
+def foreground_indices(label: MetaTensor) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of foreground (any channel > 0) and background voxels of a label field."""
+    cf, _ = to_channel_first(label)
+    mask = (cf.as_tensor() > 0).any(dim=0).reshape(-1).numpy()
+    return np.flatnonzero(mask), np.flatnonzero(~mask)
+
+
+class _PosNegCrop(RandomTransform):
+    """Shared by the pos/neg crops: centre sampling around label voxels, with indices cached per volume."""
+
+    fields: tuple[str, ...]
+    label_field: str
+    size: list[int]
+
+    def precompute(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Deterministic part, run once per volume when a pipeline caches: the foreground/background indices."""
+        label = get_field(data, self.label_field, self)
+        fg, bg = foreground_indices(label)
+        return {**data, f"{self.label_field}_fg_indices": fg, f"{self.label_field}_bg_indices": bg}
+
+    def _indices(self, data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        fg = data.get(f"{self.label_field}_fg_indices")
+        bg = data.get(f"{self.label_field}_bg_indices")
+        if fg is None or bg is None:
+            return foreground_indices(get_field(data, self.label_field, self))
+        return np.asarray(fg), np.asarray(bg)
+
+    def crops(
+        self, data: dict[str, Any], positives: list[bool], size: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        label = get_field(data, self.label_field, self)
+        shape = spatial_shape(label)
+        size = crop_size(self.size if size is None else size, shape)
+        fg, bg = self._indices(data)
+        base = {k: v for k, v in data.items() if not k.endswith(("_fg_indices", "_bg_indices"))}
+        samples = []
+        for positive in positives:
+            pool = fg if (positive and len(fg)) or not len(bg) else bg
+            if not len(pool):
+                raise ValueError(f"{type(self).__name__}: '{self.label_field}' is empty")
+            centre = np.unravel_index(int(pool[self.R.randint(len(pool))]), shape)
+            start = fitted_start([int(c) for c in centre], size, shape)
+            sample = dict(base)
+            for key in dict.fromkeys((*self.fields, self.label_field)):
+                sample[key] = crop(get_field(data, key, self), start, size)
+            samples.append(sample)
+        return samples
+
+
+@register("transform", "FastCropByPosNegRatio")
+class FastCropByPosNegRatio(_PosNegCrop):
+    """`batch_size` crops of `size` from one volume; `pos:neg` of their centres lie on label foreground.
+
+    The count of positive centres is `batch_size·pos/(pos+neg)`, a fractional part decided at random.
+    Foreground indices are computed once per volume (cached by the pipelines). Returns a list of samples.
+    MONAI: `RandCropByPosNegLabeld(keys, label_key, spatial_size, pos, neg, num_samples)`.
+    """
+
+    def __init__(
+        self,
+        size: Sequence[int] = (96, 96, 96),
+        fields: FieldsArg = None,
+        label_field: str = "label",
+        pos: float = 1.0,
+        neg: float = 1.0,
+        batch_size: int = 1,
+    ) -> None:
+        super().__init__()
+        self.fields = resolve_fields(fields)
+        self.label_field = label_field
+        self.size = [int(s) for s in size]
+        if pos < 0 or neg < 0 or pos + neg <= 0:
+            raise ValueError("pos and neg must be non-negative and not both zero")
+        self.pos_fraction = pos / (pos + neg)
+        self.batch_size = int(batch_size)
+
+    def __call__(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        expected = self.batch_size * self.pos_fraction
+        n_pos = math.floor(expected) + int(self.R.rand() < expected - math.floor(expected))
+        positives = [True] * n_pos + [False] * (self.batch_size - n_pos)
+        self.R.shuffle(positives)
+        return self.crops(data, positives)
+
+
+@register("transform", "CropSubVolumePosNegRatioCtrlEpoch")
+class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
+    """One crop of `size`, centred on foreground with odds `ratio:1`; the ratio moves by `ratio_step` every
+    `num_epochs` epochs from `ratio_start` towards `ratio_end` (the pipeline calls `set_epoch`).
+
+    MONAI: `RandCropByPosNegLabeld` with `pos=ratio, neg=1`, updated each epoch.
+    """
+
+    def __init__(
+        self,
+        image_field: str = "image",
+        label_field: str = "label",
+        size: Sequence[int] = (96, 96, 96),
+        ratio_start: float = 1.0,
+        ratio_end: float = 1.0,
+        ratio_step: float = 0.0,
+        num_epochs: int = 1,
+    ) -> None:
+        super().__init__()
+        self.fields = (image_field,)
+        self.label_field = label_field
+        self.size = [int(s) for s in size]
+        self.ratio_start, self.ratio_end, self.ratio_step = ratio_start, ratio_end, ratio_step
+        self.num_epochs = max(1, int(num_epochs))
+        self.ratio = float(ratio_start)
+
+    def set_epoch(self, epoch: int) -> None:
+        ratio = self.ratio_start + self.ratio_step * (epoch // self.num_epochs)
+        low, high = sorted((self.ratio_start, self.ratio_end))
+        self.ratio = float(np.clip(ratio, low, high))
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        positive = self.R.rand() < self.ratio / (1.0 + self.ratio)
+        return self.crops(data, [positive])[0]
+
+
+@register("transform", "TransformVolumeCropROIFastPosNegRatio")
+class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
+    """A pos/neg-ratio crop of `size` with, optionally, a random rotation (±`rotation_degree` about each
+    axis), scaling (±`scale_factor`) and a smooth grid deformation, all resampled once around the centre.
+
+    MONAI: `RandCropByPosNegLabeld` then `RandAffined` (and `RandGridDistortiond` for `deform`).
+    """
+
+    def __init__(
+        self,
+        applied_keys: FieldsArg = None,
+        size: Sequence[int] = (96, 96, 96),
+        deform: bool = False,
+        rotation: bool = False,
+        rotation_degree: float = 15.0,
+        scale: bool = False,
+        scale_factor: float = 0.1,
+        pos: float = 1.0,
+        neg: float = 1.0,
+        label_field: str = "label",
+        fields: FieldsArg = None,
+    ) -> None:
+        super().__init__()
+        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.label_field = label_field
+        self.size = [int(s) for s in size]
+        self.deform, self.rotation, self.scale = deform, rotation, scale
+        self.rotation_degree, self.scale_factor = float(rotation_degree), float(scale_factor)
+        self.pos_fraction = pos / (pos + neg)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        positive = self.R.rand() < self.pos_fraction
+        dims = len(self.size)
+        margin = 1.5 if (self.rotation or self.scale or self.deform) else 1.0
+        sample = self.crops(data, [positive], size=[math.ceil(s * margin) for s in self.size])[0]
+        degrees = self.rotation_degree if self.rotation else 0.0
+        angles = [math.radians(self.R.uniform(-degrees, degrees)) for _ in range(3 if dims == 3 else 1)]
+        spread = self.scale_factor if self.scale else 0.0
+        scales = [1.0 + self.R.uniform(-spread, spread) for _ in range(dims)]
+        steps = [tuple(self.R.uniform(0.9, 1.1, size=4)) for _ in range(dims)] if self.deform else None
+        for key in dict.fromkeys((*self.fields, self.label_field)):
+            image = sample[key]
+            label = is_label(image)
+            mode = "nearest" if label else "bilinear"
+            affine = Affine(
+                rotate_params=angles,
+                scale_params=scales,
+                spatial_size=self.size,
+                mode=mode,
+                padding_mode="border",
+            )
+
+            def warp(x: torch.Tensor, affine: Affine = affine, mode: str = mode) -> Any:
+                y = affine(x.float())[0]
+                if steps is not None:
+                    y = GridDistortion(num_cells=3, distort_steps=steps, mode=mode)(y)
+                return y
+
+            out = apply_channel_first(image, warp)
+            sample[key] = out.round().to(image.dtype) if label else out
+        return sample
+
+
+@register("transform", "CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
+class CropRandomSizeWithDisplacement(RandomTransform):
+    """Crop a region whose size is drawn between `lower_size` (voxels, or a fraction < 1 of the image) and
+    the image size, centred up to `max_displacement` voxels from the image centre. 2D or 3D.
+
+    `keep_aspect` draws one fraction for all axes. MONAI: `RandSpatialCropd(keys, roi_size, random_size=True)`.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        lower_size: float | Sequence[float] = 0.9,
+        max_displacement: float = 0.0,
+        keep_aspect: bool = False,
+        applied_keys: FieldsArg = None,
+    ) -> None:
+        super().__init__()
+        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.lower_size = lower_size
+        self.max_displacement = float(max_displacement)
+        self.keep_aspect = keep_aspect
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        shape = spatial_shape(get_field(data, self.fields[0], self))
+        lower = self.lower_size if isinstance(self.lower_size, Sequence) else [self.lower_size] * len(shape)
+        low = [round(v * d) if v < 1 else int(v) for v, d in zip(lower, shape, strict=True)]
+        if self.keep_aspect:
+            fraction = self.R.uniform(max(lo / d for lo, d in zip(low, shape, strict=True)), 1.0)
+            size = [max(1, round(fraction * d)) for d in shape]
+        else:
+            size = [int(self.R.randint(min(lo, d), d + 1)) for lo, d in zip(low, shape, strict=True)]
+        shift = [self.R.uniform(-self.max_displacement, self.max_displacement) for _ in shape]
+        centre = [round(d / 2 + s) for d, s in zip(shape, shift, strict=True)]
+        start = fitted_start(centre, size, shape)
+        out = dict(data)
+        for key in self.fields:
+            out[key] = crop(get_field(data, key, self), start, size)
+        return out
+
+
+@register("transform", "CropSubVolumeRandomWithinBounds")
+class CropSubVolumeRandomWithinBounds(RandomTransform):
+    """A crop of `size` at a uniformly random position inside the image. MONAI: `RandSpatialCropd`."""
+
+    def __init__(self, fields: FieldsArg = None, size: Sequence[int] = (96, 96, 96)) -> None:
+        super().__init__()
+        self.fields = resolve_fields(fields)
+        self.size = [int(s) for s in size]
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        shape = spatial_shape(get_field(data, self.fields[0], self))
+        size = crop_size(self.size, shape)
+        start = [
+            int(self.R.randint(0, d - n + 1)) if d >= n else (d - n) // 2
+            for n, d in zip(size, shape, strict=True)
+        ]
+        return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
+
+
+@register("transform", "CropSubVolumeCenter")
+class CropSubVolumeCenter(ClaraTransform):
+    """The centred crop of `size` (zero-padded where the image is smaller). MONAI: `CenterSpatialCropd`."""
+
+    def __init__(self, fields: FieldsArg = None, size: Sequence[int] = (96, 96, 96)) -> None:
+        self.fields = resolve_fields(fields)
+        self.size = [int(s) for s in size]
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        shape = spatial_shape(get_field(data, self.fields[0], self))
+        size = crop_size(self.size, shape)
+        start = [(d - n) // 2 for n, d in zip(size, shape, strict=True)]
+        return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
+
+
+@register("transform", "CropForegroundObject")
+class CropForegroundObject(RandomTransform):
+    """Crop the bounding box of the label's object (plus `pad` voxels) and resize it to `size`.
+
+    With `foreground_only` all labels are one object; otherwise one label value is drawn at random. The
+    label becomes that object's binary mask (uint8). MONAI: `CropForegroundd(margin=pad)` then `Resized`.
+    """
+
+    def __init__(
+        self,
+        size: Sequence[int] = (128, 128, 128),
+        image_field: str = "image",
+        label_field: str = "label",
+        pad: int = 0,
+        foreground_only: bool = True,
+    ) -> None:
+        super().__init__()
+        self.size = [int(s) for s in size]
+        self.image_field, self.label_field = image_field, label_field
+        self.pad = int(pad)
+        self.foreground_only = foreground_only
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        label = get_field(data, self.label_field, self)
+        cf, restore = to_channel_first(label)
+        array = cf.as_tensor()
+        values = torch.unique(array[array > 0])
+        if values.numel() == 0:
+            raise ValueError(f"CropForegroundObject: '{self.label_field}' has no foreground voxels")
+        mask = array > 0 if self.foreground_only else array == values[int(self.R.randint(values.numel()))]
+        start, end = generate_spatial_bounding_box(mask, margin=self.pad, allow_smaller=True)
+        box = [e - s for s, e in zip(start, end, strict=True)]
+        binary = restore(MetaTensor(mask.to(torch.uint8), affine=cf.affine, meta=dict(cf.meta)))
+        image = crop(get_field(data, self.image_field, self), start, box)
+        return {
+            **data,
+            self.image_field: resize(image, self.size),
+            self.label_field: resize(crop(binary, start, box), self.size, nearest=True),
+        }

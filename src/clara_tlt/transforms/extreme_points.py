@@ -1,0 +1,107 @@
+"""Extreme points (DExtr3D, Maninis et al. 2018): the label's outermost voxels along each axis, as points
+for an annotation client or as a Gaussian-heatmap channel beside the image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from monai.data import MetaTensor
+from monai.transforms.utils import extreme_points_to_image, get_extreme_points
+
+from clara_tlt.components import register
+from clara_tlt.transforms.base import (
+    ClaraTransform,
+    RandomTransform,
+    as_meta,
+    channel_dim,
+    get_field,
+    set_layout,
+    to_channel_first,
+)
+
+
+def extreme_points(mask: torch.Tensor) -> list[list[int]]:
+    """The 2·N extreme points of a spatial mask `(*spatial)`: min then max along each axis.
+
+    Among voxels tied on an axis the middle one (in scan order) is taken, so the result is deterministic.
+    """
+    coords = torch.nonzero(mask)
+    if coords.shape[0] == 0:
+        return []
+    points = []
+    for axis in range(coords.shape[1]):
+        for target in (coords[:, axis].min(), coords[:, axis].max()):
+            tied = coords[coords[:, axis] == target]
+            points.append([int(v) for v in tied[tied.shape[0] // 2]])
+    return points
+
+
+def _mask(label: Any) -> torch.Tensor:
+    cf, _ = to_channel_first(as_meta(label))
+    return (cf.as_tensor() > 0).any(dim=0)
+
+
+@register("transform", "AddExtremePointsChannel")
+class AddExtremePointsChannel(RandomTransform):
+    """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
+    heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` moves each point by up to `pert`
+    voxels at random; ties between extreme voxels are drawn at random too. Points given in `points_field`
+    (user clicks at inference) are used instead of the label's.
+
+    Shapes: image `(C, *spatial)` → `(C + 1, *spatial)`. MONAI: `AddExtremePointsChanneld(keys, label_key,
+    sigma, pert, rescale_min, rescale_max)`.
+    """
+
+    def __init__(
+        self,
+        image_field: str = "image",
+        label_field: str = "label",
+        sigma: float = 3.0,
+        pert: float = 0.0,
+        rescale_min: float = -1.0,
+        rescale_max: float = 1.0,
+        points_field: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.image_field, self.label_field = image_field, label_field
+        self.sigma, self.pert = float(sigma), float(pert)
+        self.rescale_min, self.rescale_max = float(rescale_min), float(rescale_max)
+        self.points_field = points_field
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        image = get_field(data, self.image_field, self)
+        cf, restore = to_channel_first(image)
+        if self.points_field and data.get(self.points_field):
+            points = [tuple(int(v) for v in p) for p in data[self.points_field]]
+            reference = torch.zeros((1, *cf.shape[1:]))
+        else:
+            mask = _mask(get_field(data, self.label_field, self))
+            if not mask.any():
+                raise ValueError(f"AddExtremePointsChannel: '{self.label_field}' has no foreground voxels")
+            points = get_extreme_points(mask.numpy(), rand_state=self.R, background=0, pert=self.pert)
+            reference = mask[None].float()
+        heatmap = extreme_points_to_image(points, reference, self.sigma, self.rescale_min, self.rescale_max)
+        stacked = torch.cat([cf.as_tensor().float(), heatmap.to(torch.float32)], dim=0)
+        out = set_layout(
+            MetaTensor(stacked, affine=cf.affine, meta={k: v for k, v in cf.meta.items() if k != "affine"}), 0
+        )
+        return {**data, self.image_field: restore(out) if channel_dim(image) == -1 else out}
+
+
+@register("transform", "FetchExtremePoints")
+class FetchExtremePoints(ClaraTransform):
+    """Add field `points`: the extreme points of `label_field` as voxel coordinates `[[i, j, k], ...]`
+    (min, max along each axis; `[]` for an empty label). `image_field` names the grid, for the record.
+
+    MONAI: `monai.transforms.utils.get_extreme_points`.
+    """
+
+    def __init__(
+        self, image_field: str = "image", label_field: str = "model", points: str = "points"
+    ) -> None:
+        self.image_field, self.label_field, self.points = image_field, label_field, points
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        mask = _mask(get_field(data, self.label_field, self))
+        return {**data, self.points: extreme_points(mask)}

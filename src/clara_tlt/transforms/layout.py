@@ -1,0 +1,245 @@
+"""Channel layout and label bookkeeping: channels first/last, repeat, split, argmax, copy meta properties."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from monai.transforms import AsDiscrete, ConvertToMultiChannelBasedOnBratsClasses
+
+from clara_tlt.components import register
+from clara_tlt.transforms.base import (
+    CHANNEL_DIM,
+    ClaraTransform,
+    as_meta,
+    channel_dim,
+    get_field,
+    resolve_fields,
+    set_layout,
+    to_channel_first,
+)
+
+FieldsArg = str | list[str] | None
+
+
+@register("transform", "ConvertToChannelsFirst", aliases=("VolumeTo4dArray",))
+class ConvertToChannelsFirst(ClaraTransform):
+    """`(*spatial)` → `(1, *spatial)`; `(*spatial, C)` → `(C, *spatial)`; channels-first input is unchanged.
+
+    MONAI: `EnsureChannelFirstd(keys)`. Example: `(32, 32, 16)` → `(1, 32, 32, 16)`.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        field: FieldsArg = None,
+        applied_key: FieldsArg = None,
+        applied_keys: FieldsArg = None,
+    ) -> None:
+        self.fields = resolve_fields(fields, field, applied_key, applied_keys)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image, _ = to_channel_first(get_field(data, key, self))
+            out[key] = set_layout(image, 0)
+        return out
+
+
+@register("transform", "ConvertToChannelsLast")
+class ConvertToChannelsLast(ClaraTransform):
+    """`(C, *spatial)` → `(*spatial, C)`; `(*spatial)` → `(*spatial, 1)`. Clara's 2D classification layout.
+
+    MONAI: none (MONAI is channels first); `Transposed` for a fixed rank.
+    """
+
+    def __init__(
+        self, fields: FieldsArg = None, field: FieldsArg = None, applied_keys: FieldsArg = None
+    ) -> None:
+        self.fields = resolve_fields(fields, field, None, applied_keys)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image, _ = to_channel_first(get_field(data, key, self))
+            out[key] = set_layout(image.movedim(0, -1), -1)
+        return out
+
+
+@register("transform", "NPExpandDims")
+class ExpandDims(ClaraTransform):
+    """Insert a singleton axis at `expand_axis` (default 0, a channel axis). MONAI: `EnsureChannelFirstd`."""
+
+    def __init__(
+        self, applied_keys: FieldsArg = None, expand_axis: int = 0, fields: FieldsArg = None
+    ) -> None:
+        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.expand_axis = expand_axis
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image = get_field(data, key, self).unsqueeze(self.expand_axis)
+            out[key] = set_layout(
+                image, 0 if self.expand_axis == 0 else -1 if self.expand_axis == -1 else None
+            )
+        return out
+
+
+@register("transform", "RepeatChannel", aliases=("NPRepChannels",))
+class RepeatChannel(ClaraTransform):
+    """Repeat the channel axis `repeat_times` times (a grey image → 3 channels); a field without one gets one.
+
+    `channel_axis` overrides the field's layout. MONAI: `RepeatChanneld(keys, repeats)`.
+    Example: `(256, 256, 1)` channels last, `repeat_times=3` → `(256, 256, 3)`.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        repeat_times: int | None = None,
+        applied_keys: FieldsArg = None,
+        repeat: int | None = None,
+        channel_axis: int | None = None,
+    ) -> None:
+        self.fields = resolve_fields(fields, None, None, applied_keys)
+        times = repeat_times if repeat_times is not None else repeat
+        if times is None or int(times) < 1:
+            raise ValueError("repeat_times (TLT: repeat) must be a positive integer")
+        self.times = int(times)
+        self.channel_axis = channel_axis
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image = get_field(data, key, self)
+            axis = self.channel_axis if self.channel_axis is not None else channel_dim(image)
+            if axis is None:
+                image, axis = set_layout(image.unsqueeze(0), 0), 0
+            out[key] = torch.repeat_interleave(image, self.times, dim=axis)
+        return out
+
+
+@register("transform", "ArgmaxAcrossChannels")
+class ArgmaxAcrossChannels(ClaraTransform):
+    """`(C, *spatial)` scores → `(1, *spatial)` class indices (uint8). MONAI: `AsDiscreted(keys, argmax=True)`."""
+
+    def __init__(
+        self, fields: FieldsArg = None, field: FieldsArg = None, applied_key: FieldsArg = None
+    ) -> None:
+        self.fields = resolve_fields(fields, field, applied_key)
+        self._argmax = AsDiscrete(argmax=True, keepdim=True)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image, restore = to_channel_first(get_field(data, key, self))
+            labels = as_meta(self._argmax(image)).to(torch.uint8)
+            out[key] = set_layout(labels, 0) if channel_dim(image) is not None else restore(labels)
+        return out
+
+
+@register("transform", "SplitBasedOnLabel")
+class SplitBasedOnLabel(ClaraTransform):
+    """One binary uint8 field per label value: `label_names[i]` = (field == i), shape `(1, *spatial)`.
+
+    MONAI: `AsDiscreted(keys, to_onehot=n)` then `SplitDimd(keys, output_postfixes)`.
+    """
+
+    def __init__(
+        self, field: str | None = None, label_names: list[str] | None = None, fields: str | None = None
+    ) -> None:
+        self.key = resolve_fields(fields, field)[0]
+        if not label_names:
+            raise ValueError(
+                "label_names must list one new field name per label value, e.g. ['background', 'spleen']"
+            )
+        self.label_names = list(label_names)
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        image = get_field(data, self.key, self)
+        out = dict(data)
+        for value, name in enumerate(self.label_names):
+            out[name] = (image == value).to(torch.uint8)
+        return out
+
+
+@register("transform", "SplitAcrossChannels")
+class SplitAcrossChannels(ClaraTransform):
+    """Channel i of `applied_key` → field `channel_names[i]` (default `<key><i>`), `(1, *spatial)` or squeezed.
+
+    MONAI: `SplitDimd(keys, dim=0, keepdim=not squeeze)`.
+    """
+
+    def __init__(
+        self,
+        applied_key: str | None = None,
+        channel_names: list[str] | None = None,
+        squeeze: bool = False,
+        field: str | None = None,
+    ) -> None:
+        self.key = resolve_fields(None, field, applied_key)[0]
+        self.channel_names = channel_names
+        self.squeeze = squeeze
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        image, _ = to_channel_first(get_field(data, self.key, self))
+        names = self.channel_names or [f"{self.key}{i}" for i in range(image.shape[0])]
+        if len(names) != image.shape[0]:
+            raise ValueError(
+                f"SplitAcrossChannels: {len(names)} channel_names for {image.shape[0]} channels of '{self.key}'"
+            )
+        out = dict(data)
+        for index, name in enumerate(names):
+            part = image[index : index + 1]
+            out[name] = set_layout(part.squeeze(0), None) if self.squeeze else set_layout(part, 0)
+        return out
+
+
+@register("transform", "CopyProperties")
+class CopyProperties(ClaraTransform):
+    """Copy meta properties (`affine`, or any meta key) of `from_field` onto each of `fields`. MONAI: `CopyItemsd`."""
+
+    def __init__(
+        self, fields: FieldsArg = None, from_field: str = "image", properties: list[str] | None = None
+    ) -> None:
+        self.fields = resolve_fields(fields)
+        self.from_field = from_field
+        self.properties = list(properties or ["affine"])
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        source = get_field(data, self.from_field, self)
+        out = dict(data)
+        for key in self.fields:
+            image = get_field(data, key, self).clone()
+            for prop in self.properties:
+                if prop == "affine":
+                    image.affine = source.affine.clone()
+                elif prop in source.meta:
+                    image.meta[prop] = copy.deepcopy(source.meta[prop])
+                elif prop != CHANNEL_DIM:
+                    raise KeyError(f"CopyProperties: '{self.from_field}' has no property '{prop}'")
+            out[key] = image
+        return out
+
+
+@register("transform", "BratsConvertLabels")
+class BratsConvertLabels(ClaraTransform):
+    """BraTS labels 1, 2, 4 → 3 channels: tumour core (1|4), whole tumour (1|2|4), enhancing tumour (4).
+
+    MONAI: `ConvertToMultiChannelBasedOnBratsClassesd`. Output `(3, *spatial)` uint8.
+    """
+
+    def __init__(
+        self, fields: FieldsArg = None, field: FieldsArg = None, applied_keys: FieldsArg = None
+    ) -> None:
+        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self._convert = ConvertToMultiChannelBasedOnBratsClasses()
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image, _ = to_channel_first(get_field(data, key, self))
+            out[key] = set_layout(as_meta(self._convert(image[0])).to(torch.uint8), 0)
+        return out

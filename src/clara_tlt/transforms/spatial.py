@@ -1,0 +1,348 @@
+"""Spatial transforms: resampling by resolution and back, resizing, flips, rotations and zooms.
+
+Random ones draw their parameters once per sample and apply them to every field, so image and label stay
+aligned. Integer fields (labels) are resampled with nearest neighbour, float fields linearly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.transforms import Flip, Resize, Rotate, Rotate90, Zoom
+
+from clara_tlt.components import register
+from clara_tlt.transforms.base import (
+    ClaraTransform,
+    RandomTransform,
+    apply_channel_first,
+    as_meta,
+    get_field,
+    is_label,
+    resolve_fields,
+    spatial_shape,
+)
+
+FieldsArg = str | list[str] | None
+PRE_SCALE_SHAPE = "pre_scale_shape"
+PRE_SCALE_AFFINE = "pre_scale_affine"
+
+
+def _linear_mode(spatial_dims: int) -> str:
+    return {1: "linear", 2: "bilinear"}.get(spatial_dims, "trilinear")
+
+
+def resize(image: Any, shape: Sequence[int], *, nearest: bool | None = None) -> Any:
+    """Resize a field to spatial `shape` (any layout), with the affine rescaled to cover the same extent."""
+    old = spatial_shape(image)
+    shape = [int(s) for s in shape]
+    label = is_label(image) if nearest is None else nearest
+    floating = torch.is_floating_point(image)
+    mode = "nearest" if label else _linear_mode(len(shape))
+    resizer = Resize(shape, mode=mode, anti_aliasing=False, dtype=torch.float32)
+    out = apply_channel_first(image if floating else image.float(), resizer)
+    if not floating:
+        out = as_meta(out.round().to(image.dtype))
+    out.affine = scaled_affine(image.affine, old, shape)
+    return out
+
+
+def scaled_affine(affine: torch.Tensor, old: Sequence[int], new: Sequence[int]) -> torch.Tensor:
+    """Affine of a grid of `new` voxels covering the extent of `old` voxels (voxel centres, align_corners=False)."""
+    dims = len(old)
+    affine = torch.as_tensor(affine, dtype=torch.float64)
+    scale = torch.eye(affine.shape[0], dtype=torch.float64)
+    for axis in range(min(dims, affine.shape[0] - 1)):
+        s = old[axis] / new[axis]
+        scale[axis, axis] = s
+        scale[axis, -1] = (s - 1.0) / 2.0
+    return affine @ scale
+
+
+def voxel_spacing(affine: torch.Tensor, dims: int) -> list[float]:
+    return [
+        float(v) for v in torch.linalg.norm(torch.as_tensor(affine, dtype=torch.float64)[:dims, :dims], dim=0)
+    ]
+
+
+@register("transform", "ScaleByResolution", aliases=("ResampleVolume",))
+class ScaleByResolution(ClaraTransform):
+    """Resample to `target_resolution` (mm), keeping the extent; remembers the grid for `RestoreOriginalShape`.
+
+    The voxel spacing comes from the affine, or from `resolution` (TLT `ResampleVolume`). Output shape
+    `round(shape * spacing / target)`. MONAI: `Spacingd(keys, pixdim=target_resolution)`.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        target_resolution: Sequence[float] = (1.0, 1.0, 1.0),
+        resolution: Sequence[float] | None = None,
+        applied_key: FieldsArg = None,
+        field: FieldsArg = None,
+    ) -> None:
+        self.fields = resolve_fields(fields, field, applied_key)
+        self.target = [float(v) for v in target_resolution]
+        self.resolution = None if resolution is None else [float(v) for v in resolution]
+        if any(v <= 0 for v in self.target):
+            raise ValueError("target_resolution must be positive")
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            image = get_field(data, key, self)
+            old = spatial_shape(image)
+            if len(self.target) != len(old):
+                raise ValueError(
+                    f"ScaleByResolution: target_resolution has {len(self.target)} values for {len(old)}-D '{key}'"
+                )
+            spacing = self.resolution or voxel_spacing(image.affine, len(old))
+            new = [max(1, round(n * s / t)) for n, s, t in zip(old, spacing, self.target, strict=True)]
+            scaled = resize(image, new)
+            scaled.meta[PRE_SCALE_SHAPE] = list(old)
+            scaled.meta[PRE_SCALE_AFFINE] = image.affine.clone()
+            out[key] = scaled
+        return out
+
+
+@register("transform", "RestoreOriginalShape")
+class RestoreOriginalShape(ClaraTransform):
+    """Resample `field` back onto the grid `src_field` had before `ScaleByResolution` (shape and affine).
+
+    `is_label` uses nearest neighbour. Falls back to the grid the source was loaded with. MONAI: `Invertd`.
+    """
+
+    def __init__(
+        self,
+        field: str | None = None,
+        src_field: str = "image",
+        is_label: bool = False,
+        fields: str | None = None,
+    ) -> None:
+        self.key = resolve_fields(fields, field)[0]
+        self.src_field = src_field
+        self.is_label = is_label
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        source = get_field(data, self.src_field, self)
+        shape = source.meta.get(PRE_SCALE_SHAPE, source.meta.get("spatial_shape"))
+        affine = source.meta.get(PRE_SCALE_AFFINE, source.meta.get("original_affine"))
+        if shape is None or affine is None:
+            raise KeyError(
+                f"RestoreOriginalShape: '{self.src_field}' carries no original grid (load it with LoadNifti)"
+            )
+        image = get_field(data, self.key, self)
+        restored = resize(image, [int(s) for s in shape], nearest=self.is_label)
+        restored.affine = torch.as_tensor(np.asarray(affine), dtype=torch.float64)
+        return {**data, self.key: restored}
+
+
+@register("transform", "ScaleToShape", aliases=("NPResizeImage",))
+class ScaleToShape(ClaraTransform):
+    """Resize the spatial axes to `target_shape` (TLT `output_shape`). MONAI: `Resized(keys, spatial_size)`."""
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        target_shape: Sequence[int] | None = None,
+        applied_keys: FieldsArg = None,
+        output_shape: Sequence[int] | None = None,
+        data_format: str | None = None,
+    ) -> None:
+        self.fields = resolve_fields(fields, None, None, applied_keys)
+        shape = target_shape if target_shape is not None else output_shape
+        if not shape:
+            raise ValueError("target_shape (TLT: output_shape) is required, e.g. [256, 256]")
+        self.shape = [int(s) for s in shape]
+        self.data_format = data_format
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        for key in self.fields:
+            out[key] = resize(get_field(data, key, self), self.shape)
+        return out
+
+
+class _PerFieldRandom(RandomTransform):
+    """A random spatial transform: `randomize` draws one op (or None), applied to every field."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        super().__init__()
+        self.fields = fields
+
+    def draw(self, spatial_dims: int) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        first = get_field(data, self.fields[0], self)
+        op = self.draw(len(spatial_shape(first)))
+        if op is None:
+            return dict(data)
+        out = dict(data)
+        for key in self.fields:
+            image = get_field(data, key, self)
+            label = is_label(image)
+            out[key] = apply_channel_first(image, lambda x, label=label: op(x, label))  # type: ignore[misc]
+        return out
+
+
+@register("transform", "RandomAxisFlip", aliases=("NPRandomFlip3D",))
+class RandomAxisFlip(_PerFieldRandom):
+    """With `probability`, flip along one spatial axis chosen at random. MONAI: `RandAxisFlipd(keys, prob)`."""
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        probability: float = 0.5,
+        applied_keys: FieldsArg = None,
+        field: FieldsArg = None,
+    ) -> None:
+        super().__init__(resolve_fields(fields, field, None, applied_keys))
+        self.probability = probability
+
+    def draw(self, spatial_dims: int) -> Any:
+        if self.R.rand() >= self.probability:
+            return None
+        flip = Flip(spatial_axis=int(self.R.randint(spatial_dims)))
+        return lambda x, _label: flip(x)
+
+
+@register("transform", "FlipAxisRandom")
+class FlipAxisRandom(_PerFieldRandom):
+    """Flip each spatial axis in `axis` independently with probability 0.5. MONAI: `RandFlipd` per axis."""
+
+    def __init__(
+        self, fields: FieldsArg = None, axis: Sequence[int] = (0, 1, 2), probability: float = 0.5
+    ) -> None:
+        super().__init__(resolve_fields(fields))
+        self.axis = [int(a) for a in axis]
+        self.probability = probability
+
+    def draw(self, spatial_dims: int) -> Any:
+        chosen = [a for a in self.axis if self.R.rand() < self.probability]
+        if not chosen:
+            return None
+        flip = Flip(spatial_axis=chosen)
+        return lambda x, _label: flip(x)
+
+
+@register("transform", "RandomRotate3D")
+class RandomRotate3D(_PerFieldRandom):
+    """With `probability`, rotate by 90°, 180° or 270° in a random plane of the three spatial axes.
+
+    Exact (no interpolation), so labels stay labels. MONAI: `RandRotate90d(keys, prob, spatial_axes)` with a
+    random plane.
+    """
+
+    def __init__(self, fields: FieldsArg = None, probability: float = 0.5) -> None:
+        super().__init__(resolve_fields(fields))
+        self.probability = probability
+
+    def draw(self, spatial_dims: int) -> Any:
+        if self.R.rand() >= self.probability:
+            return None
+        planes = [(a, b) for a in range(spatial_dims) for b in range(a + 1, spatial_dims)]
+        plane = planes[int(self.R.randint(len(planes)))]
+        rotate = Rotate90(k=int(self.R.randint(1, 4)), spatial_axes=plane)
+        return lambda x, _label: rotate(x)
+
+
+@register("transform", "NPRandomRot90_XY")
+class RandomRot90XY(_PerFieldRandom):
+    """With `probability`, rotate by k·90° (k = 1..3) in the plane of the first two spatial axes.
+
+    MONAI: `RandRotate90d(keys, prob, spatial_axes=(0, 1))`.
+    """
+
+    def __init__(
+        self, applied_keys: FieldsArg = None, probability: float = 0.5, fields: FieldsArg = None
+    ) -> None:
+        super().__init__(resolve_fields(fields, None, None, applied_keys))
+        self.probability = probability
+
+    def draw(self, spatial_dims: int) -> Any:
+        if self.R.rand() >= self.probability:
+            return None
+        rotate = Rotate90(k=int(self.R.randint(1, 4)), spatial_axes=(0, 1))
+        return lambda x, _label: rotate(x)
+
+
+@register("transform", "RandomRotate2D", aliases=("NP2DRotate",))
+class RandomRotate2D(_PerFieldRandom):
+    """Rotate 2D fields by `angle` degrees, or by a uniform draw in `[-angle, angle]` with `is_random`.
+
+    Keeps the size; zeros fill the corners. MONAI: `RandRotated(keys, range_x=radians(angle), prob=1)`.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg = None,
+        angle: float = 0.0,
+        is_random: bool | None = None,
+        applied_keys: FieldsArg = None,
+        random: bool | None = None,
+    ) -> None:
+        super().__init__(resolve_fields(fields, None, None, applied_keys))
+        self.angle = float(angle)
+        self.is_random = bool(is_random if is_random is not None else (random or False))
+
+    def draw(self, spatial_dims: int) -> Any:
+        degrees = self.R.uniform(-self.angle, self.angle) if self.is_random else self.angle
+        if degrees == 0.0:
+            return None
+        image_rotate = Rotate(
+            angle=math.radians(degrees), keep_size=True, mode="bilinear", padding_mode="zeros"
+        )
+        label_rotate = Rotate(
+            angle=math.radians(degrees), keep_size=True, mode="nearest", padding_mode="zeros"
+        )
+
+        def apply(x: torch.Tensor, label: bool) -> Any:
+            if label:
+                return label_rotate(x.float()).round().to(x.dtype)
+            return image_rotate(x)
+
+        return apply
+
+
+@register("transform", "NPRandomZoom3D")
+class RandomZoom3D(_PerFieldRandom):
+    """Zoom each spatial axis by a factor drawn from `[lower_limits[i], upper_limits[i]]`.
+
+    Without `keep_size` the shape changes by the factors. MONAI: `RandZoomd(keys, min_zoom, max_zoom, prob=1)`.
+    """
+
+    def __init__(
+        self,
+        applied_keys: FieldsArg = None,
+        lower_limits: Sequence[float] = (0.9, 0.9, 0.9),
+        upper_limits: Sequence[float] = (1.1, 1.1, 1.1),
+        data_format: str = "channels_first",
+        use_gpu: bool = False,
+        keep_size: bool = False,
+        fields: FieldsArg = None,
+    ) -> None:
+        super().__init__(resolve_fields(fields, None, None, applied_keys))
+        self.lower = [float(v) for v in lower_limits]
+        self.upper = [float(v) for v in upper_limits]
+        if len(self.lower) != len(self.upper) or any(
+            lo > hi or lo <= 0 for lo, hi in zip(self.lower, self.upper, strict=True)
+        ):
+            raise ValueError("lower_limits and upper_limits must be positive, of one length, lower <= upper")
+        self.keep_size = keep_size
+        self.use_gpu = use_gpu  # kept for TLT configs; MONAI runs on the tensor's device
+
+    def draw(self, spatial_dims: int) -> Any:
+        factors = [float(self.R.uniform(lo, hi)) for lo, hi in zip(self.lower, self.upper, strict=True)]
+
+        def apply(x: torch.Tensor, label: bool) -> Any:
+            mode = "nearest" if label else _linear_mode(len(factors))
+            zoom = Zoom(zoom=factors, mode=mode, keep_size=self.keep_size, padding_mode="constant")
+            if label:
+                return zoom(x.float()).round().to(x.dtype)
+            return zoom(x)
+
+        return apply
