@@ -25,7 +25,9 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2+1 case synthetic dataset (32×32×16 voxels); returns its datalist.json."""
     from clara_tlt.synthetic.dataset import write_dataset
 
-    return write_dataset(tmp_path_factory.mktemp("data"), num_training=2, num_validation=1, shape=(32, 32, 16))
+    return write_dataset(
+        tmp_path_factory.mktemp("data"), num_training=2, num_validation=1, shape=(32, 32, 16)
+    )
 
 
 def write_json(path: Path, data: object) -> Path:

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import write_json
 
 from clara_tlt.config import load_config, parse_overrides
 from clara_tlt.errors import ConfigError, UsageError
+from conftest import write_json
 
 
 def _config(tmp_path: Path, data: dict, env: dict | None = None) -> tuple[Path, Path | None]:
@@ -22,10 +22,15 @@ def _config(tmp_path: Path, data: dict, env: dict | None = None) -> tuple[Path, 
 def test_whole_string_reference_keeps_type_and_embedded_becomes_text(tmp_path: Path) -> None:
     config, env = _config(
         tmp_path,
-        {"learning_rate": 1e-4, "train": {"optimizer": {"name": "Adam", "args": {"lr": "{learning_rate}"}},
-                                          "note": "lr={learning_rate} dir={MMAR_CKPT_DIR}/model.pt"}},
+        {
+            "learning_rate": 1e-4,
+            "train": {
+                "optimizer": {"name": "Adam", "args": {"lr": "{learning_rate}"}},
+                "note": "lr={learning_rate} dir={MMAR_CKPT_DIR}/model.pt",
+            },
+        },
         {"MMAR_CKPT_DIR": "models"},
-    )  # fmt: skip
+    )
     resolved = load_config(config, environment_path=env, mmar_root=tmp_path)
     assert resolved.data["train"]["optimizer"]["args"]["lr"] == 1e-4
     assert isinstance(resolved.data["train"]["optimizer"]["args"]["lr"], float)
@@ -33,9 +38,14 @@ def test_whole_string_reference_keeps_type_and_embedded_becomes_text(tmp_path: P
 
 
 def test_precedence_globals_then_environment_then_set(tmp_path: Path) -> None:
-    config, env = _config(tmp_path, {"epochs": 100, "batch": 2, "out": ["{epochs}", "{batch}", "{DATA_ROOT}"]},
-                          {"epochs": 50, "DATA_ROOT": "/data/a"})  # fmt: skip
-    resolved = load_config(config, environment_path=env, overrides=parse_overrides(["epochs=7", "DATA_ROOT=/data/b"]))
+    config, env = _config(
+        tmp_path,
+        {"epochs": 100, "batch": 2, "out": ["{epochs}", "{batch}", "{DATA_ROOT}"]},
+        {"epochs": 50, "DATA_ROOT": "/data/a"},
+    )
+    resolved = load_config(
+        config, environment_path=env, overrides=parse_overrides(["epochs=7", "DATA_ROOT=/data/b"])
+    )
     assert resolved.data["out"] == [7, 2, "/data/b"]
     assert resolved.get("epochs") == 7
     env_only = load_config(config, environment_path=env)
@@ -43,15 +53,33 @@ def test_precedence_globals_then_environment_then_set(tmp_path: Path) -> None:
 
 
 def test_relative_environment_paths_resolve_against_the_mmar(tmp_path: Path) -> None:
-    config, env = _config(tmp_path, {"ckpt": "{MMAR_CKPT_DIR}", "eval": "{MMAR_EVAL_OUTPUT_PATH}", "key": "{DATA_LIST_KEY}"},
-                          {"MMAR_CKPT_DIR": "models", "MMAR_EVAL_OUTPUT_PATH": "/abs/eval"})  # fmt: skip
-    resolved = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=tmp_path)
-    assert resolved.data == {"ckpt": str(tmp_path.resolve() / "models"), "eval": "/abs/eval", "key": "validation"}
+    _config(
+        tmp_path,
+        {"ckpt": "{MMAR_CKPT_DIR}", "eval": "{MMAR_EVAL_OUTPUT_PATH}", "key": "{DATA_LIST_KEY}"},
+        {"MMAR_CKPT_DIR": "models", "MMAR_EVAL_OUTPUT_PATH": "/abs/eval"},
+    )
+    resolved = load_config(
+        "config/config_train.json", environment_path="config/environment.json", mmar_root=tmp_path
+    )
+    assert resolved.data == {
+        "ckpt": str(tmp_path.resolve() / "models"),
+        "eval": "/abs/eval",
+        "key": "validation",
+    }
 
 
 def test_set_values_are_typed_and_dotted_keys_reach_nested_keys(tmp_path: Path) -> None:
-    config, _ = _config(tmp_path, {"a": 0, "b": False, "c": None, "d": {"e": "x"}, "f": "s",
-                                   "train": {"loss": {"name": "Dice", "args": {"smooth": 1}}}})  # fmt: skip
+    config, _ = _config(
+        tmp_path,
+        {
+            "a": 0,
+            "b": False,
+            "c": None,
+            "d": {"e": "x"},
+            "f": "s",
+            "train": {"loss": {"name": "Dice", "args": {"smooth": 1}}},
+        },
+    )
     overrides = parse_overrides(["a=1", "b=true", "c=[1,2]", "d.e=y", "f=1e-4", "train.loss.args.smooth=0.5"])
     data = load_config(config, overrides=overrides).data
     assert data["a"] == 1 and data["b"] is True and data["c"] == [1, 2] and data["d"] == {"e": "y"}
@@ -70,9 +98,19 @@ def test_set_of_an_unknown_key_is_refused_with_did_you_mean(tmp_path: Path) -> N
 
 
 def test_disabled_components_are_dropped_from_lists_and_slots(tmp_path: Path) -> None:
-    config, _ = _config(tmp_path, {"train": {
-        "pre_transforms": [{"name": "A"}, {"name": "B", "disabled": True}, {"name": "C", "disabled": False}],
-        "lr_policy": {"name": "DecayOnStep", "disabled": True}}})  # fmt: skip
+    config, _ = _config(
+        tmp_path,
+        {
+            "train": {
+                "pre_transforms": [
+                    {"name": "A"},
+                    {"name": "B", "disabled": True},
+                    {"name": "C", "disabled": False},
+                ],
+                "lr_policy": {"name": "DecayOnStep", "disabled": True},
+            }
+        },
+    )
     train = load_config(config).data["train"]
     assert [t["name"] for t in train["pre_transforms"]] == ["A", "C"]
     assert "lr_policy" not in train
@@ -80,7 +118,9 @@ def test_disabled_components_are_dropped_from_lists_and_slots(tmp_path: Path) ->
 
 def test_disabled_must_be_boolean(tmp_path: Path) -> None:
     config, _ = _config(tmp_path, {"train": {"pre_transforms": [{"name": "A", "disabled": "yes"}]}})
-    with pytest.raises(ConfigError, match=r"train\.pre_transforms\[0\]\.disabled: 'disabled' must be true or false"):
+    with pytest.raises(
+        ConfigError, match=r"train\.pre_transforms\[0\]\.disabled: 'disabled' must be true or false"
+    ):
         load_config(config)
 
 
@@ -99,8 +139,15 @@ def test_invalid_json_names_file_line_and_column(tmp_path: Path) -> None:
 
 
 def test_unknown_variable_names_file_key_path_and_fix(tmp_path: Path) -> None:
-    config, _ = _config(tmp_path, {"learning_rate": 1, "train": {"model": {"name": "SegAhnet",
-                                   "args": {"pretrain_weight_name": "{PRETRAIN_WEIGHT_FILE}"}}}})  # fmt: skip
+    config, _ = _config(
+        tmp_path,
+        {
+            "learning_rate": 1,
+            "train": {
+                "model": {"name": "SegAhnet", "args": {"pretrain_weight_name": "{PRETRAIN_WEIGHT_FILE}"}}
+            },
+        },
+    )
     with pytest.raises(ConfigError) as info:
         load_config(config, variables={"PRETRAIN_WEIGHTS_FILE": ""})
     message = str(info.value)
@@ -110,7 +157,9 @@ def test_unknown_variable_names_file_key_path_and_fix(tmp_path: Path) -> None:
 
 
 def test_seed_spleen_config_resolves_every_variable(spleen_mmar: Path) -> None:
-    resolved = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=spleen_mmar)
+    resolved = load_config(
+        "config/config_train.json", environment_path="config/environment.json", mmar_root=spleen_mmar
+    )
     assert not re.search(r"\{[A-Za-z_]\w*\}", json.dumps(resolved.data))
     pipeline = resolved.data["train"]["image_pipeline"]["args"]
     assert Path(pipeline["data_list_file_path"]).is_file()

@@ -58,7 +58,15 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
 }
 
 # TLT 1.x prefixes (`transforms.LoadNifty`, `lr_policy.DecayLRonStep`) that name our registry, not a module.
-TLT_PREFIXES = ("transforms.", "transforms_ctrl.", "transforms_fastaug.", "losses.", "lr_policy.", "writers.", "metrics.")
+TLT_PREFIXES = (
+    "transforms.",
+    "transforms_ctrl.",
+    "transforms_fastaug.",
+    "losses.",
+    "lr_policy.",
+    "writers.",
+    "metrics.",
+)
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
 
 
@@ -124,7 +132,7 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
         spec = {"name": spec}
     if not isinstance(spec, dict):
         raise ConfigError(
-            f"a component must be an object with \"name\" or \"path\", not {type(spec).__name__}",
+            f'a component must be an object with "name" or "path", not {type(spec).__name__}',
             file=file,
             key_path=key_path,
         )
@@ -143,7 +151,9 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
         if args is None:
             args = {}
         if not isinstance(args, dict):
-            raise ConfigError('"args" must be an object of argument: value', file=file, key_path=child(key_path, "args"))
+            raise ConfigError(
+                '"args" must be an object of argument: value', file=file, key_path=child(key_path, "args")
+            )
     else:  # EA form: every other key is an argument; `tag` stands for the argument `name`.
         args = {k: v for k, v in spec.items() if k not in SPEC_KEYS}
         if "tag" in args:
@@ -151,7 +161,9 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
     return ComponentSpec(name=name, path=path, args=dict(args))
 
 
-def resolve(spec: ComponentSpec, kind: str, *, file: str, key_path: str, search_dirs: Iterable[Path] = ()) -> Callable[..., Any]:
+def resolve(
+    spec: ComponentSpec, kind: str, *, file: str, key_path: str, search_dirs: Iterable[Path] = ()
+) -> Callable[..., Any]:
     """The class or factory a spec names; unknown names raise `ConfigError` with did-you-mean and accepted names."""
     if kind not in _registry:
         raise ValueError(f"unknown component kind {kind!r}")
@@ -191,7 +203,9 @@ def _unknown_message(kind: str, name: str) -> str:
     fallback_names: list[str] = []
     for module_name in FALLBACKS[kind]:
         module = importlib.import_module(module_name)
-        fallback_names += [n for n in dir(module) if not n.startswith("_") and inspect.isclass(getattr(module, n))]
+        fallback_names += [
+            n for n in dir(module) if not n.startswith("_") and inspect.isclass(getattr(module, n))
+        ]
     hint = did_you_mean(name, ours + fallback_names)
     accepted = ", ".join(ours) if ours else f"none registered yet for {kind}"
     libraries = " or ".join(FALLBACKS[kind])
@@ -202,14 +216,18 @@ def _unknown_message(kind: str, name: str) -> str:
     )
 
 
-def import_path(path: str, *, file: str, key_path: str, search_dirs: Iterable[Path] = ()) -> Callable[..., Any]:
+def import_path(
+    path: str, *, file: str, key_path: str, search_dirs: Iterable[Path] = ()
+) -> Callable[..., Any]:
     """Import `package.module.Class`; `search_dirs` (the MMAR's custom/ and lib/) are put on sys.path first."""
     for folder in search_dirs:
         if folder.is_dir() and str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     module_name, _, attribute = path.rpartition(".")
     if not module_name:
-        raise ConfigError(f"'{path}' is not a dotted class path like 'my_module.MyClass'", file=file, key_path=key_path)
+        raise ConfigError(
+            f"'{path}' is not a dotted class path like 'my_module.MyClass'", file=file, key_path=key_path
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -222,7 +240,7 @@ def import_path(path: str, *, file: str, key_path: str, search_dirs: Iterable[Pa
     target = getattr(module, attribute, None)
     if target is None or not callable(target):
         raise ConfigError(f"module '{module_name}' has no class '{attribute}'", file=file, key_path=key_path)
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def build(
@@ -251,12 +269,20 @@ def build(
         raise
     except (TypeError, ValueError, KeyError, AssertionError, RuntimeError) as exc:
         raise ConfigError(
-            f"cannot build {kind} '{normal.label}': {type(exc).__name__}: {exc}", file=file, key_path=child(key_path, "args")
+            f"cannot build {kind} '{normal.label}': {type(exc).__name__}: {exc}",
+            file=file,
+            key_path=child(key_path, "args"),
         ) from exc
 
 
 def _check_arguments(
-    factory: Callable[..., Any], args: dict[str, Any], spec: ComponentSpec, kind: str, *, file: str, key_path: str
+    factory: Callable[..., Any],
+    args: dict[str, Any],
+    spec: ComponentSpec,
+    kind: str,
+    *,
+    file: str,
+    key_path: str,
 ) -> None:
     try:
         signature = inspect.signature(factory)
@@ -277,7 +303,9 @@ def _check_arguments(
     missing = [
         n
         for n, p in parameters.items()
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in args
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and n not in args
     ]
     if missing:
         raise ConfigError(

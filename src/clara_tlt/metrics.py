@@ -59,11 +59,11 @@ class ComputeAverageDice(ClaraMetric):
         num_classes = max(int(prediction.shape[1]) if prediction.shape[1] > 1 else 2, int(label.max()) + 1, 2)
         if prediction.shape[1] > 1:
             prediction = prediction.argmax(dim=1, keepdim=True)
-        result: torch.Tensor = self._dice(one_hot(prediction.long(), num_classes), one_hot(label, num_classes))
-        return result
+        scores = self._dice(one_hot(prediction.long(), num_classes), one_hot(label, num_classes))
+        return torch.as_tensor(scores)
 
     def aggregate(self) -> float:
-        return float(self._dice.aggregate().nanmean())
+        return float(torch.as_tensor(self._dice.aggregate()).nanmean())
 
     def reset(self) -> None:
         self._dice.reset()
@@ -97,7 +97,7 @@ class ComputeAUC(ClaraMetric):
         predictions, labels = torch.cat(self._predictions), torch.cat(self._labels)
         if self.class_index is not None:
             predictions, labels = predictions[:, self.class_index], labels[:, self.class_index]
-        return float(compute_roc_auc(predictions, labels, average=self.average))
+        return float(compute_roc_auc(predictions, labels, average=self.average))  # type: ignore[arg-type]
 
     def reset(self) -> None:
         self._predictions: list[torch.Tensor] = []

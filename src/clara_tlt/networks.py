@@ -37,17 +37,17 @@ def load_pretrained(network: nn.Module, weights: str | None) -> None:
     if not path.is_file():
         raise ConfigError(
             f"pretrained weights '{weights}' not found; set PRETRAIN_WEIGHTS_FILE (or pretrain_weight_name) to an "
-            "existing .pt file, or to \"\" to train from scratch"
+            'existing .pt file, or to "" to train from scratch'
         )
     if path.suffix in (".h5", ".hdf5", ".ckpt", ".pb"):
         raise ConfigError(
             f"pretrained weights '{weights}' are TensorFlow/Keras weights, which PyTorch cannot load; give a .pt "
-            "state dict, or \"\" to train from scratch"
+            'state dict, or "" to train from scratch'
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
-    missing, unexpected = network.load_state_dict(state, strict=False)
+    missing, _unexpected = network.load_state_dict(state, strict=False)
     if len(missing) == len(network.state_dict()):
         raise ConfigError(f"pretrained weights '{weights}' share no parameter names with this network")
 

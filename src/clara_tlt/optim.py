@@ -27,7 +27,9 @@ def adam(
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
     """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`."""
-    return torch.optim.Adam(params, lr=learning_rate or lr, betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay)
+    return torch.optim.Adam(
+        params, lr=learning_rate or lr, betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay
+    )
 
 
 @register("optimizer", "Momentum")
@@ -46,12 +48,16 @@ def momentum(
 
 
 @register("lr_policy", "DecayOnStep", aliases=("DecayLRonStep",))
-def decay_on_step(optimizer: torch.optim.Optimizer, decay_ratio: float = 0.1, decay_freq: int = 50000) -> StepLR:
+def decay_on_step(
+    optimizer: torch.optim.Optimizer, decay_ratio: float = 0.1, decay_freq: int = 50000
+) -> StepLR:
     """Multiply the learning rate by `decay_ratio` every `decay_freq` iterations."""
     return StepLR(optimizer, step_size=decay_freq, gamma=decay_ratio)
 
 
 @register("lr_policy", "ReducePoly")
-def reduce_poly(optimizer: torch.optim.Optimizer, poly_power: float = 0.9, total_steps: int = 100000) -> LambdaLR:
+def reduce_poly(
+    optimizer: torch.optim.Optimizer, poly_power: float = 0.9, total_steps: int = 100000
+) -> LambdaLR:
     """Polynomial decay to zero over `total_steps` iterations: lr · (1 − step/total)^power."""
     return LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps) ** poly_power)

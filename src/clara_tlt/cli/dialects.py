@@ -19,13 +19,18 @@ def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[
     root = Path(mmar)
     if environment is None and (root / "config" / "environment.json").is_file():
         environment = "config/environment.json"
-    return load_config(config, environment_path=environment, mmar_root=root, overrides=parse_overrides(set_items))
+    return load_config(
+        config, environment_path=environment, mmar_root=root, overrides=parse_overrides(set_items)
+    )
 
 
 def load_tlt(config: str, variables: dict[str, Any], set_items: tuple[str, ...]) -> ResolvedConfig:
     """Resolve a TLT-style config; `variables` hold what the flags say (DATASET_JSON, DATA_ROOT, …)."""
-    given = {k: str(Path(v).resolve()) if k.endswith(("_DIR", "_ROOT", "_JSON", "_PATH")) else v
-             for k, v in variables.items() if v is not None}  # fmt: skip
+    given = {
+        k: str(Path(v).resolve()) if k.endswith(("_DIR", "_ROOT", "_JSON", "_PATH")) else v
+        for k, v in variables.items()
+        if v is not None
+    }
     return load_config(config, variables=given, overrides=parse_overrides(set_items))
 
 
@@ -37,7 +42,9 @@ def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 
-def dispatch(config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, stage: str) -> None:
+def dispatch(
+    config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, stage: str
+) -> None:
     """Run `--dry-run`, or the stage's engine. Engines not yet in this version fail loudly, never silently."""
     if dry:
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)

@@ -32,35 +32,62 @@ class SetCommand(click.Command):
 
 def debug_option(f: F) -> F:
     return click.option(
-        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=enable_debug,
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=enable_debug,
         help="Show tracebacks and debug logs.",
-    )(f)  # fmt: skip
+    )(f)
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts).")(f)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts)."
+    )(f)
 
 
 def dry_run_option(f: F) -> F:
     return click.option(
-        "--dry-run", is_flag=True,
+        "--dry-run",
+        is_flag=True,
         help="Resolve the config, build every component, check every datalist file; print the plan and exit.",
-    )(f)  # fmt: skip
+    )(f)
 
 
 def set_option(f: F) -> F:
     return click.option(
-        "--set", "set_items", multiple=True, metavar="KEY=VALUE",
+        "--set",
+        "set_items",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Override a global variable, environment variable or dotted config key: --set epochs=10 lr=1e-4.",
-    )(f)  # fmt: skip
+    )(f)
 
 
 def mmar_options(f: F) -> F:
     """The MMAR dialect of seed 004: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
-    f = click.option("-e", "--environment", type=click.Path(dir_okay=False), help="environment.json (relative to the MMAR).")(f)
-    f = click.option("-c", "--config", required=True, type=click.Path(dir_okay=False), help="Config JSON (relative to the MMAR).")(f)
-    f = click.option("-m", "--mmar", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
-                     help="MMAR root folder.")(f)  # fmt: skip
+    f = click.option(
+        "-e",
+        "--environment",
+        type=click.Path(dir_okay=False),
+        help="environment.json (relative to the MMAR).",
+    )(f)
+    f = click.option(
+        "-c",
+        "--config",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Config JSON (relative to the MMAR).",
+    )(f)
+    f = click.option(
+        "-m",
+        "--mmar",
+        type=click.Path(file_okay=False, exists=True),
+        default=".",
+        show_default=True,
+        help="MMAR root folder.",
+    )(f)
     return f
 
 
@@ -73,11 +100,23 @@ def common_options(f: F) -> F:
 
 def tlt_inference_options(f: F) -> F:
     """Seed 003's tlt-infer / tlt-evaluate flags (long forms only, as the seed gives them)."""
-    f = click.option("--setup", default="standard", show_default=True, help="Run setup name (kept for TLT scripts).")(f)
+    f = click.option(
+        "--setup", default="standard", show_default=True, help="Run setup name (kept for TLT scripts)."
+    )(f)
     f = click.option("--data_file", required=True, type=click.Path(dir_okay=False), help="datalist.json.")(f)
-    f = click.option("--output_path", required=True, type=click.Path(), help="Folder for predictions and reports.")(f)
-    f = click.option("--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to.")(f)
-    f = click.option("--model_format", default="pytorch", show_default=True, help="Format of --model_save_path.")(f)
-    f = click.option("--config", required=True, type=click.Path(dir_okay=False), help="Inference/evaluation config JSON.")(f)
-    f = click.option("--model_save_path", required=True, type=click.Path(), help="Trained or exported model file.")(f)
+    f = click.option(
+        "--output_path", required=True, type=click.Path(), help="Folder for predictions and reports."
+    )(f)
+    f = click.option(
+        "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
+    )(f)
+    f = click.option(
+        "--model_format", default="pytorch", show_default=True, help="Format of --model_save_path."
+    )(f)
+    f = click.option(
+        "--config", required=True, type=click.Path(dir_okay=False), help="Inference/evaluation config JSON."
+    )(f)
+    f = click.option(
+        "--model_save_path", required=True, type=click.Path(), help="Trained or exported model file."
+    )(f)
     return f

@@ -31,7 +31,9 @@ def run(command: click.Command, args: Sequence[str] | None = None, prog_name: st
     """Invoke `command` and exit: 0 on success, the error's exit code otherwise (docs/exit-codes.md)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        command.main(args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False)
+        command.main(
+            args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False
+        )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -49,6 +51,8 @@ def run(command: click.Command, args: Sequence[str] | None = None, prog_name: st
         click.echo("Interrupted.", err=True)
         sys.exit(Interrupted.exit_code)
     except Exception as exc:
-        traceback.print_exc() if state.debug else click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        traceback.print_exc() if state.debug else click.echo(
+            f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
+        )
         sys.exit(1)
     sys.exit(0)

@@ -11,7 +11,9 @@ from clara_tlt.cli.options import SetCommand, common_options, mmar_options
 @click.command("train", cls=SetCommand)
 @mmar_options
 @common_options
-def mmar_command(mmar: str, config: str, environment: str | None, set_items: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+def mmar_command(
+    mmar: str, config: str, environment: str | None, set_items: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
     """Train a model from an MMAR's config_train.json."""
     resolved = load_mmar(mmar, config, environment, set_items)
     dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="training", stage="training")
@@ -21,17 +23,37 @@ def mmar_command(mmar: str, config: str, environment: str | None, set_items: tup
 @click.argument("task", type=click.Choice(["segmentation", "classification"]))
 @click.option("-e", "--config", required=True, type=click.Path(dir_okay=False), help="Training config JSON.")
 @click.option("-d", "--data_list", required=True, type=click.Path(dir_okay=False), help="datalist.json.")
-@click.option("-r", "--model_dir", required=True, type=click.Path(), help="Output folder: checkpoints, TensorBoard logs.")
+@click.option(
+    "-r",
+    "--model_dir",
+    required=True,
+    type=click.Path(),
+    help="Output folder: checkpoints, TensorBoard logs.",
+)
 @click.option("-c", "--checkpoint", type=click.Path(), help="Weights to start from (fine-tuning).")
-@click.option("--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to.")
+@click.option(
+    "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
+)
 @common_options
 def tlt_command(
-    task: str, config: str, data_list: str, model_dir: str, checkpoint: str | None, file_root: str | None,
-    set_items: tuple[str, ...], dry_run: bool, as_json: bool,
-) -> None:  # fmt: skip
+    task: str,
+    config: str,
+    data_list: str,
+    model_dir: str,
+    checkpoint: str | None,
+    file_root: str | None,
+    set_items: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Train (or fine-tune with -c) a segmentation or classification model."""
-    variables = {"DATASET_JSON": data_list, "DATA_ROOT": file_root, "MMAR_CKPT_DIR": model_dir,
-                 "MMAR_CKPT": checkpoint, "PROCESSING_TASK": task, "DATA_LIST_KEY": "training"}  # fmt: skip
+    variables = {
+        "DATASET_JSON": data_list,
+        "DATA_ROOT": file_root,
+        "MMAR_CKPT_DIR": model_dir,
+        "MMAR_CKPT": checkpoint,
+        "PROCESSING_TASK": task,
+        "DATA_LIST_KEY": "training",
+    }
     resolved = load_tlt(config, variables, set_items)
     dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="training", stage="training")
-

@@ -47,4 +47,6 @@ def parse_json(text: str, file: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates(file))
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=file) from None
+        raise ConfigError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=file
+        ) from None

@@ -11,19 +11,33 @@ from clara_tlt.config.environment import load_environment
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
 from clara_tlt.config.overrides import Override, apply_override
-from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.config.substitution import substitute
+from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
 # Top-level keys that hold components or sections rather than global variables.
 SECTION_KEYS = frozenset({"train", "validate"})
 COMPONENT_SLOTS = frozenset(
     {
-        "model", "net_config", "loss", "optimizer", "lr_policy", "pre_transforms", "post_transforms",
-        "label_transforms", "image_pipeline", "metrics", "val_metrics", "aux_ops", "inferer", "inference",
-        "writers", "writer", "model_loader",
+        "model",
+        "net_config",
+        "loss",
+        "optimizer",
+        "lr_policy",
+        "pre_transforms",
+        "post_transforms",
+        "label_transforms",
+        "image_pipeline",
+        "metrics",
+        "val_metrics",
+        "aux_ops",
+        "inferer",
+        "inference",
+        "writers",
+        "writer",
+        "model_loader",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -141,5 +155,7 @@ def _is_disabled(item: Any, file: str, key_path: str) -> bool:
         return False
     flag = item["disabled"]
     if not isinstance(flag, bool):
-        raise ConfigError(f"'disabled' must be true or false, not {flag!r}", file=file, key_path=child(key_path, "disabled"))
+        raise ConfigError(
+            f"'disabled' must be true or false, not {flag!r}", file=file, key_path=child(key_path, "disabled")
+        )
     return flag

@@ -38,7 +38,9 @@ def parse_overrides(items: Iterable[str]) -> list[Override]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set epochs=10 or --set train.loss.name=Dice")
+            raise UsageError(
+                f"--set {item!r}: expected KEY=VALUE, e.g. --set epochs=10 or --set train.loss.name=Dice"
+            )
         overrides.append(Override(key, parse_value(raw.strip())))
     return overrides
 

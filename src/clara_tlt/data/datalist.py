@@ -30,7 +30,9 @@ def load_datalist(
     data = read_json(path)
     name = str(path)
     if not isinstance(data, dict):
-        raise ConfigError('a datalist must be a JSON object such as {"training": [...], "validation": [...]}', file=name)
+        raise ConfigError(
+            'a datalist must be a JSON object such as {"training": [...], "validation": [...]}', file=name
+        )
     if key not in data:
         lists = [k for k, v in data.items() if isinstance(v, list)]
         raise ConfigError(
@@ -42,7 +44,9 @@ def load_datalist(
     if not isinstance(entries, list):
         raise ConfigError(f"'{key}' must be a list of entries", file=name, key_path=key)
     root = Path(base_dir) if base_dir else path.parent
-    resolved = [_resolve_entry(entry, index, root, path_fields, name, key) for index, entry in enumerate(entries)]
+    resolved = [
+        _resolve_entry(entry, index, root, path_fields, name, key) for index, entry in enumerate(entries)
+    ]
     if check_files:
         missing = [
             f"  {key}[{index}].{field}: {file}"
@@ -60,11 +64,15 @@ def load_datalist(
     return resolved
 
 
-def _resolve_entry(entry: Any, index: int, root: Path, fields: tuple[str, ...], name: str, key: str) -> dict[str, Any]:
+def _resolve_entry(
+    entry: Any, index: int, root: Path, fields: tuple[str, ...], name: str, key: str
+) -> dict[str, Any]:
     if isinstance(entry, str):  # a bare path means an image-only entry
         entry = {"image": entry}
     if not isinstance(entry, dict):
-        raise ConfigError("an entry must be an object such as {\"image\": ...}", file=name, key_path=f"{key}[{index}]")
+        raise ConfigError(
+            'an entry must be an object such as {"image": ...}', file=name, key_path=f"{key}[{index}]"
+        )
     resolved = dict(entry)
     for field in fields:
         value = entry.get(field)

@@ -84,7 +84,8 @@ class Workflow:
                 for c in self.components.values()
             ],
             "datalists": [
-                {"file": d.file, "key": d.key, "base_dir": d.base_dir, "entries": len(d.entries)} for d in self.datalists
+                {"file": d.file, "key": d.key, "base_dir": d.base_dir, "entries": len(d.entries)}
+                for d in self.datalists
             ],
         }
 
@@ -117,7 +118,9 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
             key_path = child(section, slot)
             inject = _inject(slot, section, workflow, config, model)
             if inject is None:
-                errors.append(f"{config.file}: {key_path}: not built because the network or optimizer it needs failed")
+                errors.append(
+                    f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"
+                )
                 continue
             built, problems = _build_slot(body[slot], kind, config, key_path, inject, search_dirs)
             errors += problems
@@ -132,7 +135,9 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
     return workflow
 
 
-def _inject(slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any) -> dict[str, Any] | None:
+def _inject(
+    slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any
+) -> dict[str, Any] | None:
     """Runtime objects a slot needs; None when what it needs could not be built."""
     if slot == "optimizer":
         if model is None:
@@ -163,7 +168,12 @@ def _model_weight_decay(config: ResolvedConfig) -> float | None:
 
 
 def _build_slot(
-    spec: Any, kind: str, config: ResolvedConfig, key_path: str, inject: dict[str, Any], search_dirs: list[Path]
+    spec: Any,
+    kind: str,
+    config: ResolvedConfig,
+    key_path: str,
+    inject: dict[str, Any],
+    search_dirs: list[Path],
 ) -> tuple[BuiltComponent | None, list[str]]:
     """Build a slot (one spec or a list of them); every failing item is reported, not only the first."""
     items = list(enumerate(spec)) if isinstance(spec, list) else [(None, spec)]
@@ -171,7 +181,11 @@ def _build_slot(
     for index, item in items:
         item_path = key_path if index is None else child(key_path, index)
         try:
-            objects.append(build(item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs))
+            objects.append(
+                build(
+                    item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs
+                )
+            )
             names.append(normalize_spec(item, file=config.file, key_path=item_path).label)
         except ConfigError as exc:
             problems.append(str(exc))

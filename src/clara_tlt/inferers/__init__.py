@@ -15,7 +15,9 @@ def scan_window(
 ) -> SlidingWindowInferer:
     """Windows of `roi_size` slid over `(N, C, H, W, D)` inputs, `batch_size` windows per forward pass,
     `overlap` between neighbours, blended by `blend_mode` (`constant` averages, `gaussian` weights centres)."""
-    return SlidingWindowInferer(roi_size=list(roi_size), sw_batch_size=batch_size, overlap=overlap, mode=blend_mode)
+    return SlidingWindowInferer(
+        roi_size=list(roi_size), sw_batch_size=batch_size, overlap=overlap, mode=blend_mode
+    )
 
 
 @register("inferer", "TFSimpleInferer", aliases=("SimpleInferer",))

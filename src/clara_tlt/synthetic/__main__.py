@@ -18,9 +18,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     path = write_dataset(
-        args.out, num_training=args.train, num_validation=args.val, shape=tuple(args.shape),
-        spacing=tuple(args.spacing), dicom=args.dicom, seed=args.seed,
-    )  # fmt: skip
+        args.out,
+        num_training=args.train,
+        num_validation=args.val,
+        shape=tuple(args.shape),
+        spacing=tuple(args.spacing),
+        dicom=args.dicom,
+        seed=args.seed,
+    )
     print(f"Wrote {args.train + args.val} cases and {path}")
 
 

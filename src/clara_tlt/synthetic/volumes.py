@@ -25,10 +25,14 @@ class SyntheticCase:
         return tuple(float(s) for s in np.linalg.norm(self.affine[:3, :3], axis=0))  # type: ignore[return-value]
 
 
-def oblique_affine(spacing: tuple[float, float, float], origin: tuple[float, float, float], angle_deg: float) -> np.ndarray:
+def oblique_affine(
+    spacing: tuple[float, float, float], origin: tuple[float, float, float], angle_deg: float
+) -> np.ndarray:
     """A voxel-to-world affine with `spacing`, rotated by `angle_deg` about the z axis (a non-identity direction)."""
     angle = np.deg2rad(angle_deg)
-    rotation = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]]
+    )
     affine = np.eye(4)
     affine[:3, :3] = rotation @ np.diag(spacing)
     affine[:3, 3] = origin
