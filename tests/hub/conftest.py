@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from loopback_registry import WATCHDOG_S, Handler, Registry, _Server
+
+from hub.loopback_registry import WATCHDOG_S, Handler, Registry, _Server
 
 
 @pytest.fixture
