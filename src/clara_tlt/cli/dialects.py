@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
+
+from clara_tlt.cli.options import SetCommand, common_options, mmar_options, tlt_inference_options
 from clara_tlt.cli.report import emit, plan_lines
 from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
 from clara_tlt.errors import ClaraError
@@ -53,3 +56,58 @@ def dispatch(
         f"the {stage} engine is not part of this version of clara-tlt yet; "
         "use --dry-run to check the config, its components and its data"
     )
+
+
+def mmar_workflow_command(
+    name: str, *, stage: str, default_data_list_key: str, summary: str
+) -> click.Command:
+    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage."""
+
+    @click.command(name, cls=SetCommand, help=summary)
+    @mmar_options
+    @common_options
+    def command(
+        mmar: str,
+        config: str,
+        environment: str | None,
+        set_items: tuple[str, ...],
+        dry_run: bool,
+        as_json: bool,
+    ) -> None:
+        resolved = load_mmar(mmar, config, environment, set_items)
+        dispatch(
+            resolved, dry=dry_run, as_json=as_json, default_data_list_key=default_data_list_key, stage=stage
+        )
+
+    return command
+
+
+def tlt_inference_command(name: str, *, stage: str, summary: str) -> click.Command:
+    """`tlt-infer` / `tlt-evaluate` with seed 003's flags; they read the datalist's validation list."""
+
+    @click.command(name, cls=SetCommand, help=summary)
+    @tlt_inference_options
+    @common_options
+    def command(
+        model_save_path: str,
+        config: str,
+        model_format: str,
+        file_root: str | None,
+        output_path: str,
+        data_file: str,
+        setup: str,
+        set_items: tuple[str, ...],
+        dry_run: bool,
+        as_json: bool,
+    ) -> None:
+        variables = {
+            "DATASET_JSON": data_file,
+            "DATA_ROOT": file_root,
+            "MMAR_EVAL_OUTPUT_PATH": output_path,
+            "MODEL_FILE_PATH": model_save_path,
+            "MODEL_FORMAT": model_format,
+        }
+        resolved = load_tlt(config, variables, set_items)
+        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", stage=stage)
+
+    return command

@@ -1,46 +1,15 @@
 """`clara-tlt evaluate` (MMAR flags) and `tlt-evaluate` (TLT flags)."""
 
-from __future__ import annotations
+from clara_tlt.cli.dialects import mmar_workflow_command, tlt_inference_command
 
-import click
-
-from clara_tlt.cli.dialects import dispatch, load_mmar, load_tlt
-from clara_tlt.cli.options import SetCommand, common_options, mmar_options, tlt_inference_options
-
-
-@click.command("evaluate", cls=SetCommand)
-@mmar_options
-@common_options
-def mmar_command(
-    mmar: str, config: str, environment: str | None, set_items: tuple[str, ...], dry_run: bool, as_json: bool
-) -> None:
-    """Evaluate a model against ground truth with an MMAR's config (DATASET_JSON, DATA_LIST_KEY from its environment)."""
-    resolved = load_mmar(mmar, config, environment, set_items)
-    dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", stage="evaluation")
-
-
-@click.command("tlt-evaluate", cls=SetCommand)
-@tlt_inference_options
-@common_options
-def tlt_command(
-    model_save_path: str,
-    config: str,
-    model_format: str,
-    file_root: str | None,
-    output_path: str,
-    data_file: str,
-    setup: str,
-    set_items: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Evaluate a model against ground truth on the validation list of a datalist."""
-    variables = {
-        "DATASET_JSON": data_file,
-        "DATA_ROOT": file_root,
-        "MMAR_EVAL_OUTPUT_PATH": output_path,
-        "MODEL_FILE_PATH": model_save_path,
-        "MODEL_FORMAT": model_format,
-    }
-    resolved = load_tlt(config, variables, set_items)
-    dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", stage="evaluation")
+mmar_command = mmar_workflow_command(
+    "evaluate",
+    stage="evaluation",
+    default_data_list_key="validation",
+    summary="Evaluate a model against ground truth with an MMAR's config_validation.json.",
+)
+tlt_command = tlt_inference_command(
+    "tlt-evaluate",
+    stage="evaluation",
+    summary="Evaluate a model against the ground truth of a datalist's validation list.",
+)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import click
 
-from clara_tlt.cli.dialects import dispatch, load_mmar, load_tlt
-from clara_tlt.cli.options import SetCommand, common_options, mmar_options
+from clara_tlt.cli.dialects import dispatch, load_tlt, mmar_workflow_command
+from clara_tlt.cli.options import SetCommand, common_options
 
-
-@click.command("train", cls=SetCommand)
-@mmar_options
-@common_options
-def mmar_command(
-    mmar: str, config: str, environment: str | None, set_items: tuple[str, ...], dry_run: bool, as_json: bool
-) -> None:
-    """Train a model from an MMAR's config_train.json."""
-    resolved = load_mmar(mmar, config, environment, set_items)
-    dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="training", stage="training")
+mmar_command = mmar_workflow_command(
+    "train",
+    stage="training",
+    default_data_list_key="training",
+    summary="Train a model from an MMAR's config_train.json.",
+)
 
 
 @click.command("tlt-train", cls=SetCommand)
