@@ -64,7 +64,7 @@ def open_registry(settings: RegistrySettings) -> Registry:
 
 
 def _header(registry: Registry) -> dict[str, Any]:
-    return {"registry": registry.where, "org": registry.org, "team": registry.team}
+    return {"registry": registry.location, "org": registry.org, "team": registry.team}
 
 
 def list_models(settings: RegistrySettings) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class IndexRegistry:
             self._local = None
         self.base = self.index_url.rsplit("/", 1)[0]
         self.identity = registry_identity(self.index_url)
-        self.where = redact(self.index_url)
+        self.where = self.location = redact(self.index_url)
         self._models: dict[str, Any] | None = None
 
     def __repr__(self) -> str:

@@ -49,6 +49,7 @@ class NgcRegistry:
         self.client = client
         client.key_hint = KEY_HINT
         self.identity = registry_identity(self.api)
+        self.location = redact(self.api)
         self.where = f"org {org!r}" + (f" team {team!r}" if team else "") + f" at {redact(self.api)}"
 
     def __repr__(self) -> str:  # never show the key

@@ -57,9 +57,11 @@ class Payload:
 
 
 class Registry(Protocol):
-    """A model registry. `identity` names it in the cache (never holds a key)."""
+    """A model registry. `identity` names it in the cache, `location` is its address and `where` says it in
+    messages (none of them holds a key or password)."""
 
     identity: str
+    location: str
     where: str
     org: str
     team: str
