@@ -78,6 +78,8 @@ class Registry:
         self.cut_once: set[str] = set()
         self.ignore_range = False
         self.corrupt: set[str] = set()
+        self.redirect_files = False  # answer file GETs with 302 to /storage/… (as NGC does, to signed URLs)
+        self.storage: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.url = ""
 
@@ -192,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(500, {"error": "injected"})
         if path == "/auth/token":
             return self._token(query)
+        if path.startswith("/storage/"):
+            key = path.removeprefix("/storage/")
+            return self._bytes(registry.storage[key], key) if key in registry.storage else self._json(404, {})
         if path.startswith("/index/"):
             return self._index(path.removeprefix("/index/"))
         if path.startswith("/api/v2/"):
@@ -264,7 +269,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"modelFiles": listed})
         if file_path not in files:
             return self._json(404, {"error": "no such file"})
-        self._bytes(files[file_path], f"{name}/{match.group(1)}/{file_path}")
+        key = f"{name}/{match.group(1)}/{file_path}"
+        if registry.redirect_files:
+            registry.storage[key] = files[file_path]
+            return self._send(302, b"", headers={"Location": f"{registry.url}/storage/{key}"})
+        self._bytes(files[file_path], key)
 
     def _model_json(self, name: str) -> dict[str, object]:
         model = self.server.registry.models[name]

@@ -149,3 +149,15 @@ def test_files_are_checked_against_the_listed_sha256(registry, cli, tmp_path):
     folder = Path(result.json()["cache_path"])
     for path, data in registry.models["clara_pt_spleen_ct_segmentation"].versions["1"].items():
         assert hashlib.sha256((folder / path).read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_redirected_downloads_resume_and_never_get_the_token(registry, cli, tmp_path):
+    registry.redirect_files = True
+    registry.cut_once.add("clara_pt_spleen_ct_segmentation/2/models/model.pt")
+    result = cli(*ngc(registry, "-k", API_KEY, "-m", "clara_pt_spleen_ct_segmentation", "-v", "2", "--json"))
+    assert result.code == 0, result.text
+    assert Path(result.json()["path"], "models/model.pt").read_bytes() == MMAR_FILES["models/model.pt"]
+    storage = [h for p, h in registry.requests if p.startswith("/storage/")]
+    assert len(storage) == 4  # 3 files + 1 resume of the cut one
+    assert all("Authorization" not in h for h in storage)
+    assert sum("Range" in h for h in storage) == 1
