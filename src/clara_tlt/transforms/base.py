@@ -97,6 +97,7 @@ def set_layout(x: torch.Tensor, dim: int | None) -> MetaTensor:
     """`x` as a MetaTensor whose meta records channel axis `dim` (None, 0 or -1)."""
     image = as_meta(x)
     image.meta[CHANNEL_DIM] = dim
+    image.spatial_ndim = max(1, image.ndim - (0 if dim is None else 1))  # MONAI reads it, not our layout
     return image
 
 
@@ -113,10 +114,10 @@ def to_channel_first(x: torch.Tensor) -> tuple[MetaTensor, Callable[[torch.Tenso
     dim = channel_dim(x)
     image = as_meta(x)
     if dim == 0:
-        return image, lambda y: set_layout(y, 0)
+        return set_layout(image, 0), lambda y: set_layout(y, 0)
     if dim is None:
-        return as_meta(image.unsqueeze(0)), lambda y: set_layout(y.squeeze(0), None)
-    return as_meta(image.movedim(-1, 0)), lambda y: set_layout(y.movedim(0, -1), -1)
+        return set_layout(image.unsqueeze(0), 0), lambda y: set_layout(y.squeeze(0), None)
+    return set_layout(image.movedim(-1, 0), 0), lambda y: set_layout(y.movedim(0, -1), -1)
 
 
 def is_label(x: torch.Tensor) -> bool:
@@ -128,9 +129,7 @@ def apply_channel_first(x: torch.Tensor, op: Callable[[torch.Tensor], Any]) -> M
     """Run a MONAI array transform expecting `(C, *spatial)` on a field of any layout, keeping the layout."""
     cf, restore = to_channel_first(x)
     layout = channel_dim(x)
-    restored = restore(set_layout(op(cf), 0))
-    restored.meta[CHANNEL_DIM] = layout
-    return restored
+    return set_layout(restore(set_layout(op(cf), 0)), layout)
 
 
 def set_random_state(transforms: Any, seed: int) -> None:

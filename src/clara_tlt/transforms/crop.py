@@ -359,7 +359,13 @@ class CropForegroundObject(RandomTransform):
         mask = array > 0 if self.foreground_only else array == values[int(self.R.randint(values.numel()))]
         start, end = generate_spatial_bounding_box(mask, margin=self.pad, allow_smaller=True)
         box = [e - s for s, e in zip(start, end, strict=True)]
-        binary = restore(MetaTensor(mask.to(torch.uint8), affine=cf.affine, meta=dict(cf.meta)))
+        binary = restore(
+            MetaTensor(
+                mask.to(torch.uint8),
+                affine=cf.affine,
+                meta={k: v for k, v in cf.meta.items() if k != "affine"},
+            )
+        )
         image = crop(get_field(data, self.image_field, self), start, box)
         return {
             **data,

@@ -41,7 +41,7 @@ def resize(image: Any, shape: Sequence[int], *, nearest: bool | None = None) -> 
     shape = [int(s) for s in shape]
     label = is_label(image) if nearest is None else nearest
     floating = torch.is_floating_point(image)
-    mode = "nearest" if label else _linear_mode(len(shape))
+    mode = "nearest-exact" if label else _linear_mode(len(shape))
     resizer = Resize(shape, mode=mode, anti_aliasing=False, dtype=torch.float32)
     out = apply_channel_first(image if floating else image.float(), resizer)
     if not floating:
