@@ -80,6 +80,9 @@ class Registry:
         self.corrupt: set[str] = set()
         self.redirect_files = False  # answer file GETs with 302 to /storage/… (as NGC does, to signed URLs)
         self.storage: dict[str, bytes] = {}
+        self.valid_tokens: set[str] = set()
+        self.tokens_issued = 0
+        self.expire_tokens_after_files: int | None = None  # tokens stop working after N file downloads
         self.lock = threading.Lock()
         self.url = ""
 
@@ -180,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
         given = self.headers.get("Authorization")
         if given is None:
             return not (model and model.private)
-        return given == f"Bearer {TOKEN}"
+        return given.removeprefix("Bearer ") in self.server.registry.valid_tokens
 
     # -- routes -----------------------------------------------------------------------------------------
     def do_GET(self) -> None:
@@ -209,7 +212,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "bad scope"})
         if self.headers.get("Authorization") != expected:
             return self._json(401, {"error": "bad key"})
-        self._json(200, {"token": TOKEN, "expires_in": 300})
+        registry = self.server.registry
+        registry.tokens_issued += 1
+        token = f"{TOKEN}-{registry.tokens_issued}"
+        registry.valid_tokens = {token}
+        self._json(200, {"token": token, "expires_in": 300})
 
     def _index(self, rest: str) -> None:
         registry = self.server.registry
@@ -228,7 +235,7 @@ class Handler(BaseHTTPRequestHandler):
         registry = self.server.registry
         listing = re.fullmatch(rf"org/{ORG}(?:/team/{TEAM})?/models", rest)
         if listing:
-            if self.headers.get("Authorization") not in (None, f"Bearer {TOKEN}"):
+            if not self._authorized(None):
                 return self._json(401, {"error": "bad token"})
             page = int(query.get("page-number", ["0"])[0])
             names = sorted(registry.models)
@@ -270,6 +277,12 @@ class Handler(BaseHTTPRequestHandler):
         if file_path not in files:
             return self._json(404, {"error": "no such file"})
         key = f"{name}/{match.group(1)}/{file_path}"
+        if registry.expire_tokens_after_files is not None:
+            registry.expire_tokens_after_files -= 1
+            if registry.expire_tokens_after_files < 0:
+                registry.expire_tokens_after_files = None  # once
+                registry.valid_tokens.clear()
+                return self._json(401, {"error": "token expired"})
         if registry.redirect_files:
             registry.storage[key] = files[file_path]
             return self._send(302, b"", headers={"Location": f"{registry.url}/storage/{key}"})

@@ -96,7 +96,7 @@ def test_key_is_exchanged_for_a_token_and_never_shown(registry, cli, tmp_path):
     token_requests = [h for p, h in registry.requests if p.startswith("/auth/token")]
     assert len(token_requests) == 1
     api_requests = [h for p, h in registry.requests if p.startswith("/api/")]
-    assert api_requests and all(h.get("Authorization") == f"Bearer {TOKEN}" for h in api_requests)
+    assert api_requests and all(h["Authorization"].startswith(f"Bearer {TOKEN}") for h in api_requests)
     assert API_KEY not in result.text
     for path in (tmp_path / "cache").rglob("*"):
         if path.is_file():
@@ -161,3 +161,11 @@ def test_redirected_downloads_resume_and_never_get_the_token(registry, cli, tmp_
     assert len(storage) == 4  # 3 files + 1 resume of the cut one
     assert all("Authorization" not in h for h in storage)
     assert sum("Range" in h for h in storage) == 1
+
+
+def test_a_token_that_expires_midway_is_renewed_once(registry, cli, tmp_path):
+    registry.expire_tokens_after_files = 1
+    result = cli(*ngc(registry, "-k", API_KEY, "-m", "clara_pt_spleen_ct_segmentation", "-v", "2", "--json"))
+    assert result.code == 0, result.text
+    assert sum(p.startswith("/auth/token") for p in registry.paths()) == 2
+    assert API_KEY not in result.text

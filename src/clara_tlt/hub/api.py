@@ -33,6 +33,7 @@ from clara_tlt.hub.registry import (
     LATEST,
     Payload,
     Registry,
+    RemoteFile,
     check_name,
     is_index_location,
 )
@@ -156,7 +157,7 @@ def _download(registry: Registry, cache: Cache, key: CacheKey, show: bool | None
         for file in payload.files:
             target = staging / file.path
             if not target.is_file():
-                fetch(file, target, client=registry.client, authorization=payload.authorization, progress=bar)
+                _fetch(registry, file, target, bar)
             bar.file_done()
         bar.close()
         if payload.archive:
@@ -173,6 +174,18 @@ def _download(registry: Registry, cache: Cache, key: CacheKey, show: bool | None
         "Finished downloading version %s of %s in %.0fs.", key.version, key.model, time.monotonic() - started
     )
     cache.commit(key, staging, _meta(registry, key, payload))
+
+
+def _fetch(registry: Registry, file: RemoteFile, target: Path, bar: TransferProgress) -> None:
+    """Fetch one file; a 401 midway through a long pull (expired token) renews the token once."""
+    try:
+        fetch(file, target, client=registry.client, authorization=registry.authorization(), progress=bar)
+    except HttpStatusError as exc:
+        renewed = registry.authorization(renew=True) if exc.status == 401 else None
+        if renewed is None:
+            raise
+        log.info("the registry token expired; signed in again")
+        fetch(file, target, client=registry.client, authorization=renewed, progress=bar)
 
 
 def _partial_size(target: Path, url: str) -> int:

@@ -85,6 +85,9 @@ class IndexRegistry:
                               file=self.where, key_path=f"models.{model}")  # fmt: skip
         return entry
 
+    def authorization(self, renew: bool = False) -> str | None:
+        return None  # index registries are read anonymously: an NGC key must not travel to them
+
     def list_models(self) -> list[ModelInfo]:
         return [
             ModelInfo(name, str(entry.get("description") or ""), self._latest(name))

@@ -56,11 +56,12 @@ class NgcRegistry:
         return f"NgcRegistry({redact(self.api)!r}, org={self.org!r}, team={self.team!r})"
 
     # -- authentication -------------------------------------------------------------------------------------
-    def authorization(self) -> str | None:
-        """`Bearer TOKEN` for the org, fetched once; None without an API key (anonymous access)."""
+    def authorization(self, renew: bool = False) -> str | None:
+        """`Bearer TOKEN` for the org, fetched once (again with `renew`, when it expired during a long pull);
+        None without an API key (anonymous access)."""
         if self._api_key is None:
             return None
-        if self._token is None:
+        if self._token is None or renew:
             basic = base64.b64encode(f"$oauthtoken:{self._api_key}".encode()).decode()
             url = f"{self.auth_url}/token?service=ngc&scope=group/ngc:{_quote(self.org)}"
             reply = self.client.get_json(url, authorization=f"Basic {basic}", what="NGC sign-in")
@@ -135,9 +136,8 @@ class NgcRegistry:
         if version not in known:
             raise unknown_version(model, version, known)
         base = self._version_url(model, version)
-        authorization = self.authorization()
         try:
-            reply = self.client.get_json(f"{base}/files", authorization=authorization, what="listing files")
+            reply = self._get(f"{base}/files", what="listing files")
         except HttpStatusError as exc:
             if exc.status != 404:
                 raise
@@ -152,9 +152,9 @@ class NgcRegistry:
             size = _int(entry.get("sizeInBytes", entry.get("size")))
             files.append(RemoteFile(path, url, size, entry.get("sha256") or None))
         if files:
-            return Payload(files, authorization=authorization)
+            return Payload(files)
         archive = RemoteFile(f"{model}_v{version}.zip", f"{base}/zip")
-        return Payload([archive], archive=True, authorization=authorization)
+        return Payload([archive], archive=True)
 
 
 def _int(value: Any) -> int | None:

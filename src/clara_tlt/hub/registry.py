@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -53,7 +53,6 @@ class Payload:
 
     files: list[RemoteFile]
     archive: bool = False
-    authorization: str | None = field(default=None, repr=False)
 
 
 class Registry(Protocol):
@@ -66,6 +65,8 @@ class Registry(Protocol):
     org: str
     team: str
     client: HttpClient
+
+    def authorization(self, renew: bool = False) -> str | None: ...
 
     def list_models(self) -> list[ModelInfo]: ...
 
