@@ -77,6 +77,7 @@ class Registry:
         self.fail_500 = 0
         self.cut_once: set[str] = set()
         self.ignore_range = False
+        self.fail_after_cut = 0  # answer 500 to this many requests after a cut (a failed resume)
         self.corrupt: set[str] = set()
         self.redirect_files = False  # answer file GETs with 302 to /storage/… (as NGC does, to signed URLs)
         self.storage: dict[str, bytes] = {}
@@ -167,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         with registry.lock:
             cut = key in registry.cut_once
             registry.cut_once.discard(key)
+            if cut:
+                registry.fail_500 = registry.fail_after_cut
         if not cut:
             return self._send(status, body, "application/octet-stream", extra)
         self.send_response(status)

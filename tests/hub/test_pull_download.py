@@ -36,6 +36,15 @@ def test_cut_connection_resumes_with_range(registry, tmp_path):
     assert not list((tmp_path / "c").rglob("*.incomplete")) and result["from_cache"] is False
 
 
+def test_a_failed_resume_request_keeps_the_bytes_so_far(registry, tmp_path):
+    registry.cut_once.add(WEIGHTS)
+    registry.fail_after_cut = 1  # the first resume request gets a 500
+    pull(settings(registry, tmp_path / "c", attempts=4), MODEL, "2", dest=tmp_path / "out")
+    assert (tmp_path / "out" / "models/model.pt").read_bytes() == MMAR_FILES["models/model.pt"]
+    half = len(MMAR_FILES["models/model.pt"]) // 2
+    assert range_requests(registry) == [f"bytes={half}-", f"bytes={half}-"]
+
+
 def test_server_ignoring_range_restarts_the_file_cleanly(registry, tmp_path):
     registry.cut_once.add(WEIGHTS)
     registry.ignore_range = True

@@ -36,6 +36,7 @@ from clara_tlt.hub.registry import (
     RemoteFile,
     check_name,
     is_index_location,
+    version_key,
 )
 
 log = logging.getLogger("clara_tlt.hub")
@@ -79,7 +80,7 @@ def list_versions(settings: RegistrySettings, model: str) -> dict[str, Any]:
     """`{"registry", "org", "team", "model", "versions": [{"version", "created", "size"}]}`, newest first."""
     registry = open_registry(settings)
     versions = registry.list_versions(check_name("model", model))
-    versions.sort(key=lambda v: (v.created or "", v.version), reverse=True)
+    versions.sort(key=lambda v: (v.created or "", version_key(v.version)), reverse=True)
     return {**_header(registry), "model": model, "versions": [asdict(v) for v in versions]}
 
 
@@ -154,12 +155,13 @@ def _download(registry: Registry, cache: Cache, key: CacheKey, show: bool | None
     bar = TransferProgress(total, len(payload.files), terminal=show)
     started = time.monotonic()
     try:
-        for file in payload.files:
-            target = staging / file.path
-            if not target.is_file():
-                _fetch(registry, file, target, bar)
-            bar.file_done()
-        bar.close()
+        try:
+            for file in payload.files:
+                if not (staging / file.path).is_file():  # finished (and checked) by an interrupted run
+                    _fetch(registry, file, staging / file.path, bar)
+                bar.file_done()
+        finally:
+            bar.close()
         if payload.archive:
             shutil.rmtree(extracted, ignore_errors=True)
             extract_zip(staging / payload.files[0].path, extracted)

@@ -30,6 +30,10 @@ class ChecksumError(DownloadError):
     """A downloaded file's size or sha256 differs from what the registry says; the file was deleted."""
 
 
+class _StartOver(TransientError):
+    """The server cannot continue from our offset (416, or another start byte): fetch the file from 0."""
+
+
 class Progress(Protocol):
     def advance(self, n: int) -> None: ...
 
@@ -118,7 +122,7 @@ def _open(
         response = client.open(file.url, authorization=authorization, headers=headers)
     except HttpStatusError as exc:
         if exc.status == 416 and offset:
-            raise TransientError("the server refused to resume (HTTP 416); starting the file over") from None
+            raise _StartOver("the server refused to resume (HTTP 416); starting the file over") from None
         raise
     length = response.headers.get("Content-Length")
     if response.status == 206:
@@ -126,7 +130,7 @@ def _open(
         start = int(match.group(1)) if match else -1
         if start != offset:
             response.close()
-            raise TransientError(f"the server resumed at byte {start}, not {offset}; starting the file over")
+            raise _StartOver(f"the server resumed at byte {start}, not {offset}; starting the file over")
         total = int(match.group(3)) if match and match.group(3) != "*" else None
         return cast(IO[bytes], response), offset, total
     return cast(IO[bytes], response), 0, int(length) if length is not None and length.isdigit() else None
@@ -143,7 +147,7 @@ def _transfer(
         return  # finished by an earlier attempt or run; _verify decides whether it is good
     try:
         stream, start, total = _open(file, partial.size, client, authorization)
-    except TransientError:
+    except _StartOver:
         if progress and partial.size:
             progress.advance(-partial.size)
         partial.reset()
