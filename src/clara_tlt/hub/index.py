@@ -79,7 +79,7 @@ class IndexRegistry:
         models = self._index()
         entry = models.get(model)
         if entry is None:
-            raise unknown_model(model, list(models), self.where)
+            raise unknown_model(model, list(models), self.where, scoped=False)
         if not isinstance(entry, dict) or not isinstance(entry.get("versions"), dict):
             raise ConfigError('expected {"description": …, "versions": {VERSION: {"files": […]}}}',
                               file=self.where, key_path=f"models.{model}")  # fmt: skip

@@ -133,10 +133,10 @@ def unknown_version(model: str, version: str, versions: list[str]) -> UsageError
     )
 
 
-def unknown_model(model: str, names: list[str], where: str) -> UsageError:
+def unknown_model(model: str, names: list[str], where: str, *, scoped: bool = True) -> UsageError:
+    scope = " (and check -o ORG / -t TEAM)" if scoped else ""
     return UsageError(
-        f"no model {model!r} in {where}{did_you_mean(model, names)}; list the models with -lm "
-        "(and check -o ORG / -t TEAM)"
+        f"no model {model!r} in {where}{did_you_mean(model, names)}; list the models with -lm{scope}"
     )
 
 
