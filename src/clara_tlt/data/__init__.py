@@ -1,1 +1,20 @@
-"""Datalists and image pipelines (the `image_pipeline` components of a config)."""
+"""Datalists and image pipelines (the `image_pipeline` components of a config).
+
+Importing this package registers the image pipelines (kind "image_pipeline"); it imports torch and MONAI.
+"""
+
+from clara_tlt.data import pipelines
+from clara_tlt.data.pipelines import (
+    ClassificationImagePipeline,
+    ImagePipeline,
+    SegmentationImagePipeline,
+    SegmentationImagePipelineWithCache,
+)
+
+__all__ = [
+    "ClassificationImagePipeline",
+    "ImagePipeline",
+    "SegmentationImagePipeline",
+    "SegmentationImagePipelineWithCache",
+    "pipelines",
+]

@@ -5,7 +5,7 @@ A sample is a dict whose image fields are MONAI `MetaTensor`s (affine in `.affin
 `Randomizable`s with their own `numpy.random.RandomState` (`self.R`): `set_random_state(transforms, seed)`
 seeds every one of a list, so a run with `determinism` seeds repeats exactly.
 
-Layout: `meta["channel_dim"]` is `None` (no channel axis yet, straight from a loader), `0` (channels first,
+Layout: `meta["channel_dim"]` is `"no_channel"` (no channel axis yet, straight from a loader), `0` (channels first,
 MONAI's convention and the default when absent) or `-1` (channels last, Clara's 2D classification layout).
 """
 
@@ -22,6 +22,7 @@ from monai.transforms import Compose, Randomizable, Transform
 from clara_tlt.errors import ConfigError
 
 CHANNEL_DIM = "channel_dim"
+NO_CHANNEL = "no_channel"
 MAX_SEED = 2**32 - 1
 
 
@@ -96,7 +97,7 @@ def channel_dim(x: torch.Tensor) -> int | None:
 def set_layout(x: torch.Tensor, dim: int | None) -> MetaTensor:
     """`x` as a MetaTensor whose meta records channel axis `dim` (None, 0 or -1)."""
     image = as_meta(x)
-    image.meta[CHANNEL_DIM] = dim
+    image.meta[CHANNEL_DIM] = NO_CHANNEL if dim is None else dim  # a string: None cannot be collated
     image.spatial_ndim = max(1, image.ndim - (0 if dim is None else 1))  # MONAI reads it, not our layout
     return image
 

@@ -17,6 +17,7 @@ from clara_tlt.atomic import atomic_path
 from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
+    NO_CHANNEL,
     ClaraTransform,
     as_meta,
     get_field,
@@ -117,7 +118,7 @@ def load_field(value: Any, *, as_closest_canonical: bool = False) -> MetaTensor:
         "filename_or_obj": str(paths[0]),
         "original_affine": affine.copy(),
         "spatial_shape": np.asarray(first.shape[:spatial_dims]),
-        CHANNEL_DIM: layout,
+        CHANNEL_DIM: NO_CHANNEL if layout is None else layout,
     }
     return MetaTensor(
         torch.from_numpy(np.ascontiguousarray(array)), affine=torch.as_tensor(affine), meta=meta
