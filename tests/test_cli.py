@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from clara_tlt import __version__
 from clara_tlt.cli.main import cli
 from clara_tlt.cli.runner import run
-from conftest import write_json
+from tests.conftest import write_json
 
 BIN = Path(sys.executable).parent
 

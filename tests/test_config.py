@@ -10,7 +10,7 @@ import pytest
 
 from clara_tlt.config import load_config, parse_overrides
 from clara_tlt.errors import ConfigError, UsageError
-from conftest import write_json
+from tests.conftest import write_json
 
 
 def _config(tmp_path: Path, data: dict, env: dict | None = None) -> tuple[Path, Path | None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.loopback_registry import WATCHDOG_S, Handler, Registry, _Server
+from tests.hub.loopback_registry import WATCHDOG_S, Handler, Registry, _Server
 
 
 @pytest.fixture

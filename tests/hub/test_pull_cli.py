@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.loopback_registry import API_KEY, MMAR_FILES, ORG, TEAM
+from tests.hub.loopback_registry import API_KEY, MMAR_FILES, ORG, TEAM
 
 MODEL = "clara_pt_spleen_ct_segmentation"
 TLT_PULL = Path(sys.executable).parent / "tlt-pull"

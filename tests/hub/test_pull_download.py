@@ -12,7 +12,7 @@ from clara_tlt.hub import RegistrySettings, RetryPolicy, pull
 from clara_tlt.hub.download import fetch, partial_path
 from clara_tlt.hub.http import HttpClient
 from clara_tlt.hub.registry import RemoteFile
-from hub.loopback_registry import MMAR_FILES, ORG, TEAM
+from tests.hub.loopback_registry import MMAR_FILES, ORG, TEAM
 
 MODEL = "clara_pt_spleen_ct_segmentation"
 WEIGHTS = f"{MODEL}/2/models/model.pt"

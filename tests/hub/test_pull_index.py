@@ -11,7 +11,7 @@ import pytest
 
 from clara_tlt.errors import DownloadError
 from clara_tlt.hub.archive import extract_zip
-from hub.loopback_registry import MMAR_FILES, make_zip
+from tests.hub.loopback_registry import MMAR_FILES, make_zip
 
 
 @pytest.fixture(params=["http", "file-url", "folder"])

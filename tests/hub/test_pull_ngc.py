@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hub.loopback_registry import API_KEY, MMAR_FILES, ORG, TEAM, TOKEN
+from tests.hub.loopback_registry import API_KEY, MMAR_FILES, ORG, TEAM, TOKEN
 
 
 def ngc(registry, *args: str) -> list[str]:
