@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def resolve_paths(variables: dict[str, Any], root: Path | None) -> dict[str, Any
     resolved = {}
     for name, value in variables.items():
         if is_path_variable(name) and isinstance(value, str) and value and not Path(value).is_absolute():
-            value = str(root / value)
+            value = os.path.normpath(root / value)
         resolved[name] = value
     return resolved
 
