@@ -1,0 +1,245 @@
+"""Convert a folder of DICOM series or volumes to NIfTI/MetaImage/NRRD, optionally resampled (seed 003 §5.4).
+
+`convert(ConvertOptions(...))` is what `tlt-dataconvert` / `clara-tlt dataconvert` run: it finds the inputs
+(DICOM series grouped by SeriesInstanceUID anywhere under the folder, or files of the input suffix), converts
+them in parallel, writes each output and its JSON sidecar atomically, and returns a `ConvertReport`. One
+failing input never stops the others; the report lists each failure with its reason.
+
+>>> report = convert(ConvertOptions(Path("dicom"), Path("nifti"), resolution=(1.0, 1.0, 1.0)))  # doctest: +SKIP
+>>> report.failed  # doctest: +SKIP
+[]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.atomic import write_text_atomic
+from clara_tlt.errors import NoInputError, UsageError
+
+logger = logging.getLogger(__name__)
+
+INPUT_SUFFIXES = (".dcm", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
+OUTPUT_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What to convert: `-d input_dir -o output_dir [-r resolution] -s input_suffix -e output_suffix [-f] [-l]`."""
+
+    input_dir: Path
+    output_dir: Path
+    resolution: tuple[float, float, float] | None = None
+    input_suffix: str = ".dcm"
+    output_suffix: str = ".nii.gz"
+    force: bool = False
+    label: bool = False
+    jobs: int | None = None  # None: every core
+    sidecar: bool = True
+
+
+@dataclass
+class ConvertItem:
+    """One input volume and where it goes: `source` is a DicomSeries or a file path."""
+
+    name: str
+    display: str
+    source: Any
+
+
+@dataclass
+class ConvertReport:
+    input_dir: str
+    output_dir: str
+    converted: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def failure_message(self) -> str:
+        lines = [f"{len(self.failed)} of {len(self.failed) + len(self.converted)} inputs failed:"]
+        lines += [f"  {f['input']}: {f['reason']}" for f in self.failed]
+        return "\n".join(lines)
+
+
+def check_options(options: ConvertOptions) -> None:
+    """Usage errors before anything is read or written (exit code 2)."""
+    for flag, value, accepted in (("-s", options.input_suffix, INPUT_SUFFIXES), ("-e", options.output_suffix, OUTPUT_SUFFIXES)):  # fmt: skip
+        if value not in accepted:
+            raise UsageError(f"{flag} {value}: unsupported format; use one of {', '.join(accepted)}")
+    if not options.input_dir.is_dir():
+        raise NoInputError(f"-d {options.input_dir}: no such folder; give the folder holding your images")
+    if options.resolution is not None and (len(options.resolution) != 3 or min(options.resolution) <= 0):
+        raise UsageError(f"-r {options.resolution}: give one positive spacing in mm (isotropic) or three")
+    if options.output_dir.resolve() == options.input_dir.resolve():
+        raise UsageError(f"-o {options.output_dir}: the output folder is the input folder; choose another -o")
+    if options.output_dir.exists() and not options.force and any(options.output_dir.iterdir()):
+        raise UsageError(
+            f"-o {options.output_dir}: output folder exists and is not empty; nothing was written. "
+            "Pass -f/--force to overwrite, or choose another output folder"
+        )
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "volume"
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
+
+
+def _dicom_items(options: ConvertOptions, report: ConvertReport) -> list[ConvertItem]:
+    from clara_tlt.io.dicom_scan import scan_dicom_folder
+
+    scan = scan_dicom_folder(options.input_dir, exclude=options.output_dir)
+    report.failed += [{"input": path, "reason": reason} for path, reason in scan.unreadable.items()]
+    report.skipped += scan.skipped
+    bases = []
+    for series in scan.series:
+        common = Path(os.path.commonpath([str(f) for f in series.folders]))
+        relative = common.relative_to(options.input_dir)
+        bases.append(_safe("_".join(relative.parts) if relative.parts else options.input_dir.resolve().name))
+    names = []
+    for base, series in zip(bases, scan.series, strict=True):
+        shared = bases.count(base) > 1
+        number = series.meta.get("SeriesNumber")
+        names.append(f"{base}_s{int(number)}" if shared and isinstance(number, (int, float)) else base)
+    return [
+        ConvertItem(name, f"{series.folders[0]} (series {series.meta.get('SeriesNumber', '?')}, {len(series.slices)} slices)", series)
+        for name, series in zip(_unique(names), scan.series, strict=True)
+    ]  # fmt: skip
+
+
+def _file_items(options: ConvertOptions) -> list[ConvertItem]:
+    from clara_tlt.io.image import suffix_of
+
+    output = options.output_dir.resolve()
+    files = sorted(
+        p for p in options.input_dir.rglob(f"*{options.input_suffix}")
+        if p.is_file() and suffix_of(p) == options.input_suffix and output not in p.resolve().parents
+    )  # fmt: skip
+    names = [str(p.relative_to(options.input_dir))[: -len(options.input_suffix)] for p in files]
+    return [ConvertItem(name, str(path), path) for name, path in zip(_unique(names), files, strict=True)]
+
+
+def _sidecar(volume: Any, source: str, resampled: bool) -> dict[str, Any]:
+    return {
+        "source": source,
+        "shape_zyx": list(volume.shape),
+        "spacing_mm": list(volume.spacing),
+        "origin_lps_mm": list(volume.origin),
+        "direction_lps": volume.direction.round(8).tolist(),
+        "affine_ras": volume.affine.round(6).tolist(),
+        "dtype": str(volume.array.dtype),
+        "resampled": resampled,
+        "notes": volume.notes,
+        "series": volume.meta,
+    }
+
+
+def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
+    """Read, regularise/resample and write one input; returns its summary record. Raises on failure."""
+    from clara_tlt.io import read_image, read_series, resample_volume, write_image
+
+    if isinstance(item.source, Path):
+        volume = read_image(item.source, label=options.label)
+    else:
+        volume = read_series(item.source, label=options.label)
+    if options.resolution is not None:
+        volume = resample_volume(volume, options.resolution, label=options.label)
+    target = options.output_dir / f"{item.name}{options.output_suffix}"
+    write_image(volume, target)
+    if options.sidecar:
+        sidecar = _sidecar(volume, item.display, options.resolution is not None)
+        write_text_atomic(target.parent / f"{item.name}.json", json.dumps(sidecar, indent=2))
+    return {"input": item.display, "output": str(target), "shape_zyx": list(volume.shape),
+            "spacing_mm": [round(s, 6) for s in volume.spacing], "notes": volume.notes}  # fmt: skip
+
+
+def _worker_init(threads: int) -> None:
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def _safe_convert(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
+    try:
+        return convert_item(item, options)
+    except Exception as exc:  # one failing input must not stop the batch; the report names it
+        logger.debug("conversion of %s failed", item.display, exc_info=True)
+        return {"input": item.display, "reason": f"{exc}" or type(exc).__name__, "failed": True}
+
+
+def _progress(total: int, enabled: bool | None) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="volume", desc="dataconvert")
+
+
+def convert(options: ConvertOptions, *, progress: bool | None = None) -> ConvertReport:
+    """Convert every input volume under `options.input_dir`; see the module docstring.
+
+    Raises UsageError (bad options, output exists without force) or NoInputError (nothing to convert);
+    per-input failures land in `report.failed` (the command line exits 5 when there are any).
+    """
+    started = time.perf_counter()
+    check_options(options)
+    report = ConvertReport(str(options.input_dir), str(options.output_dir))
+    items = _dicom_items(options, report) if options.input_suffix == ".dcm" else _file_items(options)
+    if not items and not report.failed:
+        raise NoInputError(
+            f"-d {options.input_dir}: no {options.input_suffix} images found (subfolders included); "
+            "check -d and -s (e.g. -s .nii.gz for NIfTI inputs)"
+        )
+    jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(items) or 1))
+    bar = _progress(len(items), progress)
+    records = []
+    if jobs == 1:
+        records = [_report(_safe_convert(item, options), bar) for item in items]
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,)) as pool:
+            futures: list[Future[dict[str, Any]]] = [
+                pool.submit(_safe_convert, item, options) for item in items
+            ]
+            records = [_report(future.result(), bar) for future in as_completed(futures)]
+    if bar is not None:
+        bar.close()
+    for record in sorted(records, key=lambda r: r["input"]):
+        if record.pop("failed", False):
+            report.failed.append(record)
+        else:
+            report.converted.append(record)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _report(record: dict[str, Any], bar: Any) -> dict[str, Any]:
+    if bar is not None:
+        bar.update(1)
+    elif record.get("failed"):
+        logger.error("failed %s: %s", record["input"], record["reason"])
+    else:
+        logger.info("converted %s -> %s %s", record["input"], record["output"], " ".join(record["notes"]))
+    return record

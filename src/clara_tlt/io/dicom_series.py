@@ -1,0 +1,59 @@
+"""Read one DICOM series into a `Volume`: select, sort, decode, regularise when uneven or tilted."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from clara_tlt.errors import NoInputError
+from clara_tlt.io.dicom_geometry import select_slices, stack_geometry
+from clara_tlt.io.dicom_pixels import decode_slices
+from clara_tlt.io.dicom_scan import DicomSeries, scan_dicom_folder
+from clara_tlt.io.regularize import describe, regularize
+from clara_tlt.io.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+
+def read_series(series: DicomSeries, *, label: bool = False) -> Volume:
+    """The volume of one series; `label` makes regularisation nearest-neighbour. ValueError says what is wrong."""
+    slices, notes = select_slices(series.slices)
+    geometry = stack_geometry(slices)
+    voxels = decode_slices(geometry.slices)
+    meta = dict(series.meta, NumberOfSourceSlices=len(geometry.slices))
+    notes = series.notes + notes
+    if geometry.regular:
+        spacing_x, spacing_y = geometry.pixel_spacing
+        spacing_z = geometry.slice_spacing if len(geometry.slices) > 1 else _single_slice_thickness(series)
+        return Volume(voxels, (spacing_x, spacing_y, spacing_z), tuple(geometry.origin), geometry.direction,
+                      meta=meta, notes=notes)  # fmt: skip
+    regular, origin, gap = regularize(geometry, voxels, label=label)
+    note = describe(geometry, regular.shape[0], gap)
+    logger.warning("series %s: %s", series.meta.get("SeriesNumber", series.uid), note)
+    meta.update(Regularized=True, SourceSliceOffsetsMm=[round(float(h), 4) for h in geometry.offsets[:, 2]])
+    return Volume(regular, (*geometry.pixel_spacing, gap), tuple(origin), geometry.direction,
+                  meta=meta, notes=[*notes, note])  # fmt: skip
+
+
+def _single_slice_thickness(series: DicomSeries) -> float:
+    """A lone slice has no gap to measure: SpacingBetweenSlices, else SliceThickness, else 1 mm (as ITK does)."""
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        value = series.meta.get(keyword)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return 1.0
+
+
+def read_dicom_folder(folder: Path, *, label: bool = False) -> Volume:
+    """The one image series under `folder`; several series or none is an error naming what was found."""
+    scan = scan_dicom_folder(folder)
+    if not scan.series:
+        problems = "; ".join(f"{p}: {r}" for p, r in scan.unreadable.items()) or "no DICOM image files"
+        raise NoInputError(f"{folder}: no readable DICOM image series ({problems})")
+    if len(scan.series) > 1:
+        listed = ", ".join(f"{s.meta.get('SeriesNumber', '?')} ({len(s.slices)} slices)" for s in scan.series)
+        raise ValueError(
+            f"{folder}: holds {len(scan.series)} series (SeriesNumber {listed}); "
+            "use clara_tlt.io.scan_dicom_folder and read_series to pick one, or convert the folder with dataconvert"
+        )
+    return read_series(scan.series[0], label=label)
