@@ -36,8 +36,13 @@ def read_series(series: DicomSeries, *, label: bool = False) -> Volume:
 
 
 def _single_slice_thickness(series: DicomSeries) -> float:
-    """A lone slice has no gap to measure: SpacingBetweenSlices, else SliceThickness, else 1 mm (as ITK does)."""
-    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+    """A lone slice has no gap to measure; like GDCM/ITK: SpacingBetweenSlices, else SliceThickness for CT, else 1."""
+    keywords = (
+        ("SpacingBetweenSlices", "SliceThickness")
+        if series.meta.get("Modality") == "CT"
+        else ("SpacingBetweenSlices",)
+    )
+    for keyword in keywords:
         value = series.meta.get(keyword)
         if isinstance(value, (int, float)) and value > 0:
             return float(value)

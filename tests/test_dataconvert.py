@@ -1,0 +1,177 @@
+"""`dataconvert` end to end: the command line (in-process and the real console script), batch safety, naming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+
+from clara_tlt.cli.dataconvert import parse_resolution
+from clara_tlt.cli.main import cli
+from clara_tlt.cli.runner import run
+from clara_tlt.io import Volume, read_image, write_image
+from clara_tlt.synthetic.dicom import write_dicom_series
+from tests.io.conftest import CT_SERIES, sitk_series
+
+BIN = Path(sys.executable).parent
+
+
+def dataconvert(*args: str) -> tuple[int, str, str]:
+    """`clara-tlt dataconvert ARGS` in-process through the console script's runner: (code, stdout, stderr)."""
+    with CliRunner().isolation() as (stdout, stderr, _):
+        try:
+            run(cli, ["dataconvert", *args], prog_name="clara-tlt")
+            code: int | str | None = 0
+        except SystemExit as exc:
+            code = exc.code
+    return int(code or 0), stdout.getvalue().decode(), stderr.getvalue().decode()
+
+
+@pytest.fixture
+def dicom_tree(tmp_path, ct_hu) -> Path:
+    """patient_a/ct (shuffled, with a scout) and patient_b (two series in one folder)."""
+    root = tmp_path / "dicom"
+    write_dicom_series(
+        ct_hu, root / "patient_a" / "ct", spacing=(0.7, 0.8, 2.5), shuffle_seed=2, localizer=True
+    )
+    write_dicom_series(ct_hu, root / "patient_b", spacing=(0.7, 0.8, 2.5), series_number=4, prefix="A")
+    write_dicom_series(
+        ct_hu[:, :16], root / "patient_b", spacing=(0.7, 0.8, 2.5), series_number=7, prefix="B"
+    )
+    return root
+
+
+@pytest.fixture
+def ct_hu() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(-1000, 1500, (12, 32, 32)).astype(np.int16)
+
+
+def test_converts_every_series_with_names_from_folders_and_no_phi(dicom_tree, tmp_path, ct_hu):
+    out = tmp_path / "out"
+    code, stdout, stderr = dataconvert("-d", str(dicom_tree), "-r", "1", "-s", ".dcm", "-e", ".nii.gz", "-o", str(out), "-j", "2")  # fmt: skip
+    assert code == 0, stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["patient_a_ct.json", "patient_a_ct.nii.gz", "patient_b_s4.json", "patient_b_s4.nii.gz",
+                     "patient_b_s7.json", "patient_b_s7.nii.gz"]  # fmt: skip
+    image = nib.load(out / "patient_a_ct.nii.gz")
+    np.testing.assert_allclose(image.header.get_zooms(), (1.0, 1.0, 1.0))
+    assert image.shape == (22, 26, 30)  # 32×0.7, 32×0.8, 12×2.5 mm
+    sidecar = json.loads((out / "patient_a_ct.json").read_text())
+    assert sidecar["spacing_mm"] == [1.0, 1.0, 1.0] and sidecar["series"]["Modality"] == "CT"
+    everything = (
+        stdout
+        + stderr
+        + "".join(p.name + (p.read_text() if p.suffix == ".json" else "") for p in out.iterdir())
+    )
+    for phi in ("SYNTHETIC^PATIENT", "SYNTHETIC-0001", "19700101"):
+        assert phi not in everything
+    assert "localizer" in stdout
+
+
+def test_native_resolution_is_voxel_identical_to_simpleitk(tmp_path):
+    code, _, stderr = dataconvert("-d", str(CT_SERIES), "-o", str(tmp_path / "out"), "-e", ".mha")
+    assert code == 0, stderr
+    reference = sitk_series(CT_SERIES)
+    ours = sitk.ReadImage(str(tmp_path / "out" / "CT5N.mha"))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(ours), sitk.GetArrayFromImage(reference))
+    np.testing.assert_allclose(ours.GetOrigin(), reference.GetOrigin(), atol=1e-3)
+    np.testing.assert_allclose(ours.GetSpacing(), reference.GetSpacing(), atol=1e-4)
+    np.testing.assert_allclose(ours.GetDirection(), reference.GetDirection(), atol=1e-6)
+
+
+def test_existing_output_without_force_exits_2_and_writes_nothing(dicom_tree, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, _, stderr = dataconvert("-d", str(dicom_tree), "-o", str(out))
+    assert code == 2 and "-f/--force" in stderr and str(out) in stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    code, _, stderr = dataconvert("-d", str(dicom_tree), "-o", str(out), "-f")
+    assert code == 0, stderr
+    assert (out / "keep.txt").read_text() == "mine" and (out / "patient_a_ct.nii.gz").exists()
+
+
+def test_no_input_exits_4(tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, stderr = dataconvert("-d", str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
+    assert code == 4 and "no .dcm images found" in stderr and "-s" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_failures_do_not_stop_the_batch_and_exit_5(dicom_tree, tmp_path, ct_hu):
+    (dicom_tree / "patient_c").mkdir()
+    (dicom_tree / "patient_c" / "broken.dcm").write_bytes(b"not dicom at all" * 8)
+    truncated = write_dicom_series(ct_hu, dicom_tree / "patient_d")
+    truncated[3].write_bytes(truncated[3].read_bytes()[:-900])  # header fine, pixel data cut short
+    write_dicom_series(ct_hu, dicom_tree / "patient_e", series_uid="1.2.3.77", prefix="A")
+    write_dicom_series(
+        ct_hu[:2, :16], dicom_tree / "patient_e", series_uid="1.2.3.77", prefix="B", origin=(0, 0, 90)
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = dataconvert("-d", str(dicom_tree), "-o", str(out), "--json")
+    assert code == 5
+    report = json.loads(stdout)
+    assert len(report["converted"]) == 3
+    reasons = {Path(f["input"].split(" ")[0]).name: f["reason"] for f in report["failed"]}
+    assert "not a readable DICOM file" in reasons["broken.dcm"] and "move it out" in reasons["broken.dcm"]
+    assert "cannot decode pixel data" in reasons["patient_d"] and "IM0003.dcm" in reasons["patient_d"]
+    assert "mixed image sizes" in reasons["patient_e"]
+    assert "3 of 6 inputs failed" in stderr
+    assert not (out / "patient_d.nii.gz").exists()
+
+
+def test_label_mode_keeps_dtype_and_values(tmp_path):
+    labels = np.zeros((12, 32, 32), np.uint8)
+    labels[3:9, 8:20, 10:24] = 1
+    labels[5:7, 12:16, 14:18] = 3
+    write_image(Volume(labels, spacing=(0.7, 0.8, 2.5)), tmp_path / "in" / "case1" / "label.nii.gz")
+    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", ".nii.gz", "-e", ".nrrd", "-o", str(tmp_path / "out"), "-l", "-r", "1")  # fmt: skip
+    assert code == 0, stderr
+    out = read_image(tmp_path / "out" / "case1" / "label.nrrd")
+    assert out.array.dtype == np.uint8 and set(np.unique(out.array)) == {0, 1, 3}
+    assert out.spacing == (1.0, 1.0, 1.0)
+
+
+def test_anisotropic_resolution_three_ways():
+    assert parse_resolution("1") == (1.0, 1.0, 1.0) == parse_resolution("1.0")
+    assert parse_resolution("1,1,2.5") == (1.0, 1.0, 2.5) == parse_resolution("1x1x2.5")
+
+
+def test_r_takes_three_numbers_after_one_flag(tmp_path):
+    write_image(Volume(np.zeros((4, 8, 8), np.int16)), tmp_path / "in" / "a.mha")
+    code, stdout, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", ".mha", "-o", str(tmp_path / "out"), "-r", "0.5", "1", "2", "--json")  # fmt: skip
+    assert code == 0, stderr
+    assert json.loads(stdout)["converted"][0]["spacing_mm"] == [0.5, 1.0, 2.0]
+    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-o", str(tmp_path / "o2"), "-r", "1", "2")
+    assert code == 2 and "one positive spacing" in stderr
+
+
+def test_bad_output_format_is_a_usage_error(tmp_path):
+    (tmp_path / "in").mkdir()
+    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-e", ".png")
+    assert code == 2 and ".nii.gz" in stderr
+
+
+def test_tlt_dataconvert_console_script(dicom_tree, tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(BIN / "tlt-dataconvert"), "-d", str(dicom_tree), "-r", "1", "-s", ".dcm", "-e", ".nii.gz", "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Converted 3 volume(s)" in done.stdout
+    assert (
+        done.stderr.count("INFO clara_tlt.dataconvert: converted") == 3
+    )  # one log line per volume off a terminal
+    again = subprocess.run(
+        [str(BIN / "tlt-dataconvert"), "-d", str(dicom_tree), "-o", str(out)], capture_output=True, text=True
+    )
+    assert again.returncode == 2
