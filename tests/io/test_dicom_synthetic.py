@@ -110,3 +110,22 @@ def test_fractional_rescale_gives_float_and_integer_rescale_keeps_integers(tmp_p
     volume = read_image(tmp_path / "s")
     assert volume.array.dtype == np.float32
     np.testing.assert_allclose(volume.array, (ct_hu.astype(np.float32) + 1024) * 0.5 - 1024)
+
+
+def test_bits_stored_below_bits_allocated_reads_like_pydicom(tmp_path):
+    import pydicom
+
+    hu = np.random.default_rng(1).integers(-3000, 1000, (3, 16, 16)).astype(np.int16)  # stored -1976..2023
+    files = write_dicom_series(hu, tmp_path / "s")
+    for path in files:
+        ds = pydicom.dcmread(path)
+        stored = np.frombuffer(ds.PixelData, np.int16)
+        noisy = (
+            stored.astype(np.uint16) & 0x0FFF
+        ) | 0xA000  # 12-bit values with junk in the unused high bits
+        ds.BitsStored, ds.HighBit, ds.PixelData = 12, 11, noisy.astype(np.uint16).tobytes()
+        ds.save_as(path)
+    volume = read_image(tmp_path / "s")
+    expected = np.stack([pydicom.dcmread(p).pixel_array for p in files]).astype(np.int32) - 1024
+    np.testing.assert_array_equal(volume.array, expected)
+    np.testing.assert_array_equal(volume.array, hu)

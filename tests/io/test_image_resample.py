@@ -36,7 +36,7 @@ def test_nifti_affine_is_what_nibabel_reads(tmp_path, oblique_volume):
 
 
 def test_unknown_suffix_suggests_the_right_one(tmp_path, oblique_volume):
-    with pytest.raises(ValueError, match="did you mean '.nii'"):
+    with pytest.raises(ValueError, match=r"did you mean '\.nii'"):
         write_image(oblique_volume, tmp_path / "ct.nik")
 
 
@@ -86,3 +86,15 @@ def test_label_resample_is_nearest_with_no_new_values(ct_hu):
     np.testing.assert_array_equal(
         out.array, sitk_reference(labels, (1.0, 1.0, 1.0), sitk.sitkNearestNeighbor)
     )
+
+
+def test_multi_member_nifti_gz_reads_in_nibabel_and_simpleitk(tmp_path, oblique_volume, monkeypatch):
+    import clara_tlt.io.image as image_module
+
+    monkeypatch.setattr(image_module, "GZIP_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(sitk.ProcessObject, "GetGlobalDefaultNumberOfThreads", staticmethod(lambda: 7))
+    path = write_image(oblique_volume, tmp_path / "ct.nii.gz")
+    assert path.read_bytes().count(b"\x1f\x8b\x08") >= 7  # several gzip members
+    expected = oblique_volume.array.transpose(2, 1, 0)  # nibabel indexes (i, j, k)
+    np.testing.assert_array_equal(np.asarray(nib.load(path).dataobj), expected)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), oblique_volume.array)

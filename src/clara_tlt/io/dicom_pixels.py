@@ -31,6 +31,30 @@ def _read_frames(path: str) -> np.ndarray:
     return array if array.ndim == 3 else array[np.newaxis]
 
 
+def _read_native(info: SliceInfo) -> np.ndarray:
+    """Uncompressed pixels straight from the file (no second DICOM parse); BitsStored < BitsAllocated handled."""
+    layout = info.native
+    assert layout is not None
+    dtype = np.dtype(layout.dtype)
+    count = info.rows * info.columns
+    with open(info.path, "rb") as handle:
+        handle.seek(layout.offset)
+        data = handle.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError(
+            f"{info.path}: cannot decode pixel data (file truncated: {len(data)} of {count * dtype.itemsize} bytes)"
+        )
+    plane = np.frombuffer(data, dtype=dtype).reshape(info.rows, info.columns)
+    unused = dtype.itemsize * 8 - layout.bits_stored
+    if 0 < unused < dtype.itemsize * 8:
+        plane = (
+            (plane << unused) >> unused
+            if dtype.kind == "i"
+            else plane & np.array((1 << layout.bits_stored) - 1, dtype)
+        )
+    return plane
+
+
 def _output_dtype(
     raw_dtype: np.dtype, slopes: np.ndarray, intercepts: np.ndarray, low: float, high: float
 ) -> np.dtype:
@@ -48,9 +72,10 @@ def decode_slices(slices: list[SliceInfo]) -> np.ndarray:
     """Voxels of `slices` (already sorted) as `(N, rows, columns)`, rescaled to modality units."""
     raw: np.ndarray | None = None
     for path, wanted in _frames_by_file(slices).items():
-        frames = _read_frames(path)
+        fast = all(info.native is not None for _, info in wanted)
+        frames = None if fast else _read_frames(path)
         for index, info in wanted:
-            frame = frames[info.frame or 0]
+            frame = _read_native(info) if frames is None else frames[info.frame or 0]
             if frame.shape != (info.rows, info.columns):
                 raise ValueError(
                     f"{path}: pixel data is {frame.shape}, header says {(info.rows, info.columns)}"

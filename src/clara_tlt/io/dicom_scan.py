@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 NON_IMAGE_MODALITIES = {
     "SR",
@@ -53,6 +55,16 @@ class SliceInfo:
     pixel_spacing: tuple[float, float]  # (between rows = y, between columns = x), as DICOM orders it
     slope: float
     intercept: float
+    native: NativeLayout | None = None  # where uncompressed pixels sit in the file (fast path), if they do
+
+
+@dataclass(frozen=True)
+class NativeLayout:
+    """Uncompressed little-endian pixels: `offset` bytes into the file, numpy `dtype`, `bits_stored` used."""
+
+    offset: int
+    dtype: str
+    bits_stored: int
 
 
 @dataclass
@@ -148,8 +160,28 @@ def slices_of(path: str, ds: Dataset) -> list[SliceInfo]:
             _floats(ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing"), 2, "PixelSpacing"),  # type: ignore[arg-type]
             float(ds.get("RescaleSlope", 1) or 1),
             float(ds.get("RescaleIntercept", 0) or 0),
+            native_layout(ds),
         )
     ]  # fmt: skip
+
+
+def native_layout(ds: Dataset) -> NativeLayout | None:
+    """Where a single-frame, uncompressed, little-endian image keeps its pixels; None for anything else."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if (
+        syntax not in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+        or int(ds.get("SamplesPerPixel", 1)) != 1
+    ):
+        return None
+    element = ds.get_item("PixelData", keep_deferred=True)
+    allocated = int(ds.get("BitsAllocated", 0))
+    if not isinstance(element, RawDataElement) or element.value is not None or allocated not in (8, 16, 32):
+        return None
+    size = allocated // 8
+    if element.length != int(ds.Rows) * int(ds.Columns) * size:
+        return None
+    kind = "i" if int(ds.get("PixelRepresentation", 0)) else "u"
+    return NativeLayout(element.value_tell, f"<{kind}{size}", int(ds.get("BitsStored", allocated)))
 
 
 def public_meta(ds: Dataset) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -18,6 +20,9 @@ from clara_tlt.io.volume import Volume
 
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
 DICOM_SUFFIX = ".dcm"
+# zlib level 1 (nibabel's default too): several times faster than 6, files about 10 % larger on CT.
+COMPRESSION_LEVEL = 1
+GZIP_CHUNK_BYTES = 4 << 20  # smallest piece compressed on its own thread
 
 
 def suffix_of(path: str | Path) -> str:
@@ -102,15 +107,49 @@ def write_image(volume: Volume, path: str | Path, *, compress: bool = True) -> P
     image = volume.to_sitk()
     if suffix == ".mhd":
         return _write_mhd(image, path, compress)
+    if suffix == ".nii.gz" and compress:
+        return _write_nifti_gz(image, path)
     with atomic_path(path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=compress and suffix != ".nii")
+        sitk.WriteImage(
+            image, str(tmp), useCompression=compress and suffix != ".nii", compressionLevel=COMPRESSION_LEVEL
+        )
     return path
+
+
+def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
+    """ITK writes the NIfTI (header from the geometry), we gzip it: at COMPRESSION_LEVEL, on every core.
+
+    ITK's NIfTI writer ignores the compression level and uses one core; zlib releases the GIL, so chunks
+    compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows and every gzip
+    reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream.
+    """
+    with atomic_path(path) as tmp:
+        plain = tmp.with_name(tmp.name[: -len(".gz")])
+        try:
+            sitk.WriteImage(image, str(plain), useCompression=False)
+            data = plain.read_bytes()
+        finally:
+            plain.unlink(missing_ok=True)
+        threads = max(1, sitk.ProcessObject.GetGlobalDefaultNumberOfThreads())
+        chunk = max(GZIP_CHUNK_BYTES, -(-len(data) // threads))
+        views = [memoryview(data)[start : start + chunk] for start in range(0, len(data), chunk)]
+        with ThreadPoolExecutor(min(threads, len(views))) as pool:
+            members = list(pool.map(_gzip_member, views))
+        with tmp.open("wb") as handle:
+            for member in members:
+                handle.write(member)
+    return path
+
+
+def _gzip_member(data: memoryview) -> bytes:
+    compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
+    return compressor.compress(data) + compressor.flush()
 
 
 def _write_mhd(image: sitk.Image, path: Path, compress: bool) -> Path:
     """MetaImage header + data file: write both under temporary names, then rename data first, header last."""
     with atomic_path(path) as tmp_header:
-        sitk.WriteImage(image, str(tmp_header), useCompression=compress)
+        sitk.WriteImage(image, str(tmp_header), useCompression=compress, compressionLevel=COMPRESSION_LEVEL)
         data_suffix = ".zraw" if compress else ".raw"
         tmp_data = tmp_header.with_suffix(data_suffix)
         final_data = path.with_suffix(data_suffix)

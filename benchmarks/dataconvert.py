@@ -1,0 +1,88 @@
+"""dataconvert vs dcm2niix + SimpleITK: a 512×512×48 CT series (written here) to 1 mm isotropic.
+
+Ours: `clara_tlt.dataconvert.convert` (read DICOM, resample to 1 mm, write) — in-process, and the
+`tlt-dataconvert` console script as a subprocess. Peer: the `dcm2niix` binary of the PyPI package (DICOM →
+NIfTI) followed by a SimpleITK linear resample to the same 1 mm grid and a write. Same input, same output
+format, medians of repeated runs (benchmarks/harness.py). Target: ours/peer ≤ 1.0.
+
+    .venv/bin/python benchmarks/dataconvert.py [--slices 48] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Measurement, median_seconds, ratio_table  # noqa: E402
+
+from clara_tlt.dataconvert import ConvertOptions, convert  # noqa: E402
+from clara_tlt.io.resample import target_grid  # noqa: E402
+from clara_tlt.io.volume import Volume  # noqa: E402
+from clara_tlt.synthetic.dicom import write_dicom_series  # noqa: E402
+
+BIN = Path(sys.executable).parent
+SPACING = (0.7, 0.7, 2.5)
+TARGET = (1.0, 1.0, 1.0)
+
+
+def make_series(folder: Path, slices: int) -> None:
+    rng = np.random.default_rng(0)
+    z, y, x = np.ogrid[0:slices, 0:512, 0:512]
+    body = ((y - 256) ** 2 / 200**2 + (x - 256) ** 2 / 230**2) < 1
+    hu = np.where(body, 40, -1000) + np.where((y - 300) ** 2 + (x - 200) ** 2 < 900, 800, 0) + z
+    write_dicom_series((hu + rng.integers(-15, 15, (slices, 512, 512))).astype(np.int16), folder, spacing=SPACING)
+
+
+def ours(series: Path, out: Path, suffix: str) -> None:
+    report = convert(ConvertOptions(series, out, TARGET, output_suffix=suffix, force=True, jobs=1), progress=False)
+    assert not report.failed, report.failed
+
+
+def ours_cli(series: Path, out: Path, suffix: str) -> None:
+    subprocess.run([str(BIN / "tlt-dataconvert"), "-d", str(series), "-r", "1", "-e", suffix, "-o", str(out), "-f"],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def peer(series: Path, out: Path, suffix: str) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    subprocess.run([str(BIN / "dcm2niix"), "-z", "n", "-b", "n", "-f", "ct", "-o", str(out), str(series)],
+                   check=True, capture_output=True)  # fmt: skip
+    image = sitk.ReadImage(str(out / "ct.nii"))
+    volume = Volume(np.zeros(image.GetSize()[::-1], np.int8), image.GetSpacing(), image.GetOrigin(),
+                    np.array(image.GetDirection()).reshape(3, 3))  # fmt: skip
+    size, origin = target_grid(volume, TARGET)
+    resampled = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, origin, TARGET, image.GetDirection(),
+                              -1024.0, image.GetPixelID())  # fmt: skip
+    sitk.WriteImage(resampled, str(out / f"ct_1mm{suffix}"), useCompression=suffix.endswith(".gz"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slices", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        series = root / "dicom" / "ct"
+        make_series(series, args.slices)
+        rows = []
+        for suffix in (".nii.gz", ".nii"):
+            ours_s = median_seconds(lambda s=suffix: ours(series, root / "ours", s), args.repeats)
+            cli_s = median_seconds(lambda s=suffix: ours_cli(series, root / "cli", s), args.repeats)
+            peer_s = median_seconds(lambda s=suffix: peer(series, root / "peer", s), args.repeats)
+            rows.append(Measurement(f"512x512x{args.slices} -> 1 mm {suffix} (library)", ours_s, peer_s))
+            rows.append(Measurement(f"512x512x{args.slices} -> 1 mm {suffix} (CLI)", cli_s, peer_s))
+        print(ratio_table("dataconvert: ours vs dcm2niix + SimpleITK resample", "dcm2niix+sitk", rows))
+
+
+if __name__ == "__main__":
+    main()
