@@ -21,12 +21,12 @@ import numpy as np
 import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measurement, median_seconds, ratio_table  # noqa: E402
+from harness import Measurement, median_seconds, ratio_table
 
-from clara_tlt.dataconvert import ConvertOptions, convert  # noqa: E402
-from clara_tlt.io.resample import target_grid  # noqa: E402
-from clara_tlt.io.volume import Volume  # noqa: E402
-from clara_tlt.synthetic.dicom import write_dicom_series  # noqa: E402
+from clara_tlt.dataconvert import ConvertOptions, convert
+from clara_tlt.io.resample import target_grid
+from clara_tlt.io.volume import Volume
+from clara_tlt.synthetic.dicom import write_dicom_series
 
 BIN = Path(sys.executable).parent
 SPACING = (0.7, 0.7, 2.5)
@@ -38,11 +38,15 @@ def make_series(folder: Path, slices: int) -> None:
     z, y, x = np.ogrid[0:slices, 0:512, 0:512]
     body = ((y - 256) ** 2 / 200**2 + (x - 256) ** 2 / 230**2) < 1
     hu = np.where(body, 40, -1000) + np.where((y - 300) ** 2 + (x - 200) ** 2 < 900, 800, 0) + z
-    write_dicom_series((hu + rng.integers(-15, 15, (slices, 512, 512))).astype(np.int16), folder, spacing=SPACING)
+    write_dicom_series(
+        (hu + rng.integers(-15, 15, (slices, 512, 512))).astype(np.int16), folder, spacing=SPACING
+    )
 
 
 def ours(series: Path, out: Path, suffix: str) -> None:
-    report = convert(ConvertOptions(series, out, TARGET, output_suffix=suffix, force=True, jobs=1), progress=False)
+    report = convert(
+        ConvertOptions(series, out, TARGET, output_suffix=suffix, force=True, jobs=1), progress=False
+    )
     assert not report.failed, report.failed
 
 
