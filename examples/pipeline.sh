@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The example pipeline on synthetic data it makes itself:
 #   make data (NIfTI + DICOM) → dataconvert (DICOM → NIfTI, resampled to 1.5 mm) → train → export → infer → evaluate.
-# Stages whose engine is not part of this version yet run as --dry-run (config, components and data checked).
+# Training runs as --dry-run (config, components and data checked) until the training engine lands.
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=${VENV:+../$VENV/bin/}
@@ -21,8 +21,5 @@ cp "$WORK/data/datalist.json" "$WORK/data_1.5mm/datalist.json"
 echo "== 3. train (MMAR dialect of Clara 3.x, the seed's spleen config with small crops)"
 "${BIN}clara-tlt" train -m mmar -c config/config_train.json -e config/environment.json --dry-run --set epochs=2
 
-echo "== 4. evaluate (the seed's validation config)"
-"${BIN}clara-tlt" evaluate -m mmar -c config/config_validation.json -e config/environment.json --dry-run || \
-  echo "(evaluate: components of later issues are not registered yet; see above)"
-
+# export, infer and evaluate join here as their engines land (config/config_validation.json is ready for them).
 echo "Example pipeline finished; outputs in examples/$WORK"
