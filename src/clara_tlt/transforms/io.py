@@ -161,35 +161,34 @@ class LoadImageFields(ClaraTransform):
         return out
 
 
-@register("transform", "LoadResolutionFromNifty")
-class LoadResolution(ClaraTransform):
-    """Add `<key>_resolution`: the voxel spacing of field `key` (from its affine, or the file's header)."""
+class _FieldProperty(ClaraTransform):
+    """Reads one field (a loaded image, or the file it names) to add a property of it under `<key>_<what>`."""
 
     def __init__(
         self, applied_key: str | None = None, field: str | None = None, fields: str | None = None
     ) -> None:
         self.key = resolve_fields(fields, field, applied_key)[0]
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _image(self, data: dict[str, Any]) -> MetaTensor:
         value = data[self.key]
-        image = load_field(value) if isinstance(value, (str, Path, list)) else as_meta(value)
-        spacing = torch.linalg.norm(image.affine[:-1, :-1].double(), dim=0)
+        return load_field(value) if isinstance(value, (str, Path, list)) else as_meta(value)
+
+
+@register("transform", "LoadResolutionFromNifty")
+class LoadResolution(_FieldProperty):
+    """Add `<key>_resolution`: the voxel spacing of field `key` (from its affine, or the file's header)."""
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        spacing = torch.linalg.norm(self._image(data).affine[:-1, :-1].double(), dim=0)
         return {**data, f"{self.key}_resolution": spacing.tolist()}
 
 
 @register("transform", "Load3DShapeFromNumpy")
-class LoadSpatialShape(ClaraTransform):
+class LoadSpatialShape(_FieldProperty):
     """Add `<key>_shape`: the spatial shape of field `key` (a loaded image, or the file it names)."""
 
-    def __init__(
-        self, applied_key: str | None = None, field: str | None = None, fields: str | None = None
-    ) -> None:
-        self.key = resolve_fields(fields, field, applied_key)[0]
-
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        value = data[self.key]
-        image = load_field(value) if isinstance(value, (str, Path, list)) else as_meta(value)
-        return {**data, f"{self.key}_shape": list(spatial_shape(image))}
+        return {**data, f"{self.key}_shape": list(spatial_shape(self._image(data)))}
 
 
 @register("transform", "WriteNiftyResults")
