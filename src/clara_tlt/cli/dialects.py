@@ -14,6 +14,7 @@ import click
 from clara_tlt.cli.options import SetCommand, common_options, mmar_options, tlt_inference_options
 from clara_tlt.cli.report import emit, plan_lines
 from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
+from clara_tlt.config.environment import is_path_variable
 from clara_tlt.errors import ClaraError
 
 
@@ -30,9 +31,7 @@ def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[
 def load_tlt(config: str, variables: dict[str, Any], set_items: tuple[str, ...]) -> ResolvedConfig:
     """Resolve a TLT-style config; `variables` hold what the flags say (DATASET_JSON, DATA_ROOT, …)."""
     given = {
-        k: str(Path(v).resolve()) if k.endswith(("_DIR", "_ROOT", "_JSON", "_PATH")) else v
-        for k, v in variables.items()
-        if v is not None
+        k: str(Path(v).resolve()) if is_path_variable(k) else v for k, v in variables.items() if v is not None
     }
     return load_config(config, variables=given, overrides=parse_overrides(set_items))
 
@@ -52,10 +51,12 @@ def dispatch(
     if dry:
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)
         return
-    raise ClaraError(
-        f"the {stage} engine is not part of this version of clara-tlt yet; "
-        "use --dry-run to check the config, its components and its data"
-    )
+    raise engine_missing(stage, hint="; use --dry-run to check the config, its components and its data")
+
+
+def engine_missing(stage: str, *, hint: str = "") -> ClaraError:
+    """The error of a command whose engine is not part of this version: loud, never a silent success."""
+    return ClaraError(f"the {stage} engine is not part of this version of clara-tlt yet{hint}")
 
 
 def mmar_workflow_command(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from clara_tlt.cli.dialects import engine_missing
 from clara_tlt.cli.options import F, debug_option, json_option
-from clara_tlt.errors import ClaraError
 
 
 def _export_options(f: F) -> F:
@@ -53,11 +53,11 @@ def _export_options(f: F) -> F:
 @_export_options
 def mmar_command(mmar: str | None, **options: object) -> None:
     """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository."""
-    raise ClaraError("the export engine is not part of this version of clara-tlt yet")
+    raise engine_missing("export")
 
 
 @click.command("tlt-export")
 @_export_options
 def tlt_command(**options: object) -> None:
     """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository."""
-    raise ClaraError("the export engine is not part of this version of clara-tlt yet")
+    raise engine_missing("export")

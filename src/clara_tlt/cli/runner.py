@@ -36,7 +36,7 @@ def run(command: click.Command, args: Sequence[str] | None = None, prog_name: st
         )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
         sys.exit(Interrupted.exit_code)
     except click.ClickException as exc:
@@ -47,12 +47,10 @@ def run(command: click.Command, args: Sequence[str] | None = None, prog_name: st
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(Interrupted.exit_code)
     except Exception as exc:
-        traceback.print_exc() if state.debug else click.echo(
-            f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
-        )
+        if state.debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
     sys.exit(0)
