@@ -10,35 +10,12 @@ from typing import Any
 from clara_tlt.config.environment import load_environment
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
+from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.overrides import Override, apply_override
+from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
 from clara_tlt.config.substitution import substitute
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
-
-# Top-level keys that hold components or sections rather than global variables.
-SECTION_KEYS = frozenset({"train", "validate"})
-COMPONENT_SLOTS = frozenset(
-    {
-        "model",
-        "net_config",
-        "loss",
-        "optimizer",
-        "lr_policy",
-        "pre_transforms",
-        "post_transforms",
-        "label_transforms",
-        "image_pipeline",
-        "metrics",
-        "val_metrics",
-        "aux_ops",
-        "inferer",
-        "inference",
-        "writers",
-        "writer",
-        "model_loader",
-    }
-)
-
 
 @dataclass
 class ResolvedConfig:
@@ -90,12 +67,12 @@ def load_config(
         raise ConfigError("a config must be a JSON object with global variables and sections", file=file)
     environment = load_environment(env_file, root)
     environment.update(variables or {})
-    global_names = [k for k in raw if k not in SECTION_KEYS and k not in COMPONENT_SLOTS]
-    for name in global_names:
+    for name in _global_names(raw):
         if name in environment:
             raw[name] = environment[name]
     for override in overrides:
         _apply(raw, environment, override, file)
+    global_names = _global_names(raw)
 
     env_file_name = str(environment_path) if environment_path is not None else "environment"
     environment = substitute(environment, environment, file=env_file_name)
@@ -103,6 +80,11 @@ def load_config(
     data = substitute(raw, lookup, file=file)
     data = drop_disabled(data, file=file)
     return ResolvedConfig(data=data, variables=lookup, file=file, mmar_root=root, global_names=global_names)
+
+
+def _global_names(raw: dict[str, Any]) -> list[str]:
+    """Top-level keys that are neither sections nor component slots: the config's global variables."""
+    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS]
 
 
 def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], file: str) -> dict[str, Any]:
@@ -122,6 +104,9 @@ def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override,
     in_environment = len(override.parts) == 1 and override.key in environment
     if in_environment:
         environment[override.key] = override.value
+    if len(override.parts) == 1 and override.key in ENGINE_GLOBALS and override.key not in raw:
+        raw[override.key] = override.value  # an engine global the config left at its default
+        return
     if override.parts[0] in raw or not in_environment:
         if override.parts[0] not in raw:
             known = list(raw) + list(environment)

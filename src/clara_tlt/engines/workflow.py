@@ -15,31 +15,9 @@ from typing import Any
 from clara_tlt.components import build, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.config.slots import SECTIONS, SLOT_KINDS
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.errors import ConfigError
-
-# Slot name → component kind; the order is the build order.
-SLOT_KINDS: dict[str, str] = {
-    "net_config": "network",
-    "model": "network",
-    "loss": "loss",
-    "optimizer": "optimizer",
-    "lr_policy": "lr_policy",
-    "pre_transforms": "transform",
-    "label_transforms": "transform",
-    "post_transforms": "transform",
-    "aux_ops": "metric",
-    "metrics": "metric",
-    "val_metrics": "metric",
-    "inferer": "inferer",
-    "inference": "inferer",
-    "model_loader": "model_loader",
-    "writers": "writer",
-    "writer": "writer",
-    "image_pipeline": "image_pipeline",
-}
-SECTIONS = ("", "train", "validate")
-
 
 @dataclass
 class BuiltComponent:

@@ -1,0 +1,33 @@
+"""The one table of component slots and sections of a Clara config, read by the loader and the workflow builder.
+
+A slot is a key whose value is a component spec or a list of them (`"loss": {"name": "Dice"}`); everything else
+at the top level of a config is a global variable. The order of `SLOT_KINDS` is the build order: the network
+first, so the optimizer gets its parameters, the lr policy its optimizer, each image pipeline its transforms.
+"""
+
+from __future__ import annotations
+
+# Slot name → component kind (clara_tlt.components), in build order.
+SLOT_KINDS: dict[str, str] = {
+    "net_config": "network",
+    "model": "network",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "lr_policy": "lr_policy",
+    "pre_transforms": "transform",
+    "label_transforms": "transform",
+    "post_transforms": "transform",
+    "aux_ops": "metric",
+    "metrics": "metric",
+    "val_metrics": "metric",
+    "inferer": "inferer",
+    "inference": "inferer",
+    "model_loader": "model_loader",
+    "writers": "writer",
+    "writer": "writer",
+    "image_pipeline": "image_pipeline",
+}
+
+# Sections that hold slots of their own; "" is the top level (validation configs, the EA form).
+SECTIONS: tuple[str, ...] = ("", "train", "validate")
+SECTION_KEYS = frozenset(s for s in SECTIONS if s)
