@@ -1,26 +1,20 @@
-"""Clara inferer names: simple (whole volume) and scanning-window inference, on MONAI's inferers."""
+"""Inferers a config names: whole-volume (`SimpleInferer`) and scanning-window (`ScanWindowInferer`).
+
+Both implement MONAI's `Inferer` call `inferer(inputs, network) -> outputs` and carry a public `labels`
+switch: when True they return `(N, 1, *spatial)` class indices instead of `(N, C, *spatial)` scores, and the
+scanning-window one then streams its blending so the float scores of the whole volume never exist at once.
+Clara 3.x (`TF…`) and Triton (`TRTIS…`) names map to them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from monai.inferers import SimpleInferer, SlidingWindowInferer
-
 from clara_tlt.components import register
+from clara_tlt.inferers.scan_window import ScanWindowInferer
+from clara_tlt.inferers.simple import SimpleInferer
 
+register("inferer", "ScanWindowInferer", aliases=("TFScanWindowInferer", "TRTISScanWindowInferer"))(
+    ScanWindowInferer
+)
+register("inferer", "SimpleInferer", aliases=("TFSimpleInferer",))(SimpleInferer)
 
-@register("inferer", "TFScanWindowInferer", aliases=("ScanWindowInferer",))
-def scan_window(
-    roi_size: Sequence[int], batch_size: int = 1, overlap: float = 0.25, blend_mode: str = "constant"
-) -> SlidingWindowInferer:
-    """Windows of `roi_size` slid over `(N, C, H, W, D)` inputs, `batch_size` windows per forward pass,
-    `overlap` between neighbours, blended by `blend_mode` (`constant` averages, `gaussian` weights centres)."""
-    return SlidingWindowInferer(
-        roi_size=list(roi_size), sw_batch_size=batch_size, overlap=overlap, mode=blend_mode
-    )
-
-
-@register("inferer", "TFSimpleInferer", aliases=("SimpleInferer",))
-def simple() -> SimpleInferer:
-    """The whole input in one forward pass."""
-    return SimpleInferer()
+__all__ = ["ScanWindowInferer", "SimpleInferer"]
