@@ -14,7 +14,8 @@ from monai.transforms import RandFlipd
 
 from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
-from clara_tlt.transforms import apply_chain, read_image, set_random_state
+from clara_tlt.io.arrays import read_array
+from clara_tlt.transforms import apply_chain, set_random_state
 
 
 def t(name: str, **args: object) -> object:
@@ -38,18 +39,18 @@ def test_readers_keep_affine_for_nifti_metaimage_nrrd(tmp_path: Path) -> None:
     array = np.random.default_rng(1).random((6, 5, 4)).astype(np.float32)
     affine = np.array([[-0.8, 0, 0, 10.0], [0, -0.7, 0, 20.0], [0, 0, 2.5, -5.0], [0, 0, 0, 1]])
     nib.save(nib.Nifti1Image(array, affine), tmp_path / "a.nii.gz")
-    nifti, nifti_affine = read_image(tmp_path / "a.nii.gz")
+    nifti, nifti_affine = read_array(tmp_path / "a.nii.gz")
     assert np.allclose(nifti, array) and np.allclose(nifti_affine, affine)
     itk = sitk.GetImageFromArray(array.transpose(2, 1, 0))  # SimpleITK is z-first
     itk.SetSpacing((0.8, 0.7, 2.5))
     itk.SetOrigin((-10.0, -20.0, -5.0))  # LPS of the same RAS point
     for suffix in (".mha", ".nrrd"):
         sitk.WriteImage(itk, str(tmp_path / f"a{suffix}"))
-        loaded, loaded_affine = read_image(tmp_path / f"a{suffix}")
+        loaded, loaded_affine = read_array(tmp_path / f"a{suffix}")
         assert np.allclose(loaded, array) and np.allclose(loaded_affine, affine)
-    with pytest.raises(ValueError, match="unknown image suffix"):
+    with pytest.raises(ValueError, match="unknown image format"):
         (tmp_path / "a.xyz").write_text("x")
-        read_image(tmp_path / "a.xyz")
+        read_array(tmp_path / "a.xyz")
 
 
 def test_load_channels_from_a_list_of_paths(volume_files: dict[str, str]) -> None:

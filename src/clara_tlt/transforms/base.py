@@ -1,4 +1,5 @@
-"""What every Clara transform shares: dict in / dict out, field-name synonyms, channel layout, seeding.
+"""What every Clara transform shares: dict in / dict out, registration with the field-name synonyms mapped
+once, channel layout, seeding.
 
 A sample is a dict whose image fields are MONAI `MetaTensor`s (affine in `.affine`, file name and layout in
 `.meta`), so MONAI dictionary transforms can stand in the same list. Random transforms are MONAI
@@ -11,16 +12,21 @@ MONAI's convention and the default when absent) or `-1` (channels last, Clara's 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, Randomizable, Transform
 
+from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
 
+T = TypeVar("T")
+FieldsArg = str | Sequence[str]
+FIELD_SYNONYMS = ("field", "applied_key", "applied_keys")  # Clara's `field`, TLT's `applied_key(s)`
 CHANNEL_DIM = "channel_dim"
 NO_CHANNEL = "no_channel"
 MAX_SEED = 2**32 - 1
@@ -43,29 +49,69 @@ class RandomTransform(ClaraTransform, Randomizable):
         self.R = np.random.RandomState()
 
 
-def resolve_fields(
-    fields: str | Sequence[str] | None = None,
-    field: str | Sequence[str] | None = None,
-    applied_key: str | Sequence[str] | None = None,
-    applied_keys: str | Sequence[str] | None = None,
-    *,
-    required: bool = True,
-) -> tuple[str, ...]:
-    """The field names given under any of Clara's (`fields`, `field`) or TLT's (`applied_key(s)`) names."""
-    given = [v for v in (fields, field, applied_key, applied_keys) if v is not None]
-    if len(given) > 1:
-        raise ConfigError("give the fields once: one of 'fields', 'field', 'applied_key', 'applied_keys'")
-    if not given:
-        if required:
+def as_fields(fields: FieldsArg) -> tuple[str, ...]:
+    """The sample keys a transform works on: a key or a list of keys, as a tuple."""
+    names = (fields,) if isinstance(fields, str) else tuple(fields) if isinstance(fields, Sequence) else ()
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"fields must be a key or a list of keys, not {fields!r}")
+    return names
+
+
+def one_field(fields: FieldsArg) -> str:
+    """The one sample key of a transform that works on a single field (a key or a list of one key)."""
+    names = as_fields(fields)
+    if len(names) != 1:
+        raise ConfigError(f"this transform works on one field; got {len(names)}: {', '.join(names)}")
+    return names[0]
+
+
+def register_transform(name: str, *, aliases: Iterable[str] = ()) -> Callable[[type[T]], type[T]]:
+    """Class decorator: configs build this transform by `name` (or `aliases`).
+
+    A config may give the `fields` argument under any of Clara's or TLT's names (`FIELD_SYNONYMS`); they are
+    mapped onto `fields` here, once, so every constructor takes only `fields`.
+    """
+
+    def decorate(cls: type[T]) -> type[T]:
+        register("transform", name, aliases=aliases)(_config_factory(cls))
+        return cls
+
+    return decorate
+
+
+def _config_factory(cls: type[T]) -> Callable[..., T]:
+    """`cls`, or where it takes `fields`, a factory that also accepts the synonyms (and says so in its
+    signature, which the component factory lists in its messages)."""
+    signature = inspect.signature(cls)
+    if "fields" not in signature.parameters:
+        return cls
+
+    constructor: Callable[..., T] = cls
+
+    def build(**args: Any) -> T:
+        named = {key: args.pop(key, None) for key in ("fields", *FIELD_SYNONYMS)}
+        given = {key: value for key, value in named.items() if value is not None}
+        if len(given) > 1:
+            raise ConfigError(
+                f"give the fields once, not as {' and '.join(given)}: use one of "
+                + ", ".join(("fields", *FIELD_SYNONYMS))
+            )
+        if not given:
             raise ConfigError(
                 'missing \'fields\': the sample keys to transform, e.g. "fields": ["image", "label"]'
             )
-        return ()
-    value = given[0]
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if not names or not all(isinstance(n, str) and n for n in names):
-        raise ConfigError(f"fields must be a key or a list of keys, not {value!r}")
-    return names
+        return constructor(fields=next(iter(given.values())), **args)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        p.replace(kind=keyword, default=None if p.name == "fields" else p.default)
+        for p in signature.parameters.values()
+    ]
+    parameters += [inspect.Parameter(s, keyword, default=None) for s in FIELD_SYNONYMS]
+    build.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    build.__name__ = build.__qualname__ = cls.__name__
+    build.__doc__ = cls.__doc__
+    return build
 
 
 def as_meta(value: Any) -> MetaTensor:

@@ -16,20 +16,19 @@ from monai.data import MetaTensor
 from monai.transforms import Affine, GridDistortion
 from monai.transforms.utils import generate_spatial_bounding_box
 
-from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     ClaraTransform,
+    FieldsArg,
     RandomTransform,
     apply_channel_first,
+    as_fields,
     get_field,
     is_label,
-    resolve_fields,
+    register_transform,
     spatial_shape,
     to_channel_first,
 )
 from clara_tlt.transforms.spatial import resize
-
-FieldsArg = str | list[str] | None
 
 
 def crop(image: MetaTensor, start: Sequence[int], size: Sequence[int]) -> MetaTensor:
@@ -119,7 +118,7 @@ class _PosNegCrop(RandomTransform):
         return samples
 
 
-@register("transform", "FastCropByPosNegRatio")
+@register_transform("FastCropByPosNegRatio")
 class FastCropByPosNegRatio(_PosNegCrop):
     """`batch_size` crops of `size` from one volume; `pos:neg` of their centres lie on label foreground.
 
@@ -130,15 +129,16 @@ class FastCropByPosNegRatio(_PosNegCrop):
 
     def __init__(
         self,
+        fields: FieldsArg,
+        *,
         size: Sequence[int] = (96, 96, 96),
-        fields: FieldsArg = None,
         label_field: str = "label",
         pos: float = 1.0,
         neg: float = 1.0,
         batch_size: int = 1,
     ) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields)
+        self.fields = as_fields(fields)
         self.label_field = label_field
         self.size = [int(s) for s in size]
         if pos < 0 or neg < 0 or pos + neg <= 0:
@@ -154,7 +154,7 @@ class FastCropByPosNegRatio(_PosNegCrop):
         return self.crops(data, positives)
 
 
-@register("transform", "CropSubVolumePosNegRatioCtrlEpoch")
+@register_transform("CropSubVolumePosNegRatioCtrlEpoch")
 class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
     """One crop of `size`, centred on foreground with odds `ratio:1`; the ratio moves by `ratio_step` every
     `num_epochs` epochs from `ratio_start` towards `ratio_end` (the pipeline calls `set_epoch`).
@@ -190,7 +190,7 @@ class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
         return self.crops(data, [positive])[0]
 
 
-@register("transform", "TransformVolumeCropROIFastPosNegRatio")
+@register_transform("TransformVolumeCropROIFastPosNegRatio")
 class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
     """A pos/neg-ratio crop of `size` with, optionally, a random rotation (±`rotation_degree` about each
     axis), scaling (±`scale_factor`) and a smooth grid deformation, all resampled once around the centre.
@@ -200,7 +200,8 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
 
     def __init__(
         self,
-        applied_keys: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         size: Sequence[int] = (96, 96, 96),
         deform: bool = False,
         rotation: bool = False,
@@ -210,10 +211,9 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
         pos: float = 1.0,
         neg: float = 1.0,
         label_field: str = "label",
-        fields: FieldsArg = None,
     ) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.fields = as_fields(fields)
         self.label_field = label_field
         self.size = [int(s) for s in size]
         self.deform, self.rotation, self.scale = deform, rotation, scale
@@ -253,7 +253,7 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
         return sample
 
 
-@register("transform", "CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
+@register_transform("CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
 class CropRandomSizeWithDisplacement(RandomTransform):
     """Crop a region whose size is drawn between `lower_size` (voxels, or a fraction < 1 of the image) and
     the image size, centred up to `max_displacement` voxels from the image centre. 2D or 3D.
@@ -263,14 +263,14 @@ class CropRandomSizeWithDisplacement(RandomTransform):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         lower_size: float | Sequence[float] = 0.9,
         max_displacement: float = 0.0,
         keep_aspect: bool = False,
-        applied_keys: FieldsArg = None,
     ) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.fields = as_fields(fields)
         self.lower_size = lower_size
         self.max_displacement = float(max_displacement)
         self.keep_aspect = keep_aspect
@@ -293,13 +293,13 @@ class CropRandomSizeWithDisplacement(RandomTransform):
         return out
 
 
-@register("transform", "CropSubVolumeRandomWithinBounds")
+@register_transform("CropSubVolumeRandomWithinBounds")
 class CropSubVolumeRandomWithinBounds(RandomTransform):
     """A crop of `size` at a uniformly random position inside the image. MONAI: `RandSpatialCropd`."""
 
-    def __init__(self, fields: FieldsArg = None, size: Sequence[int] = (96, 96, 96)) -> None:
+    def __init__(self, fields: FieldsArg, size: Sequence[int] = (96, 96, 96)) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields)
+        self.fields = as_fields(fields)
         self.size = [int(s) for s in size]
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -312,12 +312,12 @@ class CropSubVolumeRandomWithinBounds(RandomTransform):
         return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
 
 
-@register("transform", "CropSubVolumeCenter")
+@register_transform("CropSubVolumeCenter")
 class CropSubVolumeCenter(ClaraTransform):
     """The centred crop of `size` (zero-padded where the image is smaller). MONAI: `CenterSpatialCropd`."""
 
-    def __init__(self, fields: FieldsArg = None, size: Sequence[int] = (96, 96, 96)) -> None:
-        self.fields = resolve_fields(fields)
+    def __init__(self, fields: FieldsArg, size: Sequence[int] = (96, 96, 96)) -> None:
+        self.fields = as_fields(fields)
         self.size = [int(s) for s in size]
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -327,7 +327,7 @@ class CropSubVolumeCenter(ClaraTransform):
         return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
 
 
-@register("transform", "CropForegroundObject")
+@register_transform("CropForegroundObject")
 class CropForegroundObject(RandomTransform):
     """Crop the bounding box of the label's object (plus `pad` voxels) and resize it to `size`.
 

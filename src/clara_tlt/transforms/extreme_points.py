@@ -9,13 +9,13 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms.utils import extreme_points_to_image, get_extreme_points
 
-from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     ClaraTransform,
     RandomTransform,
     as_meta,
     channel_dim,
     get_field,
+    register_transform,
     set_layout,
     to_channel_first,
 )
@@ -42,7 +42,7 @@ def _mask(label: Any) -> torch.Tensor:
     return (cf.as_tensor() > 0).any(dim=0)
 
 
-@register("transform", "AddExtremePointsChannel")
+@register_transform("AddExtremePointsChannel")
 class AddExtremePointsChannel(RandomTransform):
     """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
     heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` moves each point by up to `pert`
@@ -89,7 +89,7 @@ class AddExtremePointsChannel(RandomTransform):
         return {**data, self.image_field: restore(out) if channel_dim(image) == -1 else out}
 
 
-@register("transform", "FetchExtremePoints")
+@register_transform("FetchExtremePoints")
 class FetchExtremePoints(ClaraTransform):
     """Add field `points`: the extreme points of `label_field` as voxel coordinates `[[i, j, k], ...]`
     (min, max along each axis; `[]` for an empty label). `image_field` names the grid, for the record.

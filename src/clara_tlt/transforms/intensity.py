@@ -11,25 +11,24 @@ from monai.transforms import AdjustContrast as MonaiAdjustContrast
 from monai.transforms import NormalizeIntensity
 from monai.transforms import ScaleIntensityRange as MonaiScaleIntensityRange
 
-from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     ClaraTransform,
+    FieldsArg,
     RandomTransform,
     apply_channel_first,
+    as_fields,
     as_meta,
     channel_dim,
     get_field,
-    resolve_fields,
+    register_transform,
 )
-
-FieldsArg = str | list[str] | None
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:
     return x if torch.is_floating_point(x) else x.float()
 
 
-@register("transform", "ScaleIntensityRange")
+@register_transform("ScaleIntensityRange")
 class ScaleIntensityRange(ClaraTransform):
     """Map `[a_min, a_max]` linearly onto `[b_min, b_max]` (float32), clipping to it with `clip`.
 
@@ -38,19 +37,20 @@ class ScaleIntensityRange(ClaraTransform):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         a_min: float = 0.0,
         a_max: float = 1.0,
         b_min: float = 0.0,
         b_max: float = 1.0,
         clip: bool = False,
-        field: FieldsArg = None,
-        applied_keys: FieldsArg = None,
     ) -> None:
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self.fields = as_fields(fields)
         if a_max == a_min:
             raise ValueError("a_max must differ from a_min")
-        self._scale = MonaiScaleIntensityRange(a_min, a_max, b_min, b_max, clip=bool(clip), dtype=np.float32)
+        self._scale = MonaiScaleIntensityRange(
+            a_min=a_min, a_max=a_max, b_min=b_min, b_max=b_max, clip=bool(clip), dtype=np.float32
+        )
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         out = dict(data)
@@ -59,22 +59,16 @@ class ScaleIntensityRange(ClaraTransform):
         return out
 
 
-@register("transform", "ScaleIntensityOscillation")
+@register_transform("ScaleIntensityOscillation")
 class ScaleIntensityOscillation(RandomTransform):
     """Multiply by `1 + f`, `f` drawn uniformly from `[-magnitude, magnitude]` (one draw per sample).
 
     MONAI: `RandScaleIntensityd(keys, factors=magnitude, prob=1.0)`.
     """
 
-    def __init__(
-        self,
-        fields: FieldsArg = None,
-        magnitude: float = 0.1,
-        field: FieldsArg = None,
-        applied_keys: FieldsArg = None,
-    ) -> None:
+    def __init__(self, fields: FieldsArg, magnitude: float = 0.1) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self.fields = as_fields(fields)
         if magnitude <= 0:
             raise ValueError("magnitude must be greater than zero")
         self.magnitude = float(magnitude)
@@ -87,7 +81,7 @@ class ScaleIntensityOscillation(RandomTransform):
         return out
 
 
-@register("transform", "CenterData")
+@register_transform("CenterData")
 class CenterData(ClaraTransform):
     """`(x - subtrahend) / divisor`; a list gives one value per channel; None means the field's mean / std.
 
@@ -96,13 +90,11 @@ class CenterData(ClaraTransform):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
         subtrahend: float | Sequence[float] | None = None,
         divisor: float | Sequence[float] | None = None,
-        applied_keys: FieldsArg = None,
-        field: FieldsArg = None,
     ) -> None:
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self.fields = as_fields(fields)
         self.subtrahend = subtrahend
         self.divisor = divisor
 
@@ -129,17 +121,15 @@ class CenterData(ClaraTransform):
         return out
 
 
-@register("transform", "NormalizeNonzeroIntensities")
+@register_transform("NormalizeNonzeroIntensities")
 class NormalizeNonzeroIntensities(ClaraTransform):
     """Zero mean, unit std over the non-zero voxels of each channel; zeros stay zero.
 
     MONAI: `NormalizeIntensityd(keys, nonzero=True, channel_wise=True)`.
     """
 
-    def __init__(
-        self, fields: FieldsArg = None, field: FieldsArg = None, applied_keys: FieldsArg = None
-    ) -> None:
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
         self._normalize = NormalizeIntensity(nonzero=True, channel_wise=True, dtype=np.float32)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +139,7 @@ class NormalizeNonzeroIntensities(ClaraTransform):
         return out
 
 
-@register("transform", "AdjustContrast")
+@register_transform("AdjustContrast")
 class AdjustContrast(RandomTransform):
     """With `probability`, gamma-correct with `gamma` drawn from `gamma_range`: `(x - min)^g` rescaled to range.
 
@@ -158,14 +148,12 @@ class AdjustContrast(RandomTransform):
 
     def __init__(
         self,
-        field: FieldsArg = None,
+        fields: FieldsArg,
         gamma_range: Sequence[float] = (0.7, 1.5),
         probability: float = 1.0,
-        fields: FieldsArg = None,
-        applied_keys: FieldsArg = None,
     ) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self.fields = as_fields(fields)
         low, high = gamma_range
         if not 0 < low <= high:
             raise ValueError("gamma_range must be [low, high] with 0 < low <= high")
@@ -182,7 +170,7 @@ class AdjustContrast(RandomTransform):
         return out
 
 
-@register("transform", "AddGaussianNoise")
+@register_transform("AddGaussianNoise")
 class AddGaussianNoise(RandomTransform):
     """With `probability`, add noise N(`mean`, `std`²) drawn per voxel from the transform's generator.
 
@@ -191,15 +179,14 @@ class AddGaussianNoise(RandomTransform):
 
     def __init__(
         self,
-        field: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         mean: float = 0.0,
         std: float = 0.1,
         probability: float = 1.0,
-        fields: FieldsArg = None,
-        applied_keys: FieldsArg = None,
     ) -> None:
         super().__init__()
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+        self.fields = as_fields(fields)
         self.mean, self.std, self.probability = mean, std, probability
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,36 +8,30 @@ from typing import Any
 import torch
 from monai.transforms import AsDiscrete, ConvertToMultiChannelBasedOnBratsClasses
 
-from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
     ClaraTransform,
+    FieldsArg,
+    as_fields,
     as_meta,
     channel_dim,
     get_field,
-    resolve_fields,
+    one_field,
+    register_transform,
     set_layout,
     to_channel_first,
 )
 
-FieldsArg = str | list[str] | None
 
-
-@register("transform", "ConvertToChannelsFirst", aliases=("VolumeTo4dArray",))
+@register_transform("ConvertToChannelsFirst", aliases=("VolumeTo4dArray",))
 class ConvertToChannelsFirst(ClaraTransform):
     """`(*spatial)` → `(1, *spatial)`; `(*spatial, C)` → `(C, *spatial)`; channels-first input is unchanged.
 
     MONAI: `EnsureChannelFirstd(keys)`. Example: `(32, 32, 16)` → `(1, 32, 32, 16)`.
     """
 
-    def __init__(
-        self,
-        fields: FieldsArg = None,
-        field: FieldsArg = None,
-        applied_key: FieldsArg = None,
-        applied_keys: FieldsArg = None,
-    ) -> None:
-        self.fields = resolve_fields(fields, field, applied_key, applied_keys)
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         out = dict(data)
@@ -47,17 +41,15 @@ class ConvertToChannelsFirst(ClaraTransform):
         return out
 
 
-@register("transform", "ConvertToChannelsLast")
+@register_transform("ConvertToChannelsLast")
 class ConvertToChannelsLast(ClaraTransform):
     """`(C, *spatial)` → `(*spatial, C)`; `(*spatial)` → `(*spatial, 1)`. Clara's 2D classification layout.
 
     MONAI: none (MONAI is channels first); `Transposed` for a fixed rank.
     """
 
-    def __init__(
-        self, fields: FieldsArg = None, field: FieldsArg = None, applied_keys: FieldsArg = None
-    ) -> None:
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         out = dict(data)
@@ -67,14 +59,12 @@ class ConvertToChannelsLast(ClaraTransform):
         return out
 
 
-@register("transform", "NPExpandDims")
+@register_transform("NPExpandDims")
 class ExpandDims(ClaraTransform):
     """Insert a singleton axis at `expand_axis` (default 0, a channel axis). MONAI: `EnsureChannelFirstd`."""
 
-    def __init__(
-        self, applied_keys: FieldsArg = None, expand_axis: int = 0, fields: FieldsArg = None
-    ) -> None:
-        self.fields = resolve_fields(fields, None, None, applied_keys)
+    def __init__(self, fields: FieldsArg, expand_axis: int = 0) -> None:
+        self.fields = as_fields(fields)
         self.expand_axis = expand_axis
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +77,7 @@ class ExpandDims(ClaraTransform):
         return out
 
 
-@register("transform", "RepeatChannel", aliases=("NPRepChannels",))
+@register_transform("RepeatChannel", aliases=("NPRepChannels",))
 class RepeatChannel(ClaraTransform):
     """Repeat the channel axis `repeat_times` times (a grey image → 3 channels); a field without one gets one.
 
@@ -97,13 +87,13 @@ class RepeatChannel(ClaraTransform):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         repeat_times: int | None = None,
-        applied_keys: FieldsArg = None,
         repeat: int | None = None,
         channel_axis: int | None = None,
     ) -> None:
-        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.fields = as_fields(fields)
         times = repeat_times if repeat_times is not None else repeat
         if times is None or int(times) < 1:
             raise ValueError("repeat_times (TLT: repeat) must be a positive integer")
@@ -121,14 +111,12 @@ class RepeatChannel(ClaraTransform):
         return out
 
 
-@register("transform", "ArgmaxAcrossChannels")
+@register_transform("ArgmaxAcrossChannels")
 class ArgmaxAcrossChannels(ClaraTransform):
     """`(C, *spatial)` scores → `(1, *spatial)` class indices (uint8). MONAI: `AsDiscreted(keys, argmax=True)`."""
 
-    def __init__(
-        self, fields: FieldsArg = None, field: FieldsArg = None, applied_key: FieldsArg = None
-    ) -> None:
-        self.fields = resolve_fields(fields, field, applied_key)
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
         self._argmax = AsDiscrete(argmax=True, keepdim=True)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -140,17 +128,15 @@ class ArgmaxAcrossChannels(ClaraTransform):
         return out
 
 
-@register("transform", "SplitBasedOnLabel")
+@register_transform("SplitBasedOnLabel")
 class SplitBasedOnLabel(ClaraTransform):
     """One binary uint8 field per label value: `label_names[i]` = (field == i), shape `(1, *spatial)`.
 
     MONAI: `AsDiscreted(keys, to_onehot=n)` then `SplitDimd(keys, output_postfixes)`.
     """
 
-    def __init__(
-        self, field: str | None = None, label_names: list[str] | None = None, fields: str | None = None
-    ) -> None:
-        self.key = resolve_fields(fields, field)[0]
+    def __init__(self, fields: FieldsArg, label_names: list[str] | None = None) -> None:
+        self.key = one_field(fields)
         if not label_names:
             raise ValueError(
                 "label_names must list one new field name per label value, e.g. ['background', 'spleen']"
@@ -165,21 +151,17 @@ class SplitBasedOnLabel(ClaraTransform):
         return out
 
 
-@register("transform", "SplitAcrossChannels")
+@register_transform("SplitAcrossChannels")
 class SplitAcrossChannels(ClaraTransform):
-    """Channel i of `applied_key` → field `channel_names[i]` (default `<key><i>`), `(1, *spatial)` or squeezed.
+    """Channel i of the field → field `channel_names[i]` (default `<key><i>`), `(1, *spatial)` or squeezed.
 
     MONAI: `SplitDimd(keys, dim=0, keepdim=not squeeze)`.
     """
 
     def __init__(
-        self,
-        applied_key: str | None = None,
-        channel_names: list[str] | None = None,
-        squeeze: bool = False,
-        field: str | None = None,
+        self, fields: FieldsArg, channel_names: list[str] | None = None, squeeze: bool = False
     ) -> None:
-        self.key = resolve_fields(None, field, applied_key)[0]
+        self.key = one_field(fields)
         self.channel_names = channel_names
         self.squeeze = squeeze
 
@@ -197,14 +179,14 @@ class SplitAcrossChannels(ClaraTransform):
         return out
 
 
-@register("transform", "CopyProperties")
+@register_transform("CopyProperties")
 class CopyProperties(ClaraTransform):
     """Copy meta properties (`affine`, or any meta key) of `from_field` onto each of `fields`. MONAI: `CopyItemsd`."""
 
     def __init__(
-        self, fields: FieldsArg = None, from_field: str = "image", properties: list[str] | None = None
+        self, fields: FieldsArg, from_field: str = "image", properties: list[str] | None = None
     ) -> None:
-        self.fields = resolve_fields(fields)
+        self.fields = as_fields(fields)
         self.from_field = from_field
         self.properties = list(properties or ["affine"])
 
@@ -224,17 +206,15 @@ class CopyProperties(ClaraTransform):
         return out
 
 
-@register("transform", "BratsConvertLabels")
+@register_transform("BratsConvertLabels")
 class BratsConvertLabels(ClaraTransform):
     """BraTS labels 1, 2, 4 → 3 channels: tumour core (1|4), whole tumour (1|2|4), enhancing tumour (4).
 
     MONAI: `ConvertToMultiChannelBasedOnBratsClassesd`. Output `(3, *spatial)` uint8.
     """
 
-    def __init__(
-        self, fields: FieldsArg = None, field: FieldsArg = None, applied_keys: FieldsArg = None
-    ) -> None:
-        self.fields = resolve_fields(fields, field, None, applied_keys)
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
         self._convert = ConvertToMultiChannelBasedOnBratsClasses()
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -14,19 +14,20 @@ import numpy as np
 import torch
 from monai.transforms import Flip, Resize, Rotate, Rotate90, Zoom
 
-from clara_tlt.components import register
 from clara_tlt.transforms.base import (
     ClaraTransform,
+    FieldsArg,
     RandomTransform,
     apply_channel_first,
+    as_fields,
     as_meta,
     get_field,
     is_label,
-    resolve_fields,
+    one_field,
+    register_transform,
     spatial_shape,
 )
 
-FieldsArg = str | list[str] | None
 PRE_SCALE_SHAPE = "pre_scale_shape"
 PRE_SCALE_AFFINE = "pre_scale_affine"
 
@@ -68,7 +69,7 @@ def voxel_spacing(affine: torch.Tensor, dims: int) -> list[float]:
     ]
 
 
-@register("transform", "ScaleByResolution", aliases=("ResampleVolume",))
+@register_transform("ScaleByResolution", aliases=("ResampleVolume",))
 class ScaleByResolution(ClaraTransform):
     """Resample to `target_resolution` (mm), keeping the extent; remembers the grid for `RestoreOriginalShape`.
 
@@ -78,13 +79,11 @@ class ScaleByResolution(ClaraTransform):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
         target_resolution: Sequence[float] = (1.0, 1.0, 1.0),
         resolution: Sequence[float] | None = None,
-        applied_key: FieldsArg = None,
-        field: FieldsArg = None,
     ) -> None:
-        self.fields = resolve_fields(fields, field, applied_key)
+        self.fields = as_fields(fields)
         self.target = [float(v) for v in target_resolution]
         self.resolution = None if resolution is None else [float(v) for v in resolution]
         if any(v <= 0 for v in self.target):
@@ -108,21 +107,15 @@ class ScaleByResolution(ClaraTransform):
         return out
 
 
-@register("transform", "RestoreOriginalShape")
+@register_transform("RestoreOriginalShape")
 class RestoreOriginalShape(ClaraTransform):
     """Resample `field` back onto the grid `src_field` had before `ScaleByResolution` (shape and affine).
 
     `is_label` uses nearest neighbour. Falls back to the grid the source was loaded with. MONAI: `Invertd`.
     """
 
-    def __init__(
-        self,
-        field: str | None = None,
-        src_field: str = "image",
-        is_label: bool = False,
-        fields: str | None = None,
-    ) -> None:
-        self.key = resolve_fields(fields, field)[0]
+    def __init__(self, fields: FieldsArg, src_field: str = "image", is_label: bool = False) -> None:
+        self.key = one_field(fields)
         self.src_field = src_field
         self.is_label = is_label
 
@@ -140,19 +133,19 @@ class RestoreOriginalShape(ClaraTransform):
         return {**data, self.key: restored}
 
 
-@register("transform", "ScaleToShape", aliases=("NPResizeImage",))
+@register_transform("ScaleToShape", aliases=("NPResizeImage",))
 class ScaleToShape(ClaraTransform):
     """Resize the spatial axes to `target_shape` (TLT `output_shape`). MONAI: `Resized(keys, spatial_size)`."""
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         target_shape: Sequence[int] | None = None,
-        applied_keys: FieldsArg = None,
         output_shape: Sequence[int] | None = None,
         data_format: str | None = None,
     ) -> None:
-        self.fields = resolve_fields(fields, None, None, applied_keys)
+        self.fields = as_fields(fields)
         shape = target_shape if target_shape is not None else output_shape
         if not shape:
             raise ValueError("target_shape (TLT: output_shape) is required, e.g. [256, 256]")
@@ -189,18 +182,12 @@ class _PerFieldRandom(RandomTransform):
         return out
 
 
-@register("transform", "RandomAxisFlip", aliases=("NPRandomFlip3D",))
+@register_transform("RandomAxisFlip", aliases=("NPRandomFlip3D",))
 class RandomAxisFlip(_PerFieldRandom):
     """With `probability`, flip along one spatial axis chosen at random. MONAI: `RandAxisFlipd(keys, prob)`."""
 
-    def __init__(
-        self,
-        fields: FieldsArg = None,
-        probability: float = 0.5,
-        applied_keys: FieldsArg = None,
-        field: FieldsArg = None,
-    ) -> None:
-        super().__init__(resolve_fields(fields, field, None, applied_keys))
+    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
+        super().__init__(as_fields(fields))
         self.probability = probability
 
     def draw(self, spatial_dims: int) -> Any:
@@ -210,14 +197,12 @@ class RandomAxisFlip(_PerFieldRandom):
         return lambda x, _label: flip(x)
 
 
-@register("transform", "FlipAxisRandom")
+@register_transform("FlipAxisRandom")
 class FlipAxisRandom(_PerFieldRandom):
     """Flip each spatial axis in `axis` independently with probability 0.5. MONAI: `RandFlipd` per axis."""
 
-    def __init__(
-        self, fields: FieldsArg = None, axis: Sequence[int] = (0, 1, 2), probability: float = 0.5
-    ) -> None:
-        super().__init__(resolve_fields(fields))
+    def __init__(self, fields: FieldsArg, axis: Sequence[int] = (0, 1, 2), probability: float = 0.5) -> None:
+        super().__init__(as_fields(fields))
         self.axis = [int(a) for a in axis]
         self.probability = probability
 
@@ -229,7 +214,7 @@ class FlipAxisRandom(_PerFieldRandom):
         return lambda x, _label: flip(x)
 
 
-@register("transform", "RandomRotate3D")
+@register_transform("RandomRotate3D")
 class RandomRotate3D(_PerFieldRandom):
     """With `probability`, rotate by 90°, 180° or 270° in a random plane of the three spatial axes.
 
@@ -237,8 +222,8 @@ class RandomRotate3D(_PerFieldRandom):
     random plane.
     """
 
-    def __init__(self, fields: FieldsArg = None, probability: float = 0.5) -> None:
-        super().__init__(resolve_fields(fields))
+    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
+        super().__init__(as_fields(fields))
         self.probability = probability
 
     def draw(self, spatial_dims: int) -> Any:
@@ -250,17 +235,15 @@ class RandomRotate3D(_PerFieldRandom):
         return lambda x, _label: rotate(x)
 
 
-@register("transform", "NPRandomRot90_XY")
+@register_transform("NPRandomRot90_XY")
 class RandomRot90XY(_PerFieldRandom):
     """With `probability`, rotate by k·90° (k = 1..3) in the plane of the first two spatial axes.
 
     MONAI: `RandRotate90d(keys, prob, spatial_axes=(0, 1))`.
     """
 
-    def __init__(
-        self, applied_keys: FieldsArg = None, probability: float = 0.5, fields: FieldsArg = None
-    ) -> None:
-        super().__init__(resolve_fields(fields, None, None, applied_keys))
+    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
+        super().__init__(as_fields(fields))
         self.probability = probability
 
     def draw(self, spatial_dims: int) -> Any:
@@ -270,7 +253,7 @@ class RandomRot90XY(_PerFieldRandom):
         return lambda x, _label: rotate(x)
 
 
-@register("transform", "RandomRotate2D", aliases=("NP2DRotate",))
+@register_transform("RandomRotate2D", aliases=("NP2DRotate",))
 class RandomRotate2D(_PerFieldRandom):
     """Rotate 2D fields by `angle` degrees, or by a uniform draw in `[-angle, angle]` with `is_random`.
 
@@ -279,13 +262,12 @@ class RandomRotate2D(_PerFieldRandom):
 
     def __init__(
         self,
-        fields: FieldsArg = None,
+        fields: FieldsArg,
         angle: float = 0.0,
         is_random: bool | None = None,
-        applied_keys: FieldsArg = None,
         random: bool | None = None,
     ) -> None:
-        super().__init__(resolve_fields(fields, None, None, applied_keys))
+        super().__init__(as_fields(fields))
         self.angle = float(angle)
         self.is_random = bool(is_random if is_random is not None else (random or False))
 
@@ -308,7 +290,7 @@ class RandomRotate2D(_PerFieldRandom):
         return apply
 
 
-@register("transform", "NPRandomZoom3D")
+@register_transform("NPRandomZoom3D")
 class RandomZoom3D(_PerFieldRandom):
     """Zoom each spatial axis by a factor drawn from `[lower_limits[i], upper_limits[i]]`.
 
@@ -317,15 +299,15 @@ class RandomZoom3D(_PerFieldRandom):
 
     def __init__(
         self,
-        applied_keys: FieldsArg = None,
+        fields: FieldsArg,
+        *,
         lower_limits: Sequence[float] = (0.9, 0.9, 0.9),
         upper_limits: Sequence[float] = (1.1, 1.1, 1.1),
         data_format: str = "channels_first",
         use_gpu: bool = False,
         keep_size: bool = False,
-        fields: FieldsArg = None,
     ) -> None:
-        super().__init__(resolve_fields(fields, None, None, applied_keys))
+        super().__init__(as_fields(fields))
         self.lower = [float(v) for v in lower_limits]
         self.upper = [float(v) for v in upper_limits]
         if len(self.lower) != len(self.upper) or any(

@@ -1,0 +1,94 @@
+"""Images as MONAI and nibabel index them: arrays `(x, y[, z][, C])` with a RAS affine `(N+1, N+1)`.
+
+The one bridge between `Volume` (`(Z, Y, X)`, LPS geometry) and the transforms: `read_array` reads every
+format through `read_image` (NIfTI, MetaImage, NRRD, a DICOM file or series folder) and reads pictures
+(PNG, JPEG, BMP, TIFF, through Pillow) and NumPy files (`.npy`, `.npz`), which carry no geometry (identity
+affine); `write_array` writes an array back through `write_image`.
+
+>>> array, affine = read_array("ct.nii.gz")  # doctest: +SKIP
+>>> array.shape, affine.shape  # doctest: +SKIP
+((512, 512, 48), (4, 4))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from clara_tlt.io.image import ITK_SUFFIXES, read_image, suffix_of, write_image
+from clara_tlt.io.volume import Volume
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NUMPY_SUFFIXES = (".npy", ".npz")
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])  # its own inverse: the flip `Volume.affine` applies
+
+
+def array_suffix(path: str | Path) -> str:
+    """The format suffix of `path` among every readable one (`.nii.gz` counts as one); '' when unknown."""
+    name = Path(path).name.lower()
+    return suffix_of(path) or next((s for s in (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES) if name.endswith(s)), "")
+
+
+def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`(array, affine)` of an image file or DICOM folder: axes `(x, y[, z][, C])`, RAS affine `(N+1, N+1)`.
+
+    A 2-D MetaImage, NRRD or NIfTI stays 2-D (`(x, y)`, 3×3 affine), as MONAI's readers keep it; `label`
+    resamples an uneven DICOM stack with nearest neighbour.
+    """
+    suffix = array_suffix(path)
+    if suffix in (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            return _read_picture(Path(path)) if suffix in PICTURE_SUFFIXES else _read_numpy(Path(path))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read ({exc})") from exc
+    volume = read_image(path, label=label)
+    array, affine = volume.array.transpose(2, 1, 0), volume.affine
+    if suffix in ITK_SUFFIXES and _stored_dimension(Path(path)) == 2:  # read_image made it one slice
+        return array[:, :, 0], affine[np.ix_([0, 1, 3], [0, 1, 3])]
+    return array, affine
+
+
+def _stored_dimension(path: Path) -> int:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return int(reader.GetDimension())
+
+
+def _read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        array = np.asarray(image)
+    array = np.swapaxes(array, 0, 1)  # (rows, cols[, C]) → (x, y[, C]) as MONAI's PILReader
+    return array, np.eye(3)
+
+
+def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    loaded = np.load(path)
+    array = loaded if isinstance(loaded, np.ndarray) else loaded[loaded.files[0]]  # .npz: the first array
+    return array, np.eye(min(array.ndim, 3) + 1)
+
+
+def write_array(array: np.ndarray, affine: np.ndarray, path: str | Path) -> Path:
+    """Write a 3-D array `(x, y, z)` with its RAS affine `(4, 4)` through `write_image` (atomic; format by suffix).
+
+    The inverse of `read_array` for volumes: spacing, origin and direction come from the affine.
+    """
+    if array.ndim != 3 or np.shape(affine) != (4, 4):
+        raise ValueError(
+            f"{path}: writes one 3-D volume with a 4×4 affine; got an array of shape {array.shape}"
+        )
+    lps = _RAS_TO_LPS @ np.asarray(affine, dtype=np.float64)[:3]
+    spacing = np.linalg.norm(lps[:, :3], axis=0)
+    volume = Volume(
+        np.ascontiguousarray(array.transpose(2, 1, 0)),
+        spacing=tuple(spacing),
+        origin=tuple(lps[:, 3]),
+        direction=lps[:, :3] / spacing,
+    )
+    return write_image(volume, path)
