@@ -65,7 +65,7 @@ def make(section: dict[str, Any], root: Path, crop: int | None = 8, **override: 
 def test_construction_reads_datalist_but_loads_no_image(spleen_data: Path, tmp_path: Path) -> None:
     pipeline = make(seed_section("config_train_spleen.json", "train"), spleen_data)
     assert isinstance(pipeline, SegmentationImagePipelineWithCache)
-    assert pipeline._dataset is None and len(pipeline.entries) == 4
+    assert pipeline.cache is None and len(pipeline.entries) == 4
     broken = tmp_path / "datalist.json"
     broken.write_text(json.dumps({"training": [{"image": "missing.nii.gz", "label": "missing_seg.nii.gz"}]}))
     with pytest.raises(NoInputError, match=r"training\[0\]\.image"):

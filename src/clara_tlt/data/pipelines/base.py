@@ -1,0 +1,175 @@
+"""What every image pipeline shares: the options a config gives, the datalist, the engine's API, batching.
+
+The pipelines are keyword-only dataclasses: each option is written once, as a field, and a subclass adds its
+own fields to those it inherits. The constructor's signature (what `build` checks config arguments against,
+for did-you-mean and type messages) is generated from the fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from monai.data import ThreadBuffer, list_data_collate
+from monai.transforms import RandomizableTrait, Transform
+
+from clara_tlt.data.datalist import load_datalist
+from clara_tlt.errors import ConfigError, NoInputError
+from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state
+
+Sample = dict[str, Any]
+
+
+def split_transforms(transforms: Sequence[Callable[..., Any]]) -> tuple[list[Any], list[Any]]:
+    """(deterministic head, rest): the head ends before the first random or non-MONAI transform."""
+    for index, transform in enumerate(transforms):
+        if isinstance(transform, RandomizableTrait) or not isinstance(transform, Transform):
+            return list(transforms[:index]), list(transforms[index:])
+    return list(transforms), []
+
+
+@dataclass(eq=False, kw_only=True)
+class ImagePipeline:
+    """Datalist entries → deterministic head → random tail → batches of `output_batch_size` samples.
+
+    `data_list_key` names the list of `data_list_file_path` to read (paths relative to `data_file_base_dir`,
+    else to the datalist's folder). `shuffle` defaults to True for the "training" list only. `num_workers`
+    threads compute the deterministic head; `prefetch_size` batches are prepared ahead in a background thread.
+    Constructing reads and checks the datalist only; no image is loaded before the first iteration.
+    """
+
+    data_list_file_path: str
+    data_file_base_dir: str | None = None
+    data_list_key: str = "training"
+    output_crop_size: Sequence[int] | None = None
+    output_batch_size: int = 1
+    num_workers: int = 0
+    prefetch_size: int = 0
+    shuffle: bool | None = None
+    transforms: Sequence[Callable[..., Any]] = field(default=(), repr=False)
+    entries: list[Sample] = field(init=False, repr=False)
+    head: list[Any] = field(init=False, repr=False)
+    tail: list[Any] = field(init=False, repr=False)
+    order_rng: np.random.RandomState = field(init=False, repr=False)
+    epoch: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        for name, least in (("output_batch_size", 1), ("num_workers", 0), ("prefetch_size", 0)):
+            if getattr(self, name) < least:
+                raise ConfigError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        self.entries = load_datalist(
+            self.data_list_file_path, self.data_list_key, base_dir=self.data_file_base_dir
+        )
+        if not self.entries:
+            raise NoInputError(
+                f"{self.data_list_file_path}: the list '{self.data_list_key}' of the datalist is empty; add "
+                "entries to it or choose another list with data_list_key / DATA_LIST_KEY"
+            )
+        if self.shuffle is None:
+            self.shuffle = self.data_list_key == "training"
+        if self.output_crop_size is not None:
+            self.output_crop_size = list(self.output_crop_size)
+        self.transforms = list(self.transforms)
+        self.head, self.tail = split_transforms(self.transforms)
+        self.order_rng = np.random.RandomState()
+
+    # -- the engine's API -------------------------------------------------------------------------------------
+    def set_random_state(self, seed: int) -> None:
+        """Seed the shuffling and every random transform: the same seed gives the same batches."""
+        self.order_rng = np.random.RandomState(seed % MAX_SEED)
+        set_random_state(self.transforms, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch `epoch`: epoch-aware transforms (CropSubVolumePosNegRatioCtrlEpoch) are told."""
+        self.epoch = epoch
+        for transform in self.transforms:
+            if hasattr(transform, "set_epoch"):
+                transform.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        """Batches per epoch (the last may be smaller)."""
+        volumes = self.volume_count()
+        if self.one_volume_per_batch():
+            return volumes
+        return math.ceil(volumes * self.samples_per_volume() / self.output_batch_size)
+
+    def __iter__(self) -> Iterator[Sample]:
+        batches = self.batches()
+        if self.prefetch_size > 0:
+            yield from ThreadBuffer(_Reiterable(batches), buffer_size=self.prefetch_size, timeout=0.1)
+        else:
+            yield from batches
+
+    def close(self) -> None:
+        """Release background threads and caches (the cached pipeline has them)."""
+
+    # -- what subclasses change -------------------------------------------------------------------------------
+    def one_volume_per_batch(self) -> bool:
+        """Whether each batch holds the samples of one volume (a transform yields the whole batch)."""
+        return False
+
+    def finish(self, sample: Sample) -> Sample:
+        """One sample from the random tail → its output form (size, layout); as it is here."""
+        return sample
+
+    def volume_count(self) -> int:
+        """Volumes per epoch."""
+        return len(self.entries)
+
+    def volumes(self) -> Iterator[Sample]:
+        """The deterministic head of each volume of this epoch, in the epoch's order."""
+        return self.heads(self.order())
+
+    # -- batching ---------------------------------------------------------------------------------------------
+    def samples_per_volume(self) -> int:
+        """Samples the random tail makes of one volume (a crop's `batch_size` or `num_samples`)."""
+        count = 1
+        for transform in self.tail:
+            count *= int(getattr(transform, "batch_size", None) or getattr(transform, "num_samples", 1) or 1)
+        return count
+
+    def order(self) -> list[int]:
+        """The volume indices of this epoch: shuffled by the seeded generator when `shuffle`."""
+        order = list(range(self.volume_count()))
+        if self.shuffle:
+            self.order_rng.shuffle(order)
+        return order
+
+    def heads(self, order: list[int]) -> Iterator[Sample]:
+        """The deterministic head of each entry in `order`, computed `num_workers` at a time (in order)."""
+        if self.num_workers <= 1:
+            for index in order:
+                yield apply_chain(self.head, dict(self.entries[index]))
+            return
+        with ThreadPoolExecutor(self.num_workers) as pool:
+            yield from pool.map(lambda i: apply_chain(self.head, dict(self.entries[i])), order)
+
+    def batches(self) -> Iterator[Sample]:
+        """Run the random tail over each volume; batches stack samples (tensors gain a leading `N` axis)."""
+        pending: list[Sample] = []
+        for volume in self.volumes():
+            result = apply_chain(self.tail, volume)
+            samples = [self.finish(s) for s in (result if isinstance(result, list) else [result])]
+            if self.one_volume_per_batch():
+                yield list_data_collate(samples)
+                continue
+            pending.extend(samples)
+            while len(pending) >= self.output_batch_size:
+                yield list_data_collate(pending[: self.output_batch_size])
+                pending = pending[self.output_batch_size :]
+        if pending:
+            yield list_data_collate(pending)
+
+
+class _Reiterable:
+    """An iterator that ThreadBuffer may iterate once."""
+
+    def __init__(self, iterator: Iterator[Sample]) -> None:
+        self.iterator = iterator
+
+    def __iter__(self) -> Iterator[Sample]:
+        return self.iterator

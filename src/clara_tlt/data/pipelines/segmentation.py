@@ -1,0 +1,45 @@
+"""The segmentation pipeline: volumes brought to `output_crop_size`, optionally one volume per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monai.data import MetaTensor
+
+from clara_tlt.components import register
+from clara_tlt.data.pipelines.base import ImagePipeline, Sample
+from clara_tlt.transforms.base import spatial_shape
+from clara_tlt.transforms.crop import crop, fitted_start
+
+
+@register("image_pipeline", "SegmentationImagePipeline")
+@dataclass(eq=False, kw_only=True)
+class SegmentationImagePipeline(ImagePipeline):
+    """Segmentation batches: `image` `(N, C, *spatial)` float32, `label` `(N, 1, *spatial)`, no caching.
+
+    `output_crop_size`: `image_fields` are zero padded / centre cropped to this spatial size (−1: keep the axis).
+    `batched_by_transforms`: a crop transform yields the whole batch from one volume (one volume per batch).
+    MONAI: `Dataset(datalist, Compose(transforms))` + `DataLoader(batch_size, collate_fn=list_data_collate)`.
+    """
+
+    batched_by_transforms: bool = False
+    image_fields: Sequence[str] = ("image", "label")
+
+    def one_volume_per_batch(self) -> bool:
+        return self.batched_by_transforms
+
+    def finish(self, sample: Sample) -> Sample:
+        """Bring image fields to `output_crop_size` (zero pad / centre crop)."""
+        size_given = self.output_crop_size
+        if not size_given or all(s <= 0 for s in size_given):
+            return sample
+        out = dict(sample)
+        for key in self.image_fields:
+            value = out.get(key)
+            if isinstance(value, MetaTensor) and len(spatial_shape(value)) == len(size_given):
+                shape = spatial_shape(value)
+                size = [d if s <= 0 else s for s, d in zip(size_given, shape, strict=True)]
+                if list(shape) != size:
+                    out[key] = crop(value, fitted_start([d // 2 for d in shape], size, shape), size)
+        return out
