@@ -17,15 +17,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clara_tlt.component_args import check_arguments
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
-from clara_tlt.errors import ClaraError, ConfigError
+from clara_tlt.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -68,6 +71,15 @@ TLT_PREFIXES = (
     "metrics.",
 )
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
+OUR_PACKAGE = __name__.split(".")[0]
+# Import names whose package on PyPI is called otherwise (for the install hint of a missing package).
+PIP_NAMES = {
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+    "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+}
 
 
 @dataclass(frozen=True)
@@ -254,62 +266,55 @@ def build(
 ) -> Any:
     """Build one component. `inject` holds runtime objects the config cannot name (an optimizer's `params`).
 
-    Config `args` win over injected values of the same name. Wrong arguments raise `ConfigError` naming the
-    argument and the ones the component accepts.
+    Config `args` win over injected values of the same name. User mistakes raise `ConfigError` (exit 3): a
+    wrong argument name or type, our factories' own `ConfigError`s, a library's rejection of an argument value
+    (its `ValueError`/`TypeError`) and a missing optional package. An error raised inside our own code is a
+    bug and propagates as it is.
     """
     normal = normalize_spec(spec, file=file, key_path=key_path)
     factory = resolve(normal, kind, file=file, key_path=key_path, search_dirs=search_dirs)
     args = {**(inject or {}), **normal.args}
-    _check_arguments(factory, args, normal, kind, file=file, key_path=key_path)
+    label = f"{kind} '{normal.label}'"
+    where = {"file": file, "key_path": child(key_path, "args")}
+    check_arguments(factory, args, config_args=normal.args, label=label, file=file, key_path=key_path)
     try:
         return factory(**args)
-    except ClaraError as exc:
-        if isinstance(exc, ConfigError) and exc.file is None:
-            raise ConfigError(exc.reason, file=file, key_path=child(key_path, "args")) from exc
+    except ConfigError as exc:
+        if exc.file is None:
+            raise ConfigError(exc.reason, **where) from exc
         raise
-    except (TypeError, ValueError, KeyError, AssertionError, RuntimeError) as exc:
+    except ImportError as exc:
+        package = missing_package(exc)
+        if package is None:
+            raise
         raise ConfigError(
-            f"cannot build {kind} '{normal.label}': {type(exc).__name__}: {exc}",
-            file=file,
-            key_path=child(key_path, "args"),
+            f"{label} needs the package '{package}', which is not installed; install it with "
+            f"`pip install {PIP_NAMES.get(package, package)}`",
+            **where,
         ) from exc
+    except (TypeError, ValueError) as exc:
+        if raised_in_our_code(exc):
+            raise
+        raise ConfigError(f"cannot build {label}: {exc}", **where) from exc
 
 
-def _check_arguments(
-    factory: Callable[..., Any],
-    args: dict[str, Any],
-    spec: ComponentSpec,
-    kind: str,
-    *,
-    file: str,
-    key_path: str,
-) -> None:
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return
-    parameters = signature.parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    accepted = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    for name in args:
-        if name not in accepted:
-            raise ConfigError(
-                f"{kind} '{spec.label}' has no argument '{name}'{did_you_mean(name, accepted) or '.'} "
-                f"Accepted arguments: {', '.join(accepted) or 'none'}",
-                file=file,
-                key_path=child(child(key_path, "args"), name),
-            )
-    missing = [
-        n
-        for n, p in parameters.items()
-        if p.default is inspect.Parameter.empty
-        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        and n not in args
-    ]
-    if missing:
-        raise ConfigError(
-            f"{kind} '{spec.label}' needs argument(s) {', '.join(missing)}; add them under \"args\"",
-            file=file,
-            key_path=child(key_path, "args"),
-        )
+def missing_package(error: ImportError) -> str | None:
+    """The top-level package an import error says is not installed (None: not that kind, or one of ours).
+
+    MONAI's `OptionalImportError` carries no module name, only "... (No module named 'x')" in its message.
+    """
+    name = error.name if isinstance(error, ModuleNotFoundError) else None
+    if name is None:
+        found = re.search(r"No module named '([\w.]+)'", str(error))
+        name = found.group(1) if found else None
+    package = name.split(".")[0] if name else None
+    return None if package in (None, OUR_PACKAGE) else package
+
+
+def raised_in_our_code(error: BaseException) -> bool:
+    """Whether the innermost frame of `error`'s traceback is in a clara_tlt module."""
+    frames = list(traceback.walk_tb(error.__traceback__))
+    if not frames:
+        return False
+    module = str(frames[-1][0].f_globals.get("__name__", ""))
+    return module == OUR_PACKAGE or module.startswith(OUR_PACKAGE + ".")

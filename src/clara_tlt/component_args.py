@@ -1,0 +1,132 @@
+"""A component's config arguments checked against its factory's signature before the factory is called.
+
+Unknown names get did-you-mean and the accepted names; missing required ones are listed; values are checked
+against the factory's type hints where those are simple (int, float, bool, str, None, lists of those and unions
+of them; an int is a valid float, a bool is not an int). Other hints are left to the factory.
+
+    check_arguments(factory, args, config_args=spec.args, label="network 'SegAhnet'", file=..., key_path=...)
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clara_tlt.config.keypath import child
+from clara_tlt.config.suggest import did_you_mean
+from clara_tlt.errors import ConfigError
+
+# A simple type → (the words for one value, the words for several)
+SCALARS: dict[type, tuple[str, str]] = {
+    bool: ("true or false", "true/false values"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+}
+LISTS = (list, tuple, Sequence)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a simple type hint accepts: `test(value)`, and `words` for the message ("an integer or null")."""
+
+    test: Callable[[Any], bool]
+    words: str
+
+
+def check_arguments(
+    factory: Callable[..., Any],
+    args: Mapping[str, Any],
+    *,
+    config_args: Mapping[str, Any],
+    label: str,
+    file: str,
+    key_path: str,
+) -> None:
+    """Raise `ConfigError` for an argument `factory` does not take, a required one missing from `args`, or a
+    value of `config_args` (what the user wrote; injected runtime objects are not checked) of the wrong type."""
+    signature = _signature(factory)
+    if signature is None:
+        return
+    args_path = child(key_path, "args")
+    parameters = signature.parameters
+    named = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        for name in args:
+            if name not in named:
+                raise ConfigError(
+                    f"{label} has no argument '{name}'{did_you_mean(name, named) or '.'} "
+                    f"Accepted arguments: {', '.join(named) or 'none'}",
+                    file=file,
+                    key_path=child(args_path, name),
+                )
+    missing = [n for n in named if parameters[n].default is inspect.Parameter.empty and n not in args]
+    if missing:
+        raise ConfigError(
+            f'{label} needs argument(s) {", ".join(missing)}; add them under "args"',
+            file=file,
+            key_path=args_path,
+        )
+    for name, value in config_args.items():
+        expected = expected_type(parameters[name].annotation) if name in parameters else None
+        if expected is not None and not expected.test(value):
+            raise ConfigError(
+                f"{name} must be {expected.words}, got {value!r}", file=file, key_path=child(args_path, name)
+            )
+
+
+def expected_type(hint: Any) -> Expected | None:
+    """What `hint` accepts, or None when it is not simple (then the value is not checked)."""
+    if hint is type(None):
+        return Expected(lambda value: value is None, "null")
+    if isinstance(hint, type) and hint in SCALARS:
+        return Expected(lambda value: _is_scalar(value, hint), SCALARS[hint][0])
+    origin, members = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        parts = [expected_type(member) for member in members]
+        if any(part is None for part in parts):
+            return None
+        known = [part for part in parts if part is not None]
+        return Expected(lambda value: any(p.test(value) for p in known), " or ".join(p.words for p in known))
+    return _expected_list(origin, members)
+
+
+def _expected_list(origin: Any, members: tuple[Any, ...]) -> Expected | None:
+    """`list[X]`, `Sequence[X]` or `tuple[X, ...]` of a scalar X; a string is not a list of strings here."""
+    if origin not in LISTS:
+        return None
+    if origin is tuple and not (len(members) == 2 and members[1] is Ellipsis):
+        return None
+    if origin is not tuple and len(members) != 1:
+        return None
+    item = members[0]
+    if not (isinstance(item, type) and item in SCALARS):
+        return None
+    return Expected(
+        lambda value: isinstance(value, (list, tuple)) and all(_is_scalar(v, item) for v in value),
+        f"a list of {SCALARS[item][1]}",
+    )
+
+
+def _is_scalar(value: Any, kind: type) -> bool:
+    if kind is bool or isinstance(value, bool):  # JSON true is no integer, 1 is no boolean
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
+    """The factory's signature with its annotations evaluated where they can be; None when it has none."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature (some builtins and C extensions)
+        return None
+    try:
+        return inspect.signature(factory, eval_str=True)
+    except (NameError, AttributeError, TypeError):  # a name imported only for type checkers: no type checks
+        return signature
