@@ -16,6 +16,11 @@ from clara_tlt.components import register
 Params = Iterable[torch.nn.Parameter]
 
 
+def pick_rate(clara_value: float | None, torch_value: float) -> float:
+    """Clara's name for an argument wins over torch's when given, 0 included (`learning_rate: 0` is kept)."""
+    return torch_value if clara_value is None else clara_value
+
+
 @register("optimizer", "Adam")
 def adam(
     params: Params,
@@ -28,7 +33,7 @@ def adam(
 ) -> torch.optim.Optimizer:
     """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`."""
     return torch.optim.Adam(
-        params, lr=learning_rate or lr, betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay
+        params, lr=pick_rate(learning_rate, lr), betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay
     )
 
 
@@ -43,7 +48,11 @@ def momentum(
 ) -> torch.optim.Optimizer:
     """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov`."""
     return torch.optim.SGD(
-        params, lr=learning_rate or lr, momentum=momentum, nesterov=use_nesterov, weight_decay=weight_decay
+        params,
+        lr=pick_rate(learning_rate, lr),
+        momentum=momentum,
+        nesterov=use_nesterov,
+        weight_decay=weight_decay,
     )
 
 
