@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from enum import Enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,9 +12,10 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.data.utils import compute_importance_map
 from monai.inferers import Inferer
-from monai.utils import BlendMode, PytorchPadMode, look_up_option
+from monai.utils import BlendMode, PytorchPadMode
 
-from clara_tlt.errors import ClaraError
+from clara_tlt.config.suggest import did_you_mean
+from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.inferers.blending import LabelTarget, ScoreTarget, SlabBlender, Target
 from clara_tlt.inferers.outputs import as_input_type, checked_scores, label_dtype
 from clara_tlt.inferers.placement import plan_windows
@@ -57,15 +59,15 @@ class ScanWindowInferer(Inferer):
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number of windows ≥ 1, not {batch_size!r}")
+            raise ConfigError(f"batch_size must be a whole number of windows ≥ 1, not {batch_size!r}")
         if any(not 0 <= o < 1 for o in (overlap if isinstance(overlap, Sequence) else (overlap,))):
-            raise ValueError(f"overlap must be at least 0 and below 1, not {overlap!r}")
+            raise ConfigError(f"overlap must be at least 0 and below 1, not {overlap!r}")
         self.roi_size = roi_size
         self.batch_size = batch_size
         self.overlap = overlap
-        self.blend_mode = str(look_up_option(blend_mode, BlendMode))
+        self.blend_mode = _option("blend_mode", blend_mode, BlendMode)
         self.sigma_scale = sigma_scale
-        self.padding_mode = str(look_up_option(padding_mode, PytorchPadMode))
+        self.padding_mode = _option("padding_mode", padding_mode, PytorchPadMode)
         self.device = device
         self.progress = progress
         self.labels = labels
@@ -167,6 +169,15 @@ class ScanWindowInferer(Inferer):
 
     def _target(self, case_result: torch.Tensor, score_dtype: torch.dtype) -> Target:
         return LabelTarget(case_result, score_dtype) if self.labels else ScoreTarget(case_result)
+
+
+def _option(argument: str, value: str, choices: type[Enum]) -> str:
+    accepted = [str(choice.value) for choice in choices]
+    if value not in accepted:
+        raise ConfigError(
+            f"{argument} must be one of {', '.join(accepted)}, not {value!r}{did_you_mean(str(value), accepted)}"
+        )
+    return value
 
 
 def _parameter_device(network: Callable[..., Any]) -> torch.device | None:
