@@ -82,7 +82,9 @@ def test_network_sees_batches_of_windows_of_the_roi_size() -> None:
 
 def test_label_mode_holds_at_most_one_window_depth_of_float_scores() -> None:
     plan = plan_windows((16, 16, 64), (8, 8, 8), 0.25)
-    blender = SlabBlender(plan, LabelTarget(torch.zeros(1, 16, 16, 64, dtype=torch.uint8), torch.float32), None)
+    blender = SlabBlender(
+        plan, LabelTarget(torch.zeros(1, 16, 16, 64, dtype=torch.uint8), torch.float32), None
+    )
     deepest = 0
     for i, window in enumerate(plan.windows):
         blender.add(window, torch.rand(3, 8, 8, 8))

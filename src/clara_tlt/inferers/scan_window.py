@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from enum import Enum
 from collections.abc import Callable, Sequence
+from enum import Enum
 from typing import Any
 
 import torch
