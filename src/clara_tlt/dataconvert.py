@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,8 @@ class ConvertOptions:
     label: bool = False
     jobs: int | None = None  # None: every core
     sidecar: bool = True
+    interpolate_missing_slices: bool = False  # DICOM gaps of whole slices: interpolate instead of failing
+    replace_nonfinite: float | None = None  # NaN/±inf voxels: this value instead of failing the input
 
 
 @dataclass
@@ -76,7 +79,10 @@ class ConvertReport:
 
 def check_options(options: ConvertOptions) -> None:
     """Usage errors before anything is read or written (exit code 2)."""
-    for flag, value, accepted in (("-s", options.input_suffix, INPUT_SUFFIXES), ("-e", options.output_suffix, OUTPUT_SUFFIXES)):  # fmt: skip
+    for flag, value, accepted in (
+        ("-s", options.input_suffix, INPUT_SUFFIXES),
+        ("-e", options.output_suffix, OUTPUT_SUFFIXES),
+    ):
         if value not in accepted:
             raise UsageError(f"{flag} {value}: unsupported format; use one of {', '.join(accepted)}")
     if not options.input_dir.is_dir():
@@ -85,11 +91,35 @@ def check_options(options: ConvertOptions) -> None:
         raise UsageError(f"-r {options.resolution}: give one positive spacing in mm (isotropic) or three")
     if options.output_dir.resolve() == options.input_dir.resolve():
         raise UsageError(f"-o {options.output_dir}: the output folder is the input folder; choose another -o")
-    if options.output_dir.exists() and not options.force and any(options.output_dir.iterdir()):
+    check_output_folder(options.output_dir, force=options.force)
+
+
+def check_output_folder(output_dir: Path, *, force: bool) -> None:
+    """UsageError unless `output_dir` is, or can become, a folder we may write into; touches nothing.
+
+    Writability is probed with an unnamed temporary file in the folder, or in its nearest existing parent
+    when the folder does not exist yet (it is created when the first volume is written).
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"-o {output_dir}: is a file, not a folder; choose a folder for the outputs")
+    if output_dir.is_dir() and not force and any(output_dir.iterdir()):
         raise UsageError(
-            f"-o {options.output_dir}: output folder exists and is not empty; nothing was written. "
+            f"-o {output_dir}: output folder exists and is not empty; nothing was written. "
             "Pass -f/--force to overwrite, or choose another output folder"
         )
+    parent = output_dir.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"-o {output_dir}: {parent} is a file, so the output folder cannot be created there")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        where = "" if parent == output_dir.absolute() else f" (its parent {parent} does not let us create it)"
+        raise UsageError(
+            f"-o {output_dir}: cannot write there{where}: {exc.strerror or exc}; choose a folder you can write to"
+        ) from None
 
 
 def _safe(text: str) -> str:
@@ -122,19 +152,25 @@ def _dicom_items(options: ConvertOptions, report: ConvertReport) -> list[Convert
         number = series.meta.get("SeriesNumber")
         names.append(f"{base}_s{int(number)}" if shared and isinstance(number, (int, float)) else base)
     return [
-        ConvertItem(name, f"{series.folders[0]} (series {series.meta.get('SeriesNumber', '?')}, {len(series.slices)} slices)", series)
+        ConvertItem(name, _series_display(series), series)
         for name, series in zip(_unique(names), scan.series, strict=True)
-    ]  # fmt: skip
+    ]
+
+
+def _series_display(series: Any) -> str:
+    return f"{series.folders[0]} (series {series.meta.get('SeriesNumber', '?')}, {len(series.slices)} slices)"
 
 
 def _file_items(options: ConvertOptions) -> list[ConvertItem]:
     from clara_tlt.io.image import suffix_of
 
     output = options.output_dir.resolve()
+    candidates = options.input_dir.rglob(f"*{options.input_suffix}")
     files = sorted(
-        p for p in options.input_dir.rglob(f"*{options.input_suffix}")
+        p
+        for p in candidates
         if p.is_file() and suffix_of(p) == options.input_suffix and output not in p.resolve().parents
-    )  # fmt: skip
+    )
     names = [str(p.relative_to(options.input_dir))[: -len(options.input_suffix)] for p in files]
     return [ConvertItem(name, str(path), path) for name, path in zip(_unique(names), files, strict=True)]
 
@@ -156,12 +192,14 @@ def _sidecar(volume: Any, source: str, resampled: bool) -> dict[str, Any]:
 
 def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
     """Read, regularise/resample and write one input; returns its summary record. Raises on failure."""
-    from clara_tlt.io import read_image, read_series, resample_volume, write_image
+    from clara_tlt.io import check_finite, read_image, read_series, resample_volume, write_image
 
+    dicom = {"label": options.label, "interpolate_missing_slices": options.interpolate_missing_slices}
     if isinstance(item.source, Path):
-        volume = read_image(item.source, label=options.label)
+        volume = read_image(item.source, replace_nonfinite=options.replace_nonfinite, **dicom)
     else:
-        volume = read_series(item.source, label=options.label)
+        volume = read_series(item.source, **dicom)
+        volume = check_finite(volume, item.display, replace=options.replace_nonfinite)
     if options.resolution is not None:
         volume = resample_volume(volume, options.resolution, label=options.label)
     target = options.output_dir / f"{item.name}{options.output_suffix}"
@@ -169,8 +207,13 @@ def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
     if options.sidecar:
         sidecar = _sidecar(volume, item.display, options.resolution is not None)
         write_text_atomic(target.parent / f"{item.name}.json", json.dumps(sidecar, indent=2))
-    return {"input": item.display, "output": str(target), "shape_zyx": list(volume.shape),
-            "spacing_mm": [round(s, 6) for s in volume.spacing], "notes": volume.notes}  # fmt: skip
+    return {
+        "input": item.display,
+        "output": str(target),
+        "shape_zyx": list(volume.shape),
+        "spacing_mm": [round(s, 6) for s in volume.spacing],
+        "notes": volume.notes,
+    }
 
 
 def _worker_init(threads: int) -> None:
@@ -236,10 +279,17 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
 
 
 def _report(record: dict[str, Any], bar: Any) -> dict[str, Any]:
-    if bar is not None:
-        bar.update(1)
-    elif record.get("failed"):
-        logger.error("failed %s: %s", record["input"], record["reason"])
+    """One line per input as it finishes (above the bar on a terminal); the reason of a failure is printed
+    once, in the summary."""
+    if record.get("failed"):
+        line = f"failed {record['input']} (reason in the summary)"
     else:
-        logger.info("converted %s -> %s %s", record["input"], record["output"], " ".join(record["notes"]))
+        line = f"converted {record['input']} -> {record['output']}" + "".join(
+            f"\n    note: {note}" for note in record["notes"]
+        )
+    if bar is None:
+        (logger.error if record.get("failed") else logger.info)("%s", line)
+    else:
+        bar.write(line, file=sys.stderr)
+        bar.update(1)
     return record

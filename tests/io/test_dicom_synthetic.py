@@ -43,14 +43,21 @@ def test_oblique_shuffled_series_matches_simpleitk(tmp_path, ct_hu):
     assert not volume.notes
 
 
-def test_uneven_gaps_are_resampled_onto_an_even_grid_exactly(tmp_path):
-    offsets = [0, 2, 4, 6, 8, 12, 14, 16, 18, 20, 22, 24]  # one slice missing at 10 mm
+@pytest.mark.parametrize(
+    ("offsets", "flag", "said", "count"),
+    [
+        ([0, 2, 4, 6, 8, 11, 13, 15, 17, 19, 21, 23], False, "uneven slice gaps", 13),  # acquired unevenly
+        ([0, 2, 4, 6, 8, 12, 14, 16, 18, 20, 22, 24], True, "missing slices? 1 slice(s)", 13),  # one lost
+    ],
+)
+def test_uneven_gaps_are_resampled_onto_an_even_grid_exactly(tmp_path, offsets, flag, said, count):
     ramp_series(tmp_path, slice_offsets=offsets, origin=(5, -7, 11))
-    volume = read_image(tmp_path / "ramp")
-    assert any("uneven slice gaps" in n and "13 slices" in n for n in volume.notes)
-    assert volume.shape == (13, 24, 20) and volume.spacing[2] == pytest.approx(2.0)
-    k, j, i = np.mgrid[0:13, 0:24, 0:20]
-    points = volume.index_to_physical(np.stack([i, j, k], -1).reshape(-1, 3)).reshape(13, 24, 20, 3)
+    volume = read_image(tmp_path / "ramp", interpolate_missing_slices=flag)
+    assert any(said in n and f"{count} slices" in n for n in volume.notes)
+    assert volume.shape == (count, 24, 20)
+    assert volume.spacing[2] == pytest.approx(offsets[-1] / (count - 1))
+    k, j, i = np.mgrid[0:count, 0:24, 0:20]
+    points = volume.index_to_physical(np.stack([i, j, k], -1).reshape(-1, 3)).reshape(count, 24, 20, 3)
     assert np.abs(volume.array - ramp(points)).max() <= 1.0  # int16 rounding of input and output
 
 

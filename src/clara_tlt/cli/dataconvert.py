@@ -94,26 +94,58 @@ def parse_resolution(text: str | None) -> tuple[float, float, float] | None:
 @click.option(
     "--no-sidecar", is_flag=True, help="Do not write a JSON sidecar (geometry, series facts) per volume."
 )
+@click.option(
+    "--interpolate_missing_slices",
+    is_flag=True,
+    help="DICOM: fill a gap of whole missing slices by interpolating its neighbours. Default: such a series "
+    "fails with 'missing slices?'.",
+)
+@click.option(
+    "--replace_nonfinite",
+    type=float,
+    metavar="VALUE",
+    help="Float inputs: NaN, +inf and -inf voxels become VALUE (said in the sidecar's notes). Default: such an "
+    "input fails.",
+)
 @json_option
 @debug_option
-def command(data_dir: Path, resolution: str | None, input_suffix: str, output_suffix: str, output_dir: Path,
-            force: bool, label: bool, jobs: int | None, no_sidecar: bool, as_json: bool) -> None:  # fmt: skip
+def command(
+    data_dir: Path,
+    resolution: str | None,
+    input_suffix: str,
+    output_suffix: str,
+    output_dir: Path,
+    force: bool,
+    label: bool,
+    jobs: int | None,
+    no_sidecar: bool,
+    interpolate_missing_slices: bool,
+    replace_nonfinite: float | None,
+    as_json: bool,
+) -> None:
     """Convert DICOM series (or volumes) under -d to NIfTI/MetaImage/NRRD in -o, optionally resampled.
 
-    Exit codes: 0 ok, 2 usage (e.g. -o exists without -f), 4 no input found, 5 some inputs failed.
+    Damaged inputs (a DICOM slice that cannot be read, a file that ends early, NaN voxels) fail instead of
+    being filled in. Exit codes: 0 ok, 2 usage (e.g. -o exists without -f, -o not writable), 4 no input
+    found, 5 some inputs failed.
     """
     from clara_tlt.dataconvert import ConvertOptions, convert
 
     options = ConvertOptions(
-        data_dir, output_dir, parse_resolution(resolution), input_suffix.lower(), output_suffix.lower(),
-        force=force, label=label, jobs=jobs, sidecar=not no_sidecar,
-    )  # fmt: skip
+        data_dir,
+        output_dir,
+        parse_resolution(resolution),
+        input_suffix.lower(),
+        output_suffix=output_suffix.lower(),
+        force=force,
+        label=label,
+        jobs=jobs,
+        sidecar=not no_sidecar,
+        interpolate_missing_slices=interpolate_missing_slices,
+        replace_nonfinite=replace_nonfinite,
+    )
     report = convert(options, progress=None if not as_json else False)
-    lines = [
-        f"{r['input']} -> {r['output']}" + "".join(f"\n    note: {n}" for n in r["notes"])
-        for r in report.converted
-    ]
-    lines += [f"skipped {note}" for note in report.skipped]
+    lines = [f"skipped {note}" for note in report.skipped]
     lines.append(f"Converted {len(report.converted)} volume(s) into {output_dir} in {report.seconds:.1f} s.")
     emit(report.to_dict(), as_json=as_json, lines=lines)
     if report.failed:

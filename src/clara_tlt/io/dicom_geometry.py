@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,37 @@ class StackGeometry:
             return False
         deviation = np.abs(self.gaps - np.median(self.gaps)).max()
         return bool(deviation > max(POSITION_TOLERANCE_MM, GAP_TOLERANCE * float(np.median(self.gaps))))
+
+    @property
+    def missing_slices(self) -> list[tuple[int, int]]:
+        """`(k, m)` for each gap after sorted slice k that is a whole m ≥ 2 times the smallest gap (within
+        GAP_TOLERANCE of it): m - 1 slices are likely missing there, not acquired further apart."""
+        if len(self.slices) < 3:
+            return []
+        usual = float(self.gaps.min())
+        tolerance = max(POSITION_TOLERANCE_MM, GAP_TOLERANCE * usual)
+        multiples = np.rint(self.gaps / usual).astype(int)
+        return [
+            (k, int(m))
+            for k, (gap, m) in enumerate(zip(self.gaps, multiples, strict=True))
+            if m >= 2 and abs(gap - m * usual) <= tolerance
+        ]
+
+    def describe_missing(self) -> str:
+        """dcm2niix-style "missing slices?" sentence naming where the gaps are, or '' when there are none."""
+        missing = self.missing_slices
+        if not missing:
+            return ""
+        usual = float(self.gaps.min())
+        heights = self.offsets[:, 2]
+        where = "; ".join(
+            f"{Path(self.slices[k].path).name} → {Path(self.slices[k + 1].path).name}: "
+            f"{heights[k + 1] - heights[k]:.3f} mm = {m} × {usual:.3f} mm"
+            for k, m in missing[:5]
+        )
+        count = sum(m - 1 for _, m in missing)
+        more = f" and {len(missing) - 5} more gaps" if len(missing) > 5 else ""
+        return f"missing slices? {count} slice(s) seem to be missing ({where}{more})"
 
     @property
     def regular(self) -> bool:

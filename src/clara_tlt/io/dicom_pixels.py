@@ -13,6 +13,7 @@ import numpy as np
 import pydicom
 
 from clara_tlt.io.dicom_scan import SliceInfo
+from clara_tlt.io.integrity import ImageReadError
 
 
 def _frames_by_file(slices: list[SliceInfo]) -> dict[str, list[tuple[int, SliceInfo]]]:
@@ -27,7 +28,7 @@ def _read_frames(path: str) -> np.ndarray:
         ds = pydicom.dcmread(path)
         array = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for truncated or undecodable data
-        raise ValueError(f"{path}: cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
+        raise ImageReadError(f"{path}: cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
     return array if array.ndim == 3 else array[np.newaxis]
 
 
@@ -41,7 +42,7 @@ def _read_native(info: SliceInfo) -> np.ndarray:
         handle.seek(layout.offset)
         data = handle.read(count * dtype.itemsize)
     if len(data) != count * dtype.itemsize:
-        raise ValueError(
+        raise ImageReadError(
             f"{info.path}: cannot decode pixel data (file truncated: {len(data)} of {count * dtype.itemsize} bytes)"
         )
     plane = np.frombuffer(data, dtype=dtype).reshape(info.rows, info.columns)
@@ -77,7 +78,7 @@ def decode_slices(slices: list[SliceInfo]) -> np.ndarray:
         for index, info in wanted:
             frame = _read_native(info) if frames is None else frames[info.frame or 0]
             if frame.shape != (info.rows, info.columns):
-                raise ValueError(
+                raise ImageReadError(
                     f"{path}: pixel data is {frame.shape}, header says {(info.rows, info.columns)}"
                 )
             if raw is None:

@@ -1,9 +1,12 @@
 """Find DICOM files under a folder, read their headers, and group image slices into series.
 
 A series is every image slice sharing a SeriesInstanceUID, wherever it lies under the folder (one series may
-span subfolders; one folder may hold several series). Non-image objects (DICOMDIR, SR, RT structures,
-segmentations, presentation states) and localizers are skipped with a note; a file that claims to be DICOM but
-cannot be read is reported as a failure of its own.
+span subfolders; one folder may hold several series). Only objects known not to be slices are skipped with a
+note: non-image SOP classes (DICOMDIR, SR, presentation states, …), non-image modalities (RT structures,
+segmentations), localizers and colour images. A file that cannot be read whole — not parseable, cut short
+before or inside its pixel data, or without the geometry to place it — is damaged: it fails its series (by
+SeriesInstanceUID, or every series of its folder when even that cannot be read), so no volume is built with a
+hole where a slice should be; a damaged file that belongs to no series found is a failure of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 NON_IMAGE_MODALITIES = {
     "SR",
@@ -32,6 +35,9 @@ NON_IMAGE_MODALITIES = {
     "REG",
     "ECG",
 }
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# Image SOP Classes whose name lacks "Image Storage" (pydicom's UID.name), for telling cut-short images apart
+IMAGE_CLASSES_WITHOUT_THE_WORD = {"Parametric Map Storage", "Enhanced US Volume Storage"}
 # Series metadata carried into sidecars: acquisition facts only, never patient or operator identifiers, and no
 # UIDs (de-identification profiles replace them; they can link a volume back to its patient).
 PUBLIC_TAGS = (
@@ -69,12 +75,14 @@ class NativeLayout:
 
 @dataclass
 class DicomSeries:
-    """Slices of one SeriesInstanceUID, plus what was left out of it and why."""
+    """Slices of one SeriesInstanceUID, what was left out of it and why, and its damaged files (path → reason):
+    a series with damaged files cannot be read (`read_series` raises)."""
 
     uid: str
     slices: list[SliceInfo] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def folders(self) -> list[Path]:
@@ -84,7 +92,7 @@ class DicomSeries:
 @dataclass
 class ScanResult:
     series: list[DicomSeries]
-    unreadable: dict[str, str]  # path → reason
+    unreadable: dict[str, str]  # path → reason, for damaged files that belong to no series found
     skipped: list[str]  # one note per skipped object
 
 
@@ -100,14 +108,36 @@ def looks_like_dicom(path: Path) -> bool:
         return False
 
 
+def looks_like_cut_slice(path: Path) -> bool:
+    """Too short for the DICM magic, yet named like the numbered slices scanners write without a suffix
+    (`2062`, `IM0001`, `1.3.12.2.1107`): a slice cut short, not a text file such as VERSION or LOCKFILE."""
+    suffix = path.suffix[1:]
+    named_like_a_slice = any(c.isdigit() for c in path.name) and (not suffix or suffix.isdigit())
+    try:
+        return named_like_a_slice and path.stat().st_size < 132
+    except OSError:
+        return False
+
+
 def find_dicom_files(folder: Path, *, exclude: Path | None = None) -> list[Path]:
-    """Every file under `folder` that looks like DICOM, sorted; `exclude` (e.g. the output folder) is not walked."""
+    """Every file under `folder` that looks like DICOM, sorted; `exclude` (e.g. the output folder) is not walked.
+
+    Beside DICOM files, files that look like slices cut short (`looks_like_cut_slice`) are returned too, so
+    an emptied slice fails its series instead of leaving an unnoticed hole.
+    """
     found: list[Path] = []
     excluded = exclude.resolve() if exclude else None
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root, d).resolve() != excluded))
-        found += [Path(root, name) for name in sorted(files) if not name.startswith(".")]
-    return [path for path in found if looks_like_dicom(path)]
+        paths = [Path(root, name) for name in sorted(files) if not name.startswith(".")]
+        dicom = [looks_like_dicom(path) for path in paths]
+        if any(dicom):
+            found += [
+                path
+                for path, is_dicom in zip(paths, dicom, strict=True)
+                if is_dicom or looks_like_cut_slice(path)
+            ]
+    return found
 
 
 def _floats(value: Any, count: int, what: str) -> tuple[float, ...]:
@@ -201,10 +231,25 @@ def public_meta(ds: Dataset) -> dict[str, Any]:
     return meta
 
 
+def sop_class(ds: Dataset) -> UID | None:
+    """The SOP Class of a dataset: from its file meta, else its own SOPClassUID; None when neither survived."""
+    meta = getattr(ds, "file_meta", None)
+    value = (meta.get("MediaStorageSOPClassUID") if meta is not None else None) or ds.get("SOPClassUID")
+    return UID(str(value)) if value else None
+
+
+def has_pixels(ds: Dataset) -> bool:
+    return any(keyword in ds for keyword in PIXEL_KEYWORDS)
+
+
 def skip_reason(ds: Dataset) -> str | None:
-    """Why a readable dataset is not part of any image volume, or None when it is an image slice."""
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        return "no pixel data (not an image)"
+    """Why a readable dataset is known not to be a slice of a volume; None for an image (whole or damaged)."""
+    sop = sop_class(ds)
+    if not has_pixels(ds):
+        # pydicom drops pixel data cut short; only a SOP Class that is not an image says "not an image"
+        if sop is None or "Image Storage" in sop.name or sop.name in IMAGE_CLASSES_WITHOUT_THE_WORD:
+            return None
+        return f"not an image ({sop.name})"
     if str(ds.get("Modality", "")).upper() in NON_IMAGE_MODALITIES:
         return f"non-image object (Modality {ds.Modality})"
     if "LOCALIZER" in [str(v).upper() for v in ds.get("ImageType", [])]:
@@ -214,18 +259,37 @@ def skip_reason(ds: Dataset) -> str | None:
     return None
 
 
+def image_slices(path: str, ds: Dataset) -> list[SliceInfo]:
+    """The planes of an image dataset; ValueError says why it is damaged (no pixel data, no geometry)."""
+    if not has_pixels(ds):
+        raise ValueError("its pixel data is missing (file cut short?)")
+    try:
+        return slices_of(path, ds)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"cannot place this image in space: {exc}") from exc
+
+
+@dataclass
+class _Damaged:
+    path: Path
+    uid: str | None
+    reason: str
+
+
 def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResult:
-    """Read the headers of every DICOM file under `folder` and group image slices into series."""
+    """Read the headers of every DICOM file under `folder` and group image slices into series.
+
+    Damaged files go to their series' `damaged` (see the module docstring), or to `unreadable` when no series
+    found can own them.
+    """
     by_uid: dict[str, DicomSeries] = {}
-    unreadable: dict[str, str] = {}
+    damaged: list[_Damaged] = []
     notes_by_uid: dict[str, list[str]] = {}
     for path in find_dicom_files(folder, exclude=exclude):
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=False, defer_size="1 KB")
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-            unreadable[str(path)] = (
-                f"not a readable DICOM file ({type(exc).__name__}: {exc}); re-export it or move it out of the input folder"
-            )
+            damaged.append(_Damaged(path, None, f"not a readable DICOM file ({type(exc).__name__}: {exc})"))
             continue
         reason = skip_reason(ds)
         if reason:
@@ -233,13 +297,14 @@ def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResul
                 f"{path.name}: skipped, {reason}"
             )
             continue
-        uid = str(ds.get("SeriesInstanceUID", "") or f"no-series-uid:{path.parent}")
+        uid = str(ds.get("SeriesInstanceUID", "") or "") or None
         try:
-            planes = slices_of(str(path), ds)
+            planes = image_slices(str(path), ds)
         except ValueError as exc:
-            unreadable[str(path)] = f"cannot place this image in space: {exc}"
+            damaged.append(_Damaged(path, uid, str(exc)))
             continue
-        series = by_uid.setdefault(uid, DicomSeries(uid, meta=public_meta(ds)))
+        key = uid or f"no-series-uid:{path.parent}"
+        series = by_uid.setdefault(key, DicomSeries(key, meta=public_meta(ds)))
         series.slices += planes
     skipped: list[str] = []
     for uid, notes in notes_by_uid.items():
@@ -247,4 +312,22 @@ def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResul
             by_uid[uid].notes += notes
         else:
             skipped += notes
-    return ScanResult(list(by_uid.values()), unreadable, skipped)
+    return ScanResult(list(by_uid.values()), _assign_damaged(damaged, by_uid), skipped)
+
+
+def _assign_damaged(damaged: list[_Damaged], by_uid: dict[str, DicomSeries]) -> dict[str, str]:
+    """Give each damaged file to its series, or (series unknown) to every series of its folder; the rest,
+    which no series found can own, are returned as path → reason."""
+    unowned: dict[str, str] = {}
+    for item in damaged:
+        if item.uid is not None:
+            owners = [by_uid[item.uid]] if item.uid in by_uid else []
+        else:
+            owners = [s for s in by_uid.values() if item.path.parent in s.folders]
+        for series in owners:
+            series.damaged[str(item.path)] = item.reason + (
+                "" if item.uid else " (its series cannot be read; it lies in this series' folder)"
+            )
+        if not owners:
+            unowned[str(item.path)] = f"{item.reason}; re-export it or move it out of the input folder"
+    return unowned

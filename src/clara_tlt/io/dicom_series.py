@@ -9,30 +9,68 @@ from clara_tlt.errors import NoInputError
 from clara_tlt.io.dicom_geometry import select_slices, stack_geometry
 from clara_tlt.io.dicom_pixels import decode_slices
 from clara_tlt.io.dicom_scan import DicomSeries, scan_dicom_folder
+from clara_tlt.io.integrity import ImageReadError
 from clara_tlt.io.regularize import describe, regularize
 from clara_tlt.io.volume import Volume
 
 logger = logging.getLogger(__name__)
 
 
-def read_series(series: DicomSeries, *, label: bool = False) -> Volume:
-    """The volume of one series; `label` makes regularisation nearest-neighbour. ValueError says what is wrong."""
+def read_series(
+    series: DicomSeries, *, label: bool = False, interpolate_missing_slices: bool = False
+) -> Volume:
+    """The volume of one series; `label` makes regularisation nearest-neighbour.
+
+    ImageReadError when a file of the series is damaged, or when whole slices seem to be missing and
+    `interpolate_missing_slices` is not set; ValueError for other series that form no volume (mixed sizes).
+    """
+    if series.damaged:
+        raise ImageReadError(damaged_message(series))
     slices, notes = select_slices(series.slices)
     geometry = stack_geometry(slices)
+    missing = geometry.describe_missing()
+    if missing and not interpolate_missing_slices:
+        raise ImageReadError(
+            f"{series.folders[0]}: {missing}; nothing was written. Find the missing files, or pass "
+            "--interpolate_missing_slices (read_image(..., interpolate_missing_slices=True)) to fill the gap "
+            "by interpolating its neighbours"
+        )
     voxels = decode_slices(geometry.slices)
     meta = dict(series.meta, NumberOfSourceSlices=len(geometry.slices))
     notes = series.notes + notes
     if geometry.regular:
         spacing_x, spacing_y = geometry.pixel_spacing
         spacing_z = geometry.slice_spacing if len(geometry.slices) > 1 else _single_slice_thickness(series)
-        return Volume(voxels, (spacing_x, spacing_y, spacing_z), tuple(geometry.origin), geometry.direction,
-                      meta=meta, notes=notes)  # fmt: skip
+        return Volume(
+            voxels,
+            (spacing_x, spacing_y, spacing_z),
+            tuple(geometry.origin),
+            geometry.direction,
+            meta=meta,
+            notes=notes,
+        )
     regular, origin, gap = regularize(geometry, voxels, label=label)
     note = describe(geometry, regular.shape[0], gap)
     logger.warning("series %s: %s", series.meta.get("SeriesNumber", series.uid), note)
     meta.update(Regularized=True, SourceSliceOffsetsMm=[round(float(h), 4) for h in geometry.offsets[:, 2]])
-    return Volume(regular, (*geometry.pixel_spacing, gap), tuple(origin), geometry.direction,
-                  meta=meta, notes=[*notes, note])  # fmt: skip
+    return Volume(
+        regular,
+        (*geometry.pixel_spacing, gap),
+        tuple(origin),
+        geometry.direction,
+        meta=meta,
+        notes=[*notes, note],
+    )
+
+
+def damaged_message(series: DicomSeries) -> str:
+    """Why a series with damaged files is refused, naming each file (the first ten)."""
+    listed = "; ".join(f"{path}: {reason}" for path, reason in list(series.damaged.items())[:10])
+    more = f"; and {len(series.damaged) - 10} more" if len(series.damaged) > 10 else ""
+    return (
+        f"{len(series.damaged)} file(s) of this series cannot be read ({listed}{more}); nothing was written "
+        "rather than fill the hole by interpolation. Re-export the series, or move the damaged files out"
+    )
 
 
 def _single_slice_thickness(series: DicomSeries) -> float:
@@ -49,7 +87,9 @@ def _single_slice_thickness(series: DicomSeries) -> float:
     return 1.0
 
 
-def read_dicom_folder(folder: Path, *, label: bool = False) -> Volume:
+def read_dicom_folder(
+    folder: Path, *, label: bool = False, interpolate_missing_slices: bool = False
+) -> Volume:
     """The one image series under `folder`; several series or none is an error naming what was found."""
     scan = scan_dicom_folder(folder)
     if not scan.series:
@@ -61,4 +101,6 @@ def read_dicom_folder(folder: Path, *, label: bool = False) -> Volume:
             f"{folder}: holds {len(scan.series)} series (SeriesNumber {listed}); "
             "use clara_tlt.io.scan_dicom_folder and read_series to pick one, or convert the folder with dataconvert"
         )
-    return read_series(scan.series[0], label=label)
+    if scan.unreadable:  # damaged files beside the series that name another series: still not a clean read
+        raise ImageReadError(f"{folder}: " + "; ".join(f"{p}: {r}" for p, r in scan.unreadable.items()))
+    return read_series(scan.series[0], label=label, interpolate_missing_slices=interpolate_missing_slices)

@@ -90,7 +90,9 @@ def describe(geometry: StackGeometry, count: int, gap: float) -> str:
     if geometry.tilted:
         parts.append(f"gantry tilt / in-plane shift up to {geometry.max_in_plane_shift:.2f} mm "
                      f"({geometry.tilt_degrees:.1f}°) corrected by shifting each slice in-plane")  # fmt: skip
-    if geometry.uneven:
+    if geometry.missing_slices:
+        parts.append(f"{geometry.describe_missing()}: interpolated (interpolate_missing_slices)")
+    elif geometry.uneven:
         gaps = geometry.gaps
         parts.append(f"uneven slice gaps ({gaps.min():.3f}-{gaps.max():.3f} mm) resampled")
     return (
