@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from clara_tlt.cli.main import cli
 from clara_tlt.cli.runner import run
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.synthetic.dicom import write_dicom_series
-from tests.io.conftest import CT_SERIES, sitk_series
+from tests.io.conftest import CT_SERIES, DAMAGES, damage, sitk_series
 
 BIN = Path(sys.executable).parent
 
@@ -175,3 +176,115 @@ def test_tlt_dataconvert_console_script(dicom_tree, tmp_path):
         [str(BIN / "tlt-dataconvert"), "-d", str(dicom_tree), "-o", str(out)], capture_output=True, text=True
     )
     assert again.returncode == 2
+
+
+@pytest.fixture
+def damaged_tree(tmp_path, ct_hu) -> tuple[Path, Path]:
+    """good/ (a whole synthetic series) and CT5N/ (a copy of pydicom's real CT): returns (root, CT5N)."""
+    root = tmp_path / "dicom"
+    write_dicom_series(ct_hu, root / "good")
+    return root, Path(shutil.copytree(CT_SERIES, root / "CT5N"))
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_dicom_slice_fails_its_series_only_and_exits_5(damaged_tree, tmp_path, how):
+    root, real = damaged_tree
+    victim = sorted(real.iterdir())[1]
+    damage(victim, how)
+    out = tmp_path / "out"
+    code, stdout, stderr = dataconvert("-d", str(root), "-o", str(out), "-j", "1", "--json")
+    assert code == 5
+    report = json.loads(stdout)
+    assert [Path(r["output"]).name for r in report["converted"]] == ["good.nii.gz"]
+    assert len(report["failed"]) == 1 and str(victim) in report["failed"][0]["reason"]
+    assert "1 of 2 inputs failed" in stderr and str(victim) in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.nii.gz"]  # nothing for CT5N
+
+
+def test_missing_slices_fail_unless_interpolation_is_asked_for(damaged_tree, tmp_path):
+    root, real = damaged_tree
+    sorted(real.iterdir())[2].unlink()
+    code, _, stderr = dataconvert("-d", str(root), "-o", str(tmp_path / "out"), "-j", "1")
+    assert code == 5 and "missing slices? 1 slice(s)" in stderr and "--interpolate_missing_slices" in stderr
+    assert not (tmp_path / "out" / "CT5N.nii.gz").exists()
+    code, _, stderr = dataconvert("-d", str(root), "-o", str(tmp_path / "o2"), "--interpolate_missing_slices")
+    assert code == 0, stderr
+    notes = json.loads((tmp_path / "o2" / "CT5N.json").read_text())["notes"]
+    assert any("missing slices?" in note and "interpolated" in note for note in notes)
+    assert nib.load(tmp_path / "o2" / "CT5N.nii.gz").shape[2] == 5
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".mha", ".nrrd"])
+def test_a_compressed_volume_that_ends_early_fails_and_exits_5(tmp_path, suffix):
+    array = (np.arange(12 * 32 * 32).reshape(12, 32, 32) % 700 + 1).astype(np.int16)  # no zeros anywhere
+    for name in ("whole", "cut"):
+        write_image(Volume(array), tmp_path / "in" / f"{name}{suffix}")
+    cut = tmp_path / "in" / f"cut{suffix}"
+    cut.write_bytes(cut.read_bytes()[:-300])
+    out = tmp_path / "out"
+    code, stdout, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", suffix, "-o", str(out), "--json")
+    assert code == 5 and str(cut) in stderr
+    assert [Path(r["output"]).name for r in json.loads(stdout)["converted"]] == ["whole.nii.gz"]
+    assert not (out / "cut.nii.gz").exists()
+
+
+def test_nan_voxels_fail_unless_a_replacement_is_given(tmp_path):
+    array = np.zeros((4, 16, 16), np.float32)
+    array[1, 2, 3], array[2, 0, 0] = np.nan, np.inf
+    (tmp_path / "in").mkdir()
+    nib.save(nib.Nifti1Image(array.T, np.eye(4)), tmp_path / "in" / "prob.nii.gz")
+    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", ".nii.gz", "-o", str(tmp_path / "out"))
+    assert (
+        code == 5
+        and "prob.nii.gz: 2 voxel(s) are NaN or infinite" in stderr
+        and "--replace_nonfinite" in stderr
+    )
+    assert not (tmp_path / "out" / "prob.nii.gz").exists()
+    args = (
+        "-d",
+        str(tmp_path / "in"),
+        "-s",
+        ".nii.gz",
+        "-o",
+        str(tmp_path / "o2"),
+        "--replace_nonfinite",
+        "-5",
+    )
+    code, _, stderr = dataconvert(*args)
+    assert code == 0, stderr
+    converted = np.asarray(nib.load(tmp_path / "o2" / "prob.nii.gz").dataobj).T
+    assert converted[1, 2, 3] == converted[2, 0, 0] == -5 and np.isfinite(converted).all()
+    notes = json.loads((tmp_path / "o2" / "prob.json").read_text())["notes"]
+    assert notes == ["2 NaN/infinite voxel(s) replaced by -5 (replace_nonfinite)"]
+
+
+def test_output_that_is_a_file_or_cannot_be_written_is_one_usage_error(dicom_tree, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    code, _, stderr = dataconvert("-d", str(dicom_tree), "-o", str(tmp_path / "taken"))
+    assert code == 2 and "is a file, not a folder" in stderr
+    code, _, stderr = dataconvert("-d", str(dicom_tree), "-o", str(tmp_path / "taken" / "sub"))
+    assert code == 2 and "taken is a file" in stderr
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs a read-only /sys (Linux)")
+def test_unwritable_output_folder_is_one_error_before_any_conversion(dicom_tree):
+    code, stdout, stderr = dataconvert("-d", str(dicom_tree), "-o", "/sys/kernel/clara_tlt_out")
+    assert code == 2 and stderr.count("cannot write there") == 1 and "Converted" not in stdout
+
+
+def test_each_volume_and_each_failure_is_printed_once(damaged_tree, tmp_path):
+    root, real = damaged_tree
+    victim = sorted(real.iterdir())[3]
+    damage(victim, "pixel data missing")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(BIN / "tlt-dataconvert"), "-d", str(root), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 5
+    printed = done.stdout + done.stderr
+    assert printed.count(str(out / "good.nii.gz")) == 1 and printed.count(str(victim)) == 1
+    assert "Converted 1 volume(s)" in done.stdout and "1 of 2 inputs failed" in done.stderr

@@ -14,6 +14,8 @@ from clara_tlt.io import Volume
 PYDICOM_TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 CT_SERIES = PYDICOM_TEST_FILES / "dicomdirtests" / "98892001" / "CT5N"  # 5 real CT slices, 2.5 mm
 CT_UNEVEN = PYDICOM_TEST_FILES / "dicomdirtests" / "77654033" / "CT2"  # 4 real CT slices, one 202.5 mm gap
+PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian
+DAMAGES = ["zero bytes", "header cut short", "pixel data missing", "pixel data cut short"]
 
 
 def pydicom_file(name: str) -> str:
@@ -24,6 +26,19 @@ def pydicom_file(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (pydicom-data missing)")
     return str(path)
+
+
+def damage(path: Path, how: str) -> None:
+    """Damage one DICOM file the ways copies and exports go wrong."""
+    data = path.read_bytes()
+    pixel_at = data.rfind(PIXEL_DATA_TAG)
+    cut = {
+        "zero bytes": 0,
+        "header cut short": pixel_at // 2,
+        "pixel data missing": pixel_at,
+        "pixel data cut short": len(data) - 100,
+    }[how]
+    path.write_bytes(data[:cut])
 
 
 def sitk_series(folder: Path) -> sitk.Image:

@@ -13,25 +13,7 @@ import pytest
 
 from clara_tlt.io import ImageReadError, Volume, read_image, scan_dicom_folder, write_image
 from clara_tlt.synthetic.dicom import write_dicom_series
-from tests.io.conftest import CT_SERIES, CT_UNEVEN, pydicom_file
-
-PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian
-
-
-def damage(path: Path, how: str) -> None:
-    """Damage one DICOM file the ways copies and exports go wrong."""
-    data = path.read_bytes()
-    pixel_at = data.rfind(PIXEL_DATA_TAG)
-    cut = {
-        "zero bytes": 0,
-        "header cut short": pixel_at // 2,
-        "pixel data missing": pixel_at,
-        "pixel data cut short": len(data) - 100,
-    }[how]
-    path.write_bytes(data[:cut])
-
-
-DAMAGES = ["zero bytes", "header cut short", "pixel data missing", "pixel data cut short"]
+from tests.io.conftest import CT_SERIES, CT_UNEVEN, DAMAGES, damage, pydicom_file
 
 
 @pytest.fixture
