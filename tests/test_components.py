@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,126 @@ def test_missing_pretrained_weights_say_how_to_train_from_scratch(tmp_path: Path
             file="c.json",
             key_path="train.model",
         )
+
+
+def test_wrong_argument_type_names_the_argument_and_the_type() -> None:
+    where = {"file": "c.json", "key_path": "train.model"}
+    with pytest.raises(
+        ConfigError,
+        match=r"^c\.json: train\.model\.args\.num_classes: num_classes must be an integer, got 'two'$",
+    ) as info:
+        build({"name": "SegAhnet", "args": {"num_classes": "two"}}, "network", **where)
+    assert info.value.exit_code == 3
+    with pytest.raises(ConfigError, match="num_classes must be an integer, got True"):  # a bool is no integer
+        build({"name": "SegAhnet", "args": {"num_classes": True}}, "network", **where)
+
+
+def test_an_integer_is_a_valid_float_and_lists_and_null_are_checked(tmp_path: Path) -> None:
+    model = torch.nn.Linear(2, 1)
+    adam = build(
+        {"name": "Adam", "args": {"learning_rate": 1, "beta1": 0}},
+        "optimizer",
+        file="c.json",
+        key_path="train.optimizer",
+        inject={"params": model.parameters()},
+    )
+    assert adam.param_groups[0]["lr"] == 1 and adam.param_groups[0]["betas"] == (0, 0.999)
+    custom = write_module(
+        tmp_path,
+        "sized_for_test",
+        "class Sized:\n    def __init__(self, sizes: list[int] | None = None, name: str = 'a'):\n"
+        "        self.sizes = sizes\n",
+    )
+    built = build(
+        {"path": "sized_for_test.Sized", "args": {"sizes": None}}, "loss", search_dirs=[custom], **WHERE
+    )
+    assert built.sizes is None
+    with pytest.raises(ConfigError, match=r"sizes must be a list of integers or null, got \[1, 'x'\]"):
+        build(
+            {"path": "sized_for_test.Sized", "args": {"sizes": [1, "x"]}},
+            "loss",
+            search_dirs=[custom],
+            **WHERE,
+        )
+    with pytest.raises(ConfigError, match="name must be a string, got 3"):
+        build({"path": "sized_for_test.Sized", "args": {"name": 3}}, "loss", search_dirs=[custom], **WHERE)
+
+
+def test_a_library_rejecting_a_value_is_a_config_error() -> None:
+    model = torch.nn.Linear(2, 1)
+    with pytest.raises(
+        ConfigError, match=r"train\.optimizer\.args: cannot build optimizer 'SGD': Invalid momentum value: -1"
+    ):
+        build(
+            {"name": "SGD", "args": {"momentum": -1}},
+            "optimizer",
+            file="c.json",
+            key_path="train.optimizer",
+            inject={"params": model.parameters(), "lr": 0.1},
+        )
+    with pytest.raises(ConfigError, match="cannot build optimizer 'Adam': Invalid beta parameter"):
+        build(  # our factory passes the value on; torch rejects it
+            {"name": "Adam", "args": {"beta1": 2.0}},
+            "optimizer",
+            file="c.json",
+            key_path="train.optimizer",
+            inject={"params": model.parameters()},
+        )
+
+
+def test_an_error_inside_our_own_code_is_not_called_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("clara_tlt.buggy_for_test")
+    exec(  # a component whose code lives in a clara_tlt module and has a bug
+        "class Buggy:\n    def __init__(self, size: int = 2):\n        self.halves = [0] * size\n"
+        "        self.halves.index(1)\n",
+        module.__dict__,
+    )
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with pytest.raises(ValueError, match="is not in list") as info:
+        build({"path": "clara_tlt.buggy_for_test.Buggy"}, "loss", **WHERE)
+    assert not isinstance(info.value, ConfigError)
+
+
+@pytest.mark.parametrize(
+    ("body", "package", "install"),
+    [
+        (
+            "import no_such_package_for_test.sub",
+            "no_such_package_for_test",
+            "pip install no_such_package_for_test",
+        ),
+        (
+            "from monai.utils import optional_import\n"
+            "        optional_import('no_such_package_for_test')[0].f()",
+            "no_such_package_for_test",
+            "pip install no_such_package_for_test",
+        ),
+        (
+            "raise ModuleNotFoundError(\"No module named 'cv2'\", name='cv2')",
+            "cv2",
+            "pip install opencv-python",
+        ),
+    ],
+    ids=["import", "monai-optional-import", "pypi-name-differs"],
+)
+def test_missing_optional_package_names_package_component_and_install_command(
+    tmp_path: Path, body: str, package: str, install: str
+) -> None:
+    module = f"needs_package_{len(body)}_for_test"
+    custom = write_module(tmp_path, module, f"class NeedsPackage:\n    def __init__(self):\n        {body}\n")
+    with pytest.raises(ConfigError) as info:
+        build({"path": f"{module}.NeedsPackage"}, "loss", search_dirs=[custom], **WHERE)
+    message = str(info.value)
+    assert message.startswith(
+        f"config_train.json: train.loss.args: loss '{module}.NeedsPackage' needs the package"
+    )
+    assert f"'{package}', which is not installed" in message and f"`{install}`" in message
+    assert info.value.exit_code == 3
+
+
+def write_module(tmp_path: Path, name: str, source: str) -> Path:
+    """A module `name` in an MMAR-style custom/ folder; returns the folder."""
+    custom = tmp_path / "custom"
+    custom.mkdir(exist_ok=True)
+    (custom / f"{name}.py").write_text(source)
+    return custom

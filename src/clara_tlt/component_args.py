@@ -9,6 +9,7 @@ of them; an int is a valid float, a bool is not an int). Other hints are left to
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 import typing
@@ -71,8 +72,9 @@ def check_arguments(
             file=file,
             key_path=args_path,
         )
+    hints = _type_hints(factory)
     for name, value in config_args.items():
-        expected = expected_type(parameters[name].annotation) if name in parameters else None
+        expected = expected_type(hints[name]) if name in hints else None
         if expected is not None and not expected.test(value):
             raise ConfigError(
                 f"{name} must be {expected.words}, got {value!r}", file=file, key_path=child(args_path, name)
@@ -121,12 +123,21 @@ def _is_scalar(value: Any, kind: type) -> bool:
 
 
 def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
-    """The factory's signature with its annotations evaluated where they can be; None when it has none."""
     try:
-        signature = inspect.signature(factory)
+        return inspect.signature(factory)
     except (TypeError, ValueError):  # no signature (some builtins and C extensions)
         return None
+
+
+def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The factory's parameter types; empty when an annotation cannot be evaluated (then types go unchecked).
+
+    A dataclass's fields are read from the class, each in its own module (inherited fields included).
+    """
+    target: Any = factory
+    if isinstance(factory, type) and not dataclasses.is_dataclass(factory):
+        target = target.__init__
     try:
-        return inspect.signature(factory, eval_str=True)
-    except (NameError, AttributeError, TypeError):  # a name imported only for type checkers: no type checks
-        return signature
+        return typing.get_type_hints(target)
+    except (NameError, AttributeError, TypeError):  # e.g. a name imported only for type checkers
+        return {}

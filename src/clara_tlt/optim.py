@@ -16,9 +16,9 @@ from clara_tlt.components import register
 Params = Iterable[torch.nn.Parameter]
 
 
-def pick_rate(clara_value: float | None, torch_value: float) -> float:
-    """Clara's name for an argument wins over torch's when given, 0 included (`learning_rate: 0` is kept)."""
-    return torch_value if clara_value is None else clara_value
+def pick_rate(learning_rate: float | None, lr: float) -> float:
+    """Clara's `learning_rate` when given (0 included: `learning_rate: 0` is kept), else torch's `lr`."""
+    return float(lr if learning_rate is None else learning_rate)
 
 
 @register("optimizer", "Adam")
@@ -33,7 +33,11 @@ def adam(
 ) -> torch.optim.Optimizer:
     """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`."""
     return torch.optim.Adam(
-        params, lr=pick_rate(learning_rate, lr), betas=(beta1, beta2), eps=epsilon, weight_decay=weight_decay
+        params,
+        lr=pick_rate(learning_rate, lr),
+        betas=(float(beta1), float(beta2)),
+        eps=epsilon,
+        weight_decay=weight_decay,
     )
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from clara_tlt.components import build
 from clara_tlt.data.pipelines import SegmentationImagePipelineWithCache
-from clara_tlt.errors import NoInputError
+from clara_tlt.errors import ConfigError, NoInputError
 
 SEED_CONFIGS = Path(__file__).parents[2] / ".." / "shared" / "seeds" / "configs"
 
@@ -84,7 +84,7 @@ def test_spleen_training_batches(spleen_data: Path) -> None:
         assert not any(k.endswith("_indices") for k in batch)
 
 
-def test_smart_cache_replaces_a_share_each_epoch(spleen_data: Path) -> None:
+def test_smart_cache_replaces_a_share_each_epoch_and_serves_what_it_reports(spleen_data: Path) -> None:
     pipeline = make(
         seed_section("config_train_spleen.json", "train"),
         spleen_data,
@@ -92,16 +92,17 @@ def test_smart_cache_replaces_a_share_each_epoch(spleen_data: Path) -> None:
         replace_percent=0.5,
     )
     pipeline.set_random_state(1)
+    held: list[set[str]] = []
     try:
-        pipeline.set_epoch(0)
-        first = [e["image"] for e in pipeline.cached_entries()]
-        assert len(list(pipeline)) == len(pipeline) == 2
-        pipeline.set_epoch(1)
-        second = [e["image"] for e in pipeline.cached_entries()]
-        assert len(set(first) & set(second)) == 1  # half of the 2 slots replaced
-        assert len(list(pipeline)) == 2
+        for epoch in range(3):
+            pipeline.set_epoch(epoch)
+            held.append({e["image"] for e in pipeline.cached_entries()})
+            batches = list(pipeline)
+            assert len(batches) == len(pipeline) == 2
+            assert {name for b in batches for name in b["image"].meta["filename_or_obj"]} == held[-1]
     finally:
         pipeline.close()
+    assert len(held[0] & held[1]) == len(held[1] & held[2]) == 1  # half of the 2 slots replaced each epoch
 
 
 def test_same_seed_same_batches(spleen_data: Path) -> None:
@@ -142,3 +143,43 @@ def test_classification_pipeline(tmp_path: Path) -> None:
     batches = list(pipeline)
     assert [b["image"].shape for b in batches] == [(2, 256, 256, 3), (1, 256, 256, 3)]  # channels last
     assert batches[0]["label"].shape == (2, 15) and batches[0]["label"].dtype == torch.float32
+
+
+def test_empty_datalist_list_is_no_input(spleen_data: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "datalist.json"
+    empty.write_text(json.dumps({"training": [], "validation": []}))
+    with pytest.raises(NoInputError, match=rf"{empty}: the list 'training' of the datalist is empty") as info:
+        make(seed_section("config_train_spleen.json", "train"), spleen_data, data_list_file_path=str(empty))
+    assert info.value.exit_code == 4
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"output_batch_size": "3"},
+            r"args\.output_batch_size: output_batch_size must be an integer, got '3'",
+        ),
+        ({"output_crop_size": [8, "8", 8]}, r"output_crop_size must be a list of integers or null"),
+        ({"num_cache_object": 2}, r"has no argument 'num_cache_object'; did you mean 'num_cache_objects'"),
+        ({"replace_percent": 2}, r"image_pipeline\.args: replace_percent must be between 0 and 1, got 2"),
+        ({"output_batch_size": 0}, r"image_pipeline\.args: output_batch_size must be at least 1, got 0"),
+    ],
+)
+def test_pipeline_arguments_are_checked_where_the_config_names_them(
+    spleen_data: Path, override: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make(seed_section("config_train_spleen.json", "train"), spleen_data, crop=None, **override)
+
+
+def test_classification_pipeline_takes_only_its_own_arguments(tmp_path: Path) -> None:
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": [{"image": "x.png", "label": [1]}]}))
+    (tmp_path / "x.png").write_bytes(b"")
+    section = seed_section("config_train_chestxray.json", "train")
+    with pytest.raises(ConfigError, match="has no argument 'batched_by_transforms'"):
+        make(section, tmp_path, crop=None, batched_by_transforms=True)
+    with pytest.raises(
+        ConfigError, match="output_data_format must be one of 'channels_first', 'channels_last'"
+    ):
+        make(section, tmp_path, crop=None, output_data_format="NHWC")
