@@ -57,11 +57,19 @@ def ct_hu() -> np.ndarray:
 
 def test_converts_every_series_with_names_from_folders_and_no_phi(dicom_tree, tmp_path, ct_hu):
     out = tmp_path / "out"
-    code, stdout, stderr = dataconvert("-d", str(dicom_tree), "-r", "1", "-s", ".dcm", "-e", ".nii.gz", "-o", str(out), "-j", "2")  # fmt: skip
+    code, stdout, stderr = dataconvert(
+        "-d", str(dicom_tree), "-r", "1", "-s", ".dcm", "-e", ".nii.gz", "-o", str(out), "-j", "2"
+    )
     assert code == 0, stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["patient_a_ct.json", "patient_a_ct.nii.gz", "patient_b_s4.json", "patient_b_s4.nii.gz",
-                     "patient_b_s7.json", "patient_b_s7.nii.gz"]  # fmt: skip
+    assert names == [
+        "patient_a_ct.json",
+        "patient_a_ct.nii.gz",
+        "patient_b_s4.json",
+        "patient_b_s4.nii.gz",
+        "patient_b_s7.json",
+        "patient_b_s7.nii.gz",
+    ]
     image = nib.load(out / "patient_a_ct.nii.gz")
     np.testing.assert_allclose(image.header.get_zooms(), (1.0, 1.0, 1.0))
     assert image.shape == (22, 26, 30)  # 32×0.7, 32×0.8, 12×2.5 mm
@@ -134,7 +142,19 @@ def test_label_mode_keeps_dtype_and_values(tmp_path):
     labels[3:9, 8:20, 10:24] = 1
     labels[5:7, 12:16, 14:18] = 3
     write_image(Volume(labels, spacing=(0.7, 0.8, 2.5)), tmp_path / "in" / "case1" / "label.nii.gz")
-    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", ".nii.gz", "-e", ".nrrd", "-o", str(tmp_path / "out"), "-l", "-r", "1")  # fmt: skip
+    code, _, stderr = dataconvert(
+        "-d",
+        str(tmp_path / "in"),
+        "-s",
+        ".nii.gz",
+        "-e",
+        ".nrrd",
+        "-o",
+        str(tmp_path / "out"),
+        "-l",
+        "-r",
+        "1",
+    )
     assert code == 0, stderr
     out = read_image(tmp_path / "out" / "case1" / "label.nrrd")
     assert out.array.dtype == np.uint8 and set(np.unique(out.array)) == {0, 1, 3}
@@ -148,7 +168,9 @@ def test_anisotropic_resolution_three_ways():
 
 def test_r_takes_three_numbers_after_one_flag(tmp_path):
     write_image(Volume(np.zeros((4, 8, 8), np.int16)), tmp_path / "in" / "a.mha")
-    code, stdout, stderr = dataconvert("-d", str(tmp_path / "in"), "-s", ".mha", "-o", str(tmp_path / "out"), "-r", "0.5", "1", "2", "--json")  # fmt: skip
+    code, stdout, stderr = dataconvert(
+        "-d", str(tmp_path / "in"), "-s", ".mha", "-o", str(tmp_path / "out"), "-r", "0.5", "1", "2", "--json"
+    )
     assert code == 0, stderr
     assert json.loads(stdout)["converted"][0]["spacing_mm"] == [0.5, 1.0, 2.0]
     code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-o", str(tmp_path / "o2"), "-r", "1", "2")
@@ -164,9 +186,23 @@ def test_bad_output_format_is_a_usage_error(tmp_path):
 def test_tlt_dataconvert_console_script(dicom_tree, tmp_path):
     out = tmp_path / "out"
     done = subprocess.run(
-        [str(BIN / "tlt-dataconvert"), "-d", str(dicom_tree), "-r", "1", "-s", ".dcm", "-e", ".nii.gz", "-o", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            str(BIN / "tlt-dataconvert"),
+            "-d",
+            str(dicom_tree),
+            "-r",
+            "1",
+            "-s",
+            ".dcm",
+            "-e",
+            ".nii.gz",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Converted 3 volume(s)" in done.stdout
     assert (

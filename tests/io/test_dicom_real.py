@@ -23,8 +23,15 @@ def test_real_ct_series_matches_simpleitk_series_reader():
 
 @pytest.mark.parametrize(
     "name",
-    ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "693_J2KR.dcm", "CT_small.dcm"],
-)  # fmt: skip
+    [
+        "MR_small.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "693_J2KR.dcm",
+        "CT_small.dcm",
+    ],
+)
 def test_single_files_in_every_transfer_syntax_match_simpleitk(name):
     path = pydicom_file(name)
     volume = read_image(path)
@@ -34,7 +41,15 @@ def test_single_files_in_every_transfer_syntax_match_simpleitk(name):
 
 
 def test_compressed_syntaxes_decode_to_the_same_voxels():
-    arrays = [read_image(pydicom_file(n)).array for n in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm")]  # fmt: skip
+    arrays = [
+        read_image(pydicom_file(n)).array
+        for n in (
+            "MR_small.dcm",
+            "MR_small_RLE.dcm",
+            "MR_small_jp2klossless.dcm",
+            "MR_small_jpeg_ls_lossless.dcm",
+        )
+    ]
     for array in arrays[1:]:
         np.testing.assert_array_equal(array, arrays[0])
 

@@ -12,7 +12,14 @@ from clara_tlt.io import read_image, scan_dicom_folder
 from clara_tlt.synthetic.dicom import slice_planes, write_dicom_series
 from tests.io.conftest import assert_same_geometry, sitk_series
 
-OBLIQUE = (math.cos(0.3), 0.6 * math.sin(0.3), 0.8 * math.sin(0.3), -math.sin(0.3), 0.6 * math.cos(0.3), 0.8 * math.cos(0.3))  # fmt: skip
+OBLIQUE = (
+    math.cos(0.3),
+    0.6 * math.sin(0.3),
+    0.8 * math.sin(0.3),
+    -math.sin(0.3),
+    0.6 * math.cos(0.3),
+    0.8 * math.cos(0.3),
+)
 
 
 def ramp(points: np.ndarray) -> np.ndarray:
@@ -34,7 +41,14 @@ def ramp_series(tmp_path, **geometry) -> tuple[list, np.ndarray]:
 
 
 def test_oblique_shuffled_series_matches_simpleitk(tmp_path, ct_hu):
-    write_dicom_series(ct_hu, tmp_path / "s", spacing=(0.7, 0.8, 2.5), origin=(10, -20, 30), orientation=OBLIQUE, shuffle_seed=1)  # fmt: skip
+    write_dicom_series(
+        ct_hu,
+        tmp_path / "s",
+        spacing=(0.7, 0.8, 2.5),
+        origin=(10, -20, 30),
+        orientation=OBLIQUE,
+        shuffle_seed=1,
+    )
     volume = read_image(tmp_path / "s")
     reference = sitk_series(tmp_path / "s")
     assert_same_geometry(volume, reference)

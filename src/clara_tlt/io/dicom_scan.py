@@ -41,11 +41,25 @@ IMAGE_CLASSES_WITHOUT_THE_WORD = {"Parametric Map Storage", "Enhanced US Volume 
 # Series metadata carried into sidecars: acquisition facts only, never patient or operator identifiers, and no
 # UIDs (de-identification profiles replace them; they can link a volume back to its patient).
 PUBLIC_TAGS = (
-    "Modality", "SeriesDescription", "SeriesNumber", "Manufacturer", "ManufacturerModelName", "BodyPartExamined", "SliceThickness",
+    "Modality",
+    "SeriesDescription",
+    "SeriesNumber",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "BodyPartExamined",
+    "SliceThickness",
     "SpacingBetweenSlices",
-    "KVP", "ConvolutionKernel", "MagneticFieldStrength", "RepetitionTime", "EchoTime", "FlipAngle",
-    "ProtocolName", "ImageType", "PatientPosition", "GantryDetectorTilt",
-)  # fmt: skip
+    "KVP",
+    "ConvolutionKernel",
+    "MagneticFieldStrength",
+    "RepetitionTime",
+    "EchoTime",
+    "FlipAngle",
+    "ProtocolName",
+    "ImageType",
+    "PatientPosition",
+    "GantryDetectorTilt",
+)
 
 
 @dataclass(frozen=True)
@@ -140,9 +154,11 @@ def find_dicom_files(folder: Path, *, exclude: Path | None = None) -> list[Path]
     return found
 
 
-def _floats(value: Any, count: int, what: str) -> tuple[float, ...]:
+def _floats(owner: Dataset | None, keyword: str, count: int) -> tuple[float, ...]:
+    """`count` numbers of `owner`'s element `keyword`; ValueError naming it when absent or malformed."""
+    value = owner.get(keyword) if owner is not None else None
     if value is None or len(value) != count:
-        raise ValueError(f"missing or malformed {what}")
+        raise ValueError(f"missing or malformed {keyword}")
     return tuple(float(v) for v in value)
 
 
@@ -163,18 +179,20 @@ def _frame_slices(path: str, ds: Dataset) -> list[SliceInfo]:
         def pick(keyword: str, group: Dataset = group) -> Dataset | None:
             return _first(group, keyword) or _first(shared, keyword)
 
-        position, orientation, measures = (pick(k) for k in ("PlanePositionSequence", "PlaneOrientationSequence", "PixelMeasuresSequence"))  # fmt: skip
         transform = pick("PixelValueTransformationSequence")
         slices.append(
             SliceInfo(
-                path, index, int(ds.Rows), int(ds.Columns),
-                _floats(position and position.get("ImagePositionPatient"), 3, "ImagePositionPatient"),  # type: ignore[arg-type]
-                _floats(orientation and orientation.get("ImageOrientationPatient"), 6, "ImageOrientationPatient"),  # type: ignore[arg-type]
-                _floats(measures and measures.get("PixelSpacing"), 2, "PixelSpacing"),  # type: ignore[arg-type]
-                float(transform.get("RescaleSlope", 1) if transform else 1),
-                float(transform.get("RescaleIntercept", 0) if transform else 0),
+                path=path,
+                frame=index,
+                rows=int(ds.Rows),
+                columns=int(ds.Columns),
+                position=_floats(pick("PlanePositionSequence"), "ImagePositionPatient", 3),  # type: ignore[arg-type]
+                orientation=_floats(pick("PlaneOrientationSequence"), "ImageOrientationPatient", 6),  # type: ignore[arg-type]
+                pixel_spacing=_floats(pick("PixelMeasuresSequence"), "PixelSpacing", 2),  # type: ignore[arg-type]
+                slope=float(transform.get("RescaleSlope", 1) if transform else 1),
+                intercept=float(transform.get("RescaleIntercept", 0) if transform else 0),
             )
-        )  # fmt: skip
+        )
     return slices
 
 
@@ -182,17 +200,21 @@ def slices_of(path: str, ds: Dataset) -> list[SliceInfo]:
     """The image planes a dataset holds; raises ValueError when it lacks the geometry to place them."""
     if "PerFrameFunctionalGroupsSequence" in ds or int(ds.get("NumberOfFrames", 1) or 1) > 1:
         return _frame_slices(path, ds)
+    spacing = "PixelSpacing" if "PixelSpacing" in ds else "ImagerPixelSpacing"
     return [
         SliceInfo(
-            path, None, int(ds.Rows), int(ds.Columns),
-            _floats(ds.get("ImagePositionPatient"), 3, "ImagePositionPatient"),  # type: ignore[arg-type]
-            _floats(ds.get("ImageOrientationPatient"), 6, "ImageOrientationPatient"),  # type: ignore[arg-type]
-            _floats(ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing"), 2, "PixelSpacing"),  # type: ignore[arg-type]
-            float(ds.get("RescaleSlope", 1) or 1),
-            float(ds.get("RescaleIntercept", 0) or 0),
-            native_layout(ds),
+            path=path,
+            frame=None,
+            rows=int(ds.Rows),
+            columns=int(ds.Columns),
+            position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
+            orientation=_floats(ds, "ImageOrientationPatient", 6),  # type: ignore[arg-type]
+            pixel_spacing=_floats(ds, spacing, 2),  # type: ignore[arg-type]
+            slope=float(ds.get("RescaleSlope", 1) or 1),
+            intercept=float(ds.get("RescaleIntercept", 0) or 0),
+            native=native_layout(ds),
         )
-    ]  # fmt: skip
+    ]
 
 
 def native_layout(ds: Dataset) -> NativeLayout | None:

@@ -15,7 +15,7 @@ from clara_tlt.io.dicom_geometry import StackGeometry
 
 
 def _shift_plane(
-    plane: np.ndarray, shift_rows: float, shift_cols: float, fill: float, nearest: bool
+    plane: np.ndarray, *, shift_rows: float, shift_cols: float, fill: float, nearest: bool
 ) -> np.ndarray:
     """`out[j, i] = plane[j + shift_rows, i + shift_cols]`, bilinear (or nearest), `fill` outside."""
     if nearest:
@@ -65,11 +65,14 @@ def regularize(
     sx, sy = geometry.pixel_spacing
     planes = [
         _shift_plane(
-            voxels[k], (centre[1] - geometry.offsets[k, 1]) / sy, (centre[0] - geometry.offsets[k, 0]) / sx,
-            fill, label,
+            voxels[k],
+            shift_rows=(centre[1] - geometry.offsets[k, 1]) / sy,
+            shift_cols=(centre[0] - geometry.offsets[k, 0]) / sx,
+            fill=fill,
+            nearest=label,
         )
         for k in range(voxels.shape[0])
-    ]  # fmt: skip
+    ]
     heights = geometry.offsets[:, 2]
     out = np.empty((count, *voxels.shape[1:]), dtype=voxels.dtype)
     for m in range(count):
@@ -88,8 +91,10 @@ def describe(geometry: StackGeometry, count: int, gap: float) -> str:
     """One sentence saying what regularisation did, for logs and sidecars."""
     parts = []
     if geometry.tilted:
-        parts.append(f"gantry tilt / in-plane shift up to {geometry.max_in_plane_shift:.2f} mm "
-                     f"({geometry.tilt_degrees:.1f}°) corrected by shifting each slice in-plane")  # fmt: skip
+        parts.append(
+            f"gantry tilt / in-plane shift up to {geometry.max_in_plane_shift:.2f} mm "
+            f"({geometry.tilt_degrees:.1f}°) corrected by shifting each slice in-plane"
+        )
     if geometry.missing_slices:
         parts.append(f"{geometry.describe_missing()}: interpolated (interpolate_missing_slices)")
     elif geometry.uneven:
