@@ -49,6 +49,42 @@ class RandomTransform(ClaraTransform, Randomizable):
         self.R = np.random.RandomState()
 
 
+FieldOp = Callable[[MetaTensor], torch.Tensor]
+
+
+class FieldTransform(ClaraTransform):
+    """Changes each of `fields` on its own: subclasses give `apply(image) -> image`."""
+
+    def __init__(self, fields: FieldsArg) -> None:
+        self.fields = as_fields(fields)
+
+    def apply(self, image: MetaTensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, **{key: self.apply(get_field(data, key, self)) for key in self.fields}}
+
+
+class RandomFieldTransform(RandomTransform):
+    """Draws once per sample, then changes every one of `fields` alike (image and label stay aligned).
+
+    Subclasses give `draw(first)`: from the first field, the op to apply to each field, or None (no change).
+    """
+
+    def __init__(self, fields: FieldsArg) -> None:
+        super().__init__()
+        self.fields = as_fields(fields)
+
+    def draw(self, first: MetaTensor) -> FieldOp | None:
+        raise NotImplementedError
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        op = self.draw(get_field(data, self.fields[0], self))
+        if op is None:
+            return dict(data)
+        return {**data, **{key: op(get_field(data, key, self)) for key in self.fields}}
+
+
 def as_fields(fields: FieldsArg) -> tuple[str, ...]:
     """The sample keys a transform works on: a key or a list of keys, as a tuple."""
     names = (fields,) if isinstance(fields, str) else tuple(fields) if isinstance(fields, Sequence) else ()

@@ -18,7 +18,9 @@ from monai.transforms.utils import generate_spatial_bounding_box
 
 from clara_tlt.transforms.base import (
     ClaraTransform,
+    FieldOp,
     FieldsArg,
+    RandomFieldTransform,
     RandomTransform,
     apply_channel_first,
     as_fields,
@@ -164,6 +166,7 @@ class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
 
     def __init__(
         self,
+        *,
         image_field: str = "image",
         label_field: str = "label",
         size: Sequence[int] = (96, 96, 96),
@@ -254,7 +257,7 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
 
 
 @register_transform("CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
-class CropRandomSizeWithDisplacement(RandomTransform):
+class CropRandomSizeWithDisplacement(RandomFieldTransform):
     """Crop a region whose size is drawn between `lower_size` (voxels, or a fraction < 1 of the image) and
     the image size, centred up to `max_displacement` voxels from the image centre. 2D or 3D.
 
@@ -269,14 +272,13 @@ class CropRandomSizeWithDisplacement(RandomTransform):
         max_displacement: float = 0.0,
         keep_aspect: bool = False,
     ) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.lower_size = lower_size
         self.max_displacement = float(max_displacement)
         self.keep_aspect = keep_aspect
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        shape = spatial_shape(get_field(data, self.fields[0], self))
+    def draw(self, first: MetaTensor) -> FieldOp:
+        shape = spatial_shape(first)
         lower = self.lower_size if isinstance(self.lower_size, Sequence) else [self.lower_size] * len(shape)
         low = [round(v * d) if v < 1 else int(v) for v, d in zip(lower, shape, strict=True)]
         if self.keep_aspect:
@@ -287,29 +289,25 @@ class CropRandomSizeWithDisplacement(RandomTransform):
         shift = [self.R.uniform(-self.max_displacement, self.max_displacement) for _ in shape]
         centre = [round(d / 2 + s) for d, s in zip(shape, shift, strict=True)]
         start = fitted_start(centre, size, shape)
-        out = dict(data)
-        for key in self.fields:
-            out[key] = crop(get_field(data, key, self), start, size)
-        return out
+        return lambda image: crop(image, start, size)
 
 
 @register_transform("CropSubVolumeRandomWithinBounds")
-class CropSubVolumeRandomWithinBounds(RandomTransform):
+class CropSubVolumeRandomWithinBounds(RandomFieldTransform):
     """A crop of `size` at a uniformly random position inside the image. MONAI: `RandSpatialCropd`."""
 
     def __init__(self, fields: FieldsArg, size: Sequence[int] = (96, 96, 96)) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.size = [int(s) for s in size]
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        shape = spatial_shape(get_field(data, self.fields[0], self))
+    def draw(self, first: MetaTensor) -> FieldOp:
+        shape = spatial_shape(first)
         size = crop_size(self.size, shape)
         start = [
             int(self.R.randint(0, d - n + 1)) if d >= n else (d - n) // 2
             for n, d in zip(size, shape, strict=True)
         ]
-        return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
+        return lambda image: crop(image, start, size)
 
 
 @register_transform("CropSubVolumeCenter")
@@ -337,6 +335,7 @@ class CropForegroundObject(RandomTransform):
 
     def __init__(
         self,
+        *,
         size: Sequence[int] = (128, 128, 128),
         image_field: str = "image",
         label_field: str = "label",

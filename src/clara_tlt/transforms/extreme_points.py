@@ -55,6 +55,7 @@ class AddExtremePointsChannel(RandomTransform):
 
     def __init__(
         self,
+        *,
         image_field: str = "image",
         label_field: str = "label",
         sigma: float = 3.0,
@@ -81,7 +82,9 @@ class AddExtremePointsChannel(RandomTransform):
                 raise ValueError(f"AddExtremePointsChannel: '{self.label_field}' has no foreground voxels")
             points = get_extreme_points(mask.numpy(), rand_state=self.R, background=0, pert=self.pert)
             reference = mask[None].float()
-        heatmap = extreme_points_to_image(points, reference, self.sigma, self.rescale_min, self.rescale_max)
+        heatmap = extreme_points_to_image(
+            points, reference, sigma=self.sigma, rescale_min=self.rescale_min, rescale_max=self.rescale_max
+        )
         stacked = torch.cat([cf.as_tensor().float(), heatmap.to(torch.float32)], dim=0)
         out = set_layout(
             MetaTensor(stacked, affine=cf.affine, meta={k: v for k, v in cf.meta.items() if k != "affine"}), 0

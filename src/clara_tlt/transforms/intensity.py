@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.transforms import AdjustContrast as MonaiAdjustContrast
 from monai.transforms import NormalizeIntensity
 from monai.transforms import ScaleIntensityRange as MonaiScaleIntensityRange
 
 from clara_tlt.transforms.base import (
-    ClaraTransform,
+    FieldOp,
     FieldsArg,
-    RandomTransform,
+    FieldTransform,
+    RandomFieldTransform,
     apply_channel_first,
-    as_fields,
     as_meta,
     channel_dim,
-    get_field,
     register_transform,
 )
 
@@ -29,7 +28,7 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 
 @register_transform("ScaleIntensityRange")
-class ScaleIntensityRange(ClaraTransform):
+class ScaleIntensityRange(FieldTransform):
     """Map `[a_min, a_max]` linearly onto `[b_min, b_max]` (float32), clipping to it with `clip`.
 
     MONAI: `ScaleIntensityRanged(keys, a_min, a_max, b_min, b_max, clip)`. Example: CT −57..164 HU → 0..1.
@@ -45,44 +44,37 @@ class ScaleIntensityRange(ClaraTransform):
         b_max: float = 1.0,
         clip: bool = False,
     ) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         if a_max == a_min:
             raise ValueError("a_max must differ from a_min")
         self._scale = MonaiScaleIntensityRange(
             a_min=a_min, a_max=a_max, b_min=b_min, b_max=b_max, clip=bool(clip), dtype=np.float32
         )
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            out[key] = as_meta(self._scale(get_field(data, key, self)))
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return as_meta(self._scale(image))
 
 
 @register_transform("ScaleIntensityOscillation")
-class ScaleIntensityOscillation(RandomTransform):
+class ScaleIntensityOscillation(RandomFieldTransform):
     """Multiply by `1 + f`, `f` drawn uniformly from `[-magnitude, magnitude]` (one draw per sample).
 
     MONAI: `RandScaleIntensityd(keys, factors=magnitude, prob=1.0)`.
     """
 
     def __init__(self, fields: FieldsArg, magnitude: float = 0.1) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         if magnitude <= 0:
             raise ValueError("magnitude must be greater than zero")
         self.magnitude = float(magnitude)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+    def draw(self, first: MetaTensor) -> FieldOp:
         factor = self.R.uniform(-self.magnitude, self.magnitude)
-        out = dict(data)
-        for key in self.fields:
-            out[key] = _as_float(get_field(data, key, self)) * (1.0 + factor)
-        return out
+        return lambda image: _as_float(image) * (1.0 + factor)
 
 
 @register_transform("CenterData")
-class CenterData(ClaraTransform):
+class CenterData(FieldTransform):
     """`(x - subtrahend) / divisor`; a list gives one value per channel; None means the field's mean / std.
 
     MONAI: `NormalizeIntensityd(keys, subtrahend, divisor, channel_wise=True)`.
@@ -94,7 +86,7 @@ class CenterData(ClaraTransform):
         subtrahend: float | Sequence[float] | None = None,
         divisor: float | Sequence[float] | None = None,
     ) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.subtrahend = subtrahend
         self.divisor = divisor
 
@@ -110,37 +102,31 @@ class CenterData(ClaraTransform):
         shape[axis] = -1
         return tensor.reshape(shape)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image = _as_float(get_field(data, key, self))
-            axis = channel_dim(image)
-            sub = image.mean() if self.subtrahend is None else self._per_channel(self.subtrahend, image, axis)
-            div = image.std() if self.divisor is None else self._per_channel(self.divisor, image, axis)
-            out[key] = (image - sub) / div
-        return out
+    def apply(self, image: MetaTensor) -> torch.Tensor:
+        x = _as_float(image)
+        axis = channel_dim(x)
+        sub = x.mean() if self.subtrahend is None else self._per_channel(self.subtrahend, x, axis)
+        div = x.std() if self.divisor is None else self._per_channel(self.divisor, x, axis)
+        return (x - sub) / div
 
 
 @register_transform("NormalizeNonzeroIntensities")
-class NormalizeNonzeroIntensities(ClaraTransform):
+class NormalizeNonzeroIntensities(FieldTransform):
     """Zero mean, unit std over the non-zero voxels of each channel; zeros stay zero.
 
     MONAI: `NormalizeIntensityd(keys, nonzero=True, channel_wise=True)`.
     """
 
     def __init__(self, fields: FieldsArg) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self._normalize = NormalizeIntensity(nonzero=True, channel_wise=True, dtype=np.float32)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            out[key] = apply_channel_first(get_field(data, key, self), self._normalize)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return apply_channel_first(image, self._normalize)
 
 
 @register_transform("AdjustContrast")
-class AdjustContrast(RandomTransform):
+class AdjustContrast(RandomFieldTransform):
     """With `probability`, gamma-correct with `gamma` drawn from `gamma_range`: `(x - min)^g` rescaled to range.
 
     MONAI: `RandAdjustContrastd(keys, prob, gamma)`.
@@ -152,26 +138,22 @@ class AdjustContrast(RandomTransform):
         gamma_range: Sequence[float] = (0.7, 1.5),
         probability: float = 1.0,
     ) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         low, high = gamma_range
         if not 0 < low <= high:
             raise ValueError("gamma_range must be [low, high] with 0 < low <= high")
         self.gamma_range = (float(low), float(high))
         self.probability = probability
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+    def draw(self, first: MetaTensor) -> FieldOp | None:
         if self.R.rand() >= self.probability:
-            return dict(data)
+            return None
         adjust = MonaiAdjustContrast(gamma=self.R.uniform(*self.gamma_range))
-        out = dict(data)
-        for key in self.fields:
-            out[key] = as_meta(adjust(_as_float(get_field(data, key, self))))
-        return out
+        return lambda image: as_meta(adjust(_as_float(image)))
 
 
 @register_transform("AddGaussianNoise")
-class AddGaussianNoise(RandomTransform):
+class AddGaussianNoise(RandomFieldTransform):
     """With `probability`, add noise N(`mean`, `std`²) drawn per voxel from the transform's generator.
 
     MONAI: `RandGaussianNoised(keys, prob, mean, std)`.
@@ -185,16 +167,13 @@ class AddGaussianNoise(RandomTransform):
         std: float = 0.1,
         probability: float = 1.0,
     ) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.mean, self.std, self.probability = mean, std, probability
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        if self.R.rand() >= self.probability:
-            return dict(data)
-        out = dict(data)
-        for key in self.fields:
-            image = _as_float(get_field(data, key, self))
-            noise = self.R.normal(self.mean, self.std, size=tuple(image.shape)).astype("float32")
-            out[key] = image + torch.from_numpy(noise).to(image.dtype)
-        return out
+    def draw(self, first: MetaTensor) -> FieldOp | None:
+        return None if self.R.rand() >= self.probability else self._add_noise
+
+    def _add_noise(self, image: MetaTensor) -> torch.Tensor:
+        x = _as_float(image)
+        noise = self.R.normal(self.mean, self.std, size=tuple(x.shape)).astype("float32")
+        return x + torch.from_numpy(noise).to(x.dtype)

@@ -6,12 +6,14 @@ import copy
 from typing import Any
 
 import torch
+from monai.data import MetaTensor
 from monai.transforms import AsDiscrete, ConvertToMultiChannelBasedOnBratsClasses
 
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
     ClaraTransform,
     FieldsArg,
+    FieldTransform,
     as_fields,
     as_meta,
     channel_dim,
@@ -24,61 +26,42 @@ from clara_tlt.transforms.base import (
 
 
 @register_transform("ConvertToChannelsFirst", aliases=("VolumeTo4dArray",))
-class ConvertToChannelsFirst(ClaraTransform):
+class ConvertToChannelsFirst(FieldTransform):
     """`(*spatial)` → `(1, *spatial)`; `(*spatial, C)` → `(C, *spatial)`; channels-first input is unchanged.
 
     MONAI: `EnsureChannelFirstd(keys)`. Example: `(32, 32, 16)` → `(1, 32, 32, 16)`.
     """
 
-    def __init__(self, fields: FieldsArg) -> None:
-        self.fields = as_fields(fields)
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image, _ = to_channel_first(get_field(data, key, self))
-            out[key] = set_layout(image, 0)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return to_channel_first(image)[0]
 
 
 @register_transform("ConvertToChannelsLast")
-class ConvertToChannelsLast(ClaraTransform):
+class ConvertToChannelsLast(FieldTransform):
     """`(C, *spatial)` → `(*spatial, C)`; `(*spatial)` → `(*spatial, 1)`. Clara's 2D classification layout.
 
     MONAI: none (MONAI is channels first); `Transposed` for a fixed rank.
     """
 
-    def __init__(self, fields: FieldsArg) -> None:
-        self.fields = as_fields(fields)
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image, _ = to_channel_first(get_field(data, key, self))
-            out[key] = set_layout(image.movedim(0, -1), -1)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return set_layout(to_channel_first(image)[0].movedim(0, -1), -1)
 
 
 @register_transform("NPExpandDims")
-class ExpandDims(ClaraTransform):
+class ExpandDims(FieldTransform):
     """Insert a singleton axis at `expand_axis` (default 0, a channel axis). MONAI: `EnsureChannelFirstd`."""
 
     def __init__(self, fields: FieldsArg, expand_axis: int = 0) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.expand_axis = expand_axis
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image = get_field(data, key, self).unsqueeze(self.expand_axis)
-            out[key] = set_layout(
-                image, 0 if self.expand_axis == 0 else -1 if self.expand_axis == -1 else None
-            )
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        layout = 0 if self.expand_axis == 0 else -1 if self.expand_axis == -1 else None
+        return set_layout(image.unsqueeze(self.expand_axis), layout)
 
 
 @register_transform("RepeatChannel", aliases=("NPRepChannels",))
-class RepeatChannel(ClaraTransform):
+class RepeatChannel(FieldTransform):
     """Repeat the channel axis `repeat_times` times (a grey image → 3 channels); a field without one gets one.
 
     `channel_axis` overrides the field's layout. MONAI: `RepeatChanneld(keys, repeats)`.
@@ -93,39 +76,30 @@ class RepeatChannel(ClaraTransform):
         repeat: int | None = None,
         channel_axis: int | None = None,
     ) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         times = repeat_times if repeat_times is not None else repeat
         if times is None or int(times) < 1:
             raise ValueError("repeat_times (TLT: repeat) must be a positive integer")
         self.times = int(times)
         self.channel_axis = channel_axis
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image = get_field(data, key, self)
-            axis = self.channel_axis if self.channel_axis is not None else channel_dim(image)
-            if axis is None:
-                image, axis = set_layout(image.unsqueeze(0), 0), 0
-            out[key] = torch.repeat_interleave(image, self.times, dim=axis)
-        return out
+    def apply(self, image: MetaTensor) -> torch.Tensor:
+        axis = self.channel_axis if self.channel_axis is not None else channel_dim(image)
+        if axis is None:
+            image, axis = set_layout(image.unsqueeze(0), 0), 0
+        return torch.repeat_interleave(image, self.times, dim=axis)
 
 
 @register_transform("ArgmaxAcrossChannels")
-class ArgmaxAcrossChannels(ClaraTransform):
+class ArgmaxAcrossChannels(FieldTransform):
     """`(C, *spatial)` scores → `(1, *spatial)` class indices (uint8). MONAI: `AsDiscreted(keys, argmax=True)`."""
 
     def __init__(self, fields: FieldsArg) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self._argmax = AsDiscrete(argmax=True, keepdim=True)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image, restore = to_channel_first(get_field(data, key, self))
-            labels = as_meta(self._argmax(image)).to(torch.uint8)
-            out[key] = set_layout(labels, 0) if channel_dim(image) is not None else restore(labels)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return set_layout(as_meta(self._argmax(to_channel_first(image)[0])).to(torch.uint8), 0)
 
 
 @register_transform("SplitBasedOnLabel")
@@ -207,19 +181,16 @@ class CopyProperties(ClaraTransform):
 
 
 @register_transform("BratsConvertLabels")
-class BratsConvertLabels(ClaraTransform):
+class BratsConvertLabels(FieldTransform):
     """BraTS labels 1, 2, 4 → 3 channels: tumour core (1|4), whole tumour (1|2|4), enhancing tumour (4).
 
     MONAI: `ConvertToMultiChannelBasedOnBratsClassesd`. Output `(3, *spatial)` uint8.
     """
 
     def __init__(self, fields: FieldsArg) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self._convert = ConvertToMultiChannelBasedOnBratsClasses()
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image, _ = to_channel_first(get_field(data, key, self))
-            out[key] = set_layout(as_meta(self._convert(image[0])).to(torch.uint8), 0)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        channels = self._convert(to_channel_first(image)[0][0])
+        return set_layout(as_meta(channels).to(torch.uint8), 0)

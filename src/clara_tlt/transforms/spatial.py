@@ -7,19 +7,21 @@ aligned. Integer fields (labels) are resampled with nearest neighbour, float fie
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.transforms import Flip, Resize, Rotate, Rotate90, Zoom
 
 from clara_tlt.transforms.base import (
     ClaraTransform,
+    FieldOp,
     FieldsArg,
-    RandomTransform,
+    FieldTransform,
+    RandomFieldTransform,
     apply_channel_first,
-    as_fields,
     as_meta,
     get_field,
     is_label,
@@ -28,6 +30,7 @@ from clara_tlt.transforms.base import (
     spatial_shape,
 )
 
+SpatialOp = Callable[[torch.Tensor, bool], Any]  # (x `(C, *spatial)`, x is a label) → x changed
 PRE_SCALE_SHAPE = "pre_scale_shape"
 PRE_SCALE_AFFINE = "pre_scale_affine"
 
@@ -70,7 +73,7 @@ def voxel_spacing(affine: torch.Tensor, dims: int) -> list[float]:
 
 
 @register_transform("ScaleByResolution", aliases=("ResampleVolume",))
-class ScaleByResolution(ClaraTransform):
+class ScaleByResolution(FieldTransform):
     """Resample to `target_resolution` (mm), keeping the extent; remembers the grid for `RestoreOriginalShape`.
 
     The voxel spacing comes from the affine, or from `resolution` (TLT `ResampleVolume`). Output shape
@@ -83,28 +86,24 @@ class ScaleByResolution(ClaraTransform):
         target_resolution: Sequence[float] = (1.0, 1.0, 1.0),
         resolution: Sequence[float] | None = None,
     ) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         self.target = [float(v) for v in target_resolution]
         self.resolution = None if resolution is None else [float(v) for v in resolution]
         if any(v <= 0 for v in self.target):
             raise ValueError("target_resolution must be positive")
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            image = get_field(data, key, self)
-            old = spatial_shape(image)
-            if len(self.target) != len(old):
-                raise ValueError(
-                    f"ScaleByResolution: target_resolution has {len(self.target)} values for {len(old)}-D '{key}'"
-                )
-            spacing = self.resolution or voxel_spacing(image.affine, len(old))
-            new = [max(1, round(n * s / t)) for n, s, t in zip(old, spacing, self.target, strict=True)]
-            scaled = resize(image, new)
-            scaled.meta[PRE_SCALE_SHAPE] = list(old)
-            scaled.meta[PRE_SCALE_AFFINE] = image.affine.clone()
-            out[key] = scaled
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        old = spatial_shape(image)
+        if len(self.target) != len(old):
+            raise ValueError(
+                f"ScaleByResolution: target_resolution has {len(self.target)} values for a {len(old)}-D field"
+            )
+        spacing = self.resolution or voxel_spacing(image.affine, len(old))
+        new = [max(1, round(n * s / t)) for n, s, t in zip(old, spacing, self.target, strict=True)]
+        scaled = resize(image, new)
+        scaled.meta[PRE_SCALE_SHAPE] = list(old)
+        scaled.meta[PRE_SCALE_AFFINE] = image.affine.clone()
+        return scaled
 
 
 @register_transform("RestoreOriginalShape")
@@ -134,7 +133,7 @@ class RestoreOriginalShape(ClaraTransform):
 
 
 @register_transform("ScaleToShape", aliases=("NPResizeImage",))
-class ScaleToShape(ClaraTransform):
+class ScaleToShape(FieldTransform):
     """Resize the spatial axes to `target_shape` (TLT `output_shape`). MONAI: `Resized(keys, spatial_size)`."""
 
     def __init__(
@@ -145,54 +144,50 @@ class ScaleToShape(ClaraTransform):
         output_shape: Sequence[int] | None = None,
         data_format: str | None = None,
     ) -> None:
-        self.fields = as_fields(fields)
+        super().__init__(fields)
         shape = target_shape if target_shape is not None else output_shape
         if not shape:
             raise ValueError("target_shape (TLT: output_shape) is required, e.g. [256, 256]")
         self.shape = [int(s) for s in shape]
         self.data_format = data_format
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        for key in self.fields:
-            out[key] = resize(get_field(data, key, self), self.shape)
-        return out
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        return resize(image, self.shape)
 
 
-class _PerFieldRandom(RandomTransform):
-    """A random spatial transform: `randomize` draws one op (or None), applied to every field."""
+class _PerFieldRandom(RandomFieldTransform):
+    """A random spatial transform: `spatial_op` draws one op `(x, label)` on `(C, *spatial)` tensors, or None;
+    it is applied to every field in its own layout (`label`: the field is a label map, keep it one)."""
 
-    def __init__(self, fields: tuple[str, ...]) -> None:
-        super().__init__()
-        self.fields = fields
-
-    def draw(self, spatial_dims: int) -> Any:
+    def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
         raise NotImplementedError
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        first = get_field(data, self.fields[0], self)
-        op = self.draw(len(spatial_shape(first)))
+    def draw(self, first: MetaTensor) -> FieldOp | None:
+        op = self.spatial_op(len(spatial_shape(first)))
         if op is None:
-            return dict(data)
-        out = dict(data)
-        for key in self.fields:
-            image = get_field(data, key, self)
-            label = is_label(image)
-            out[key] = apply_channel_first(image, lambda x, label=label: op(x, label))  # type: ignore[misc]
-        return out
+            return None
+        return lambda image: apply_channel_first(image, lambda x: op(x, is_label(image)))
+
+
+class _SometimesRandom(_PerFieldRandom):
+    """With `probability`, the op `chosen_op` draws; otherwise no change."""
+
+    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
+        super().__init__(fields)
+        self.probability = probability
+
+    def chosen_op(self, spatial_dims: int) -> SpatialOp:
+        raise NotImplementedError
+
+    def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
+        return None if self.R.rand() >= self.probability else self.chosen_op(spatial_dims)
 
 
 @register_transform("RandomAxisFlip", aliases=("NPRandomFlip3D",))
-class RandomAxisFlip(_PerFieldRandom):
+class RandomAxisFlip(_SometimesRandom):
     """With `probability`, flip along one spatial axis chosen at random. MONAI: `RandAxisFlipd(keys, prob)`."""
 
-    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
-        super().__init__(as_fields(fields))
-        self.probability = probability
-
-    def draw(self, spatial_dims: int) -> Any:
-        if self.R.rand() >= self.probability:
-            return None
+    def chosen_op(self, spatial_dims: int) -> SpatialOp:
         flip = Flip(spatial_axis=int(self.R.randint(spatial_dims)))
         return lambda x, _label: flip(x)
 
@@ -202,11 +197,11 @@ class FlipAxisRandom(_PerFieldRandom):
     """Flip each spatial axis in `axis` independently with probability 0.5. MONAI: `RandFlipd` per axis."""
 
     def __init__(self, fields: FieldsArg, axis: Sequence[int] = (0, 1, 2), probability: float = 0.5) -> None:
-        super().__init__(as_fields(fields))
+        super().__init__(fields)
         self.axis = [int(a) for a in axis]
         self.probability = probability
 
-    def draw(self, spatial_dims: int) -> Any:
+    def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
         chosen = [a for a in self.axis if self.R.rand() < self.probability]
         if not chosen:
             return None
@@ -215,20 +210,14 @@ class FlipAxisRandom(_PerFieldRandom):
 
 
 @register_transform("RandomRotate3D")
-class RandomRotate3D(_PerFieldRandom):
+class RandomRotate3D(_SometimesRandom):
     """With `probability`, rotate by 90°, 180° or 270° in a random plane of the three spatial axes.
 
     Exact (no interpolation), so labels stay labels. MONAI: `RandRotate90d(keys, prob, spatial_axes)` with a
     random plane.
     """
 
-    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
-        super().__init__(as_fields(fields))
-        self.probability = probability
-
-    def draw(self, spatial_dims: int) -> Any:
-        if self.R.rand() >= self.probability:
-            return None
+    def chosen_op(self, spatial_dims: int) -> SpatialOp:
         planes = [(a, b) for a in range(spatial_dims) for b in range(a + 1, spatial_dims)]
         plane = planes[int(self.R.randint(len(planes)))]
         rotate = Rotate90(k=int(self.R.randint(1, 4)), spatial_axes=plane)
@@ -236,19 +225,13 @@ class RandomRotate3D(_PerFieldRandom):
 
 
 @register_transform("NPRandomRot90_XY")
-class RandomRot90XY(_PerFieldRandom):
+class RandomRot90XY(_SometimesRandom):
     """With `probability`, rotate by k·90° (k = 1..3) in the plane of the first two spatial axes.
 
     MONAI: `RandRotate90d(keys, prob, spatial_axes=(0, 1))`.
     """
 
-    def __init__(self, fields: FieldsArg, probability: float = 0.5) -> None:
-        super().__init__(as_fields(fields))
-        self.probability = probability
-
-    def draw(self, spatial_dims: int) -> Any:
-        if self.R.rand() >= self.probability:
-            return None
+    def chosen_op(self, spatial_dims: int) -> SpatialOp:
         rotate = Rotate90(k=int(self.R.randint(1, 4)), spatial_axes=(0, 1))
         return lambda x, _label: rotate(x)
 
@@ -263,15 +246,16 @@ class RandomRotate2D(_PerFieldRandom):
     def __init__(
         self,
         fields: FieldsArg,
+        *,
         angle: float = 0.0,
         is_random: bool | None = None,
         random: bool | None = None,
     ) -> None:
-        super().__init__(as_fields(fields))
+        super().__init__(fields)
         self.angle = float(angle)
         self.is_random = bool(is_random if is_random is not None else (random or False))
 
-    def draw(self, spatial_dims: int) -> Any:
+    def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
         degrees = self.R.uniform(-self.angle, self.angle) if self.is_random else self.angle
         if degrees == 0.0:
             return None
@@ -307,7 +291,7 @@ class RandomZoom3D(_PerFieldRandom):
         use_gpu: bool = False,
         keep_size: bool = False,
     ) -> None:
-        super().__init__(as_fields(fields))
+        super().__init__(fields)
         self.lower = [float(v) for v in lower_limits]
         self.upper = [float(v) for v in upper_limits]
         if len(self.lower) != len(self.upper) or any(
@@ -317,7 +301,7 @@ class RandomZoom3D(_PerFieldRandom):
         self.keep_size = keep_size
         self.use_gpu = use_gpu  # kept for TLT configs; MONAI runs on the tensor's device
 
-    def draw(self, spatial_dims: int) -> Any:
+    def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
         factors = [float(self.R.uniform(lo, hi)) for lo, hi in zip(self.lower, self.upper, strict=True)]
 
         def apply(x: torch.Tensor, label: bool) -> Any:
