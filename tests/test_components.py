@@ -276,3 +276,17 @@ def write_module(tmp_path: Path, name: str, source: str) -> Path:
     custom.mkdir(exist_ok=True)
     (custom / f"{name}.py").write_text(source)
     return custom
+
+
+def test_types_are_checked_against_a_declared_signature(tmp_path: Path) -> None:
+    custom = write_module(  # a factory taking **args that declares its arguments, as our transforms do
+        tmp_path,
+        "declared_for_test",
+        "import inspect\n"
+        "def Declared(**args):\n    return args\n"
+        "Declared.__signature__ = inspect.Signature(\n"
+        "    [inspect.Parameter('size', inspect.Parameter.KEYWORD_ONLY, default=1, annotation=int)]\n)\n",
+    )
+    spec = {"path": "declared_for_test.Declared", "args": {"size": 2.5}}
+    with pytest.raises(ConfigError, match=r"size must be an integer, got 2\.5"):
+        build(spec, "loss", search_dirs=[custom], **WHERE)

@@ -72,7 +72,7 @@ def check_arguments(
             file=file,
             key_path=args_path,
         )
-    hints = _type_hints(factory)
+    hints = _type_hints(factory, signature)
     for name, value in config_args.items():
         expected = expected_type(hints[name]) if name in hints else None
         if expected is not None and not expected.test(value):
@@ -129,15 +129,20 @@ def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
-def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    """The factory's parameter types; empty when an annotation cannot be evaluated (then types go unchecked).
+def _type_hints(factory: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
+    """The parameter types: those of the signature, with annotations written as strings evaluated in the module
+    that wrote them (a dataclass's fields, inherited ones included, each in its own module).
 
-    A dataclass's fields are read from the class, each in its own module (inherited fields included).
+    An annotation that cannot be evaluated (a name imported only for type checkers) leaves types unchecked.
     """
     target: Any = factory
     if isinstance(factory, type) and not dataclasses.is_dataclass(factory):
         target = target.__init__
     try:
-        return typing.get_type_hints(target)
-    except (NameError, AttributeError, TypeError):  # e.g. a name imported only for type checkers
-        return {}
+        hints = typing.get_type_hints(target)
+    except (NameError, AttributeError, TypeError):
+        hints = {}
+    for name, parameter in signature.parameters.items():  # a `__signature__` given with real types wins
+        if parameter.annotation is not parameter.empty and not isinstance(parameter.annotation, str):
+            hints[name] = parameter.annotation
+    return hints

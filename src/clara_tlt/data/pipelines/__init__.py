@@ -20,7 +20,7 @@ ahead in a background thread (MONAI ThreadBuffer).
 Modules: `base` (options, datalist, engine API, batching), `segmentation`, `cached`, `classification`.
 """
 
-from clara_tlt.data.pipelines.base import ImagePipeline, split_transforms
+from clara_tlt.data.pipelines.base import ImagePipeline
 from clara_tlt.data.pipelines.cached import SegmentationImagePipelineWithCache
 from clara_tlt.data.pipelines.classification import ClassificationImagePipeline
 from clara_tlt.data.pipelines.segmentation import SegmentationImagePipeline
@@ -30,5 +30,4 @@ __all__ = [
     "ImagePipeline",
     "SegmentationImagePipeline",
     "SegmentationImagePipelineWithCache",
-    "split_transforms",
 ]
