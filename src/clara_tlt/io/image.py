@@ -25,6 +25,7 @@ from clara_tlt.io.integrity import (
     replace_voxels,
     scan_nifti,
 )
+from clara_tlt.io.nifti import read_plain_nifti
 from clara_tlt.io.volume import Volume
 
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
@@ -95,10 +96,15 @@ def _looks_like_dicom(path: Path) -> bool:
 
 
 def _read_itk(path: Path, *, replace_nonfinite: float | None) -> Volume:
-    """ITK reads the file; a NIfTI file is scanned for completeness and NaN/infinity at the same time (zlib and
-    ITK release the GIL, so the scan costs little wall time). See integrity.py for why."""
+    """ITK reads the file. NIfTI, whose ITK reader zero-fills short data and zeroes NaN, is read by
+    `read_plain_nifti` when it can be; otherwise it is scanned (`scan_nifti`) while ITK reads it (zlib and ITK
+    release the GIL)."""
+    nifti = suffix_of(path) in NIFTI_SUFFIXES
+    plain = read_plain_nifti(path) if nifti else None
+    if plain is not None:
+        return plain
     with ThreadPoolExecutor(1) as pool:
-        scan = pool.submit(scan_nifti, path) if suffix_of(path) in NIFTI_SUFFIXES else None
+        scan = pool.submit(scan_nifti, path) if nifti else None
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as exc:
@@ -129,7 +135,7 @@ def _itk_reason(exc: RuntimeError) -> str:
         and not line.startswith(("Exception thrown in SimpleITK", "Reason: No such file"))
         and not re.match(r"^/\S+:\d+:$", line)
     ]
-    return "; ".join(kept[-3:]) + " (damaged or truncated file?)"
+    return "; ".join(kept[-3:])
 
 
 def _read_dicom_file(path: Path, *, label: bool, interpolate_missing_slices: bool) -> Volume:

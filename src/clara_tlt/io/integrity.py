@@ -34,11 +34,14 @@ class ImageReadError(ClaraError, ValueError):
 
 @dataclass(frozen=True)
 class NiftiLayout:
-    """Where a NIfTI file keeps its voxels: `offset` bytes into the uncompressed stream, `nbytes` long."""
+    """Where a NIfTI file keeps its voxels: `offset` bytes into the uncompressed stream, `nbytes` long, stored
+    as `dtype` (byte order included) in nibabel's `shape` `(X, Y, Z, ...)`; `scaled` when scl_slope/inter apply."""
 
     offset: int
     nbytes: int
     dtype: np.dtype
+    shape: tuple[int, ...]
+    scaled: bool
 
     @property
     def end(self) -> int:
@@ -55,10 +58,25 @@ def nifti_layout(path: Path) -> NiftiLayout | None:
         if not isinstance(proxy, ArrayProxy):
             return None
         dtype = np.dtype(proxy.dtype)
-        count = int(np.prod(proxy.shape, dtype=np.int64))
-        return NiftiLayout(int(proxy.offset), count * dtype.itemsize, dtype)
+        shape = tuple(int(n) for n in proxy.shape)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        scaled = not (proxy.slope == 1 and proxy.inter == 0)
+        return NiftiLayout(int(proxy.offset), nbytes, dtype, shape, scaled)
     except Exception:  # any header nibabel cannot parse: ITK's reader reports it in its own words
         return None
+
+
+def stream_chunks(path: Path) -> Iterator[bytes]:
+    """The uncompressed bytes of a `.nii` or (checked, see gzip_chunks) `.nii.gz`, chunk by chunk."""
+    return gzip_chunks(path) if path.name.lower().endswith(".gz") else _file_chunks(path)
+
+
+def ends_early(path: Path, present: int, expected: int) -> ImageReadError:
+    what = "uncompressed stream" if path.name.lower().endswith(".gz") else "file"
+    return ImageReadError(
+        f"{path}: the {what} ends early: {present} of the {expected} bytes its header promises "
+        "(truncated copy or interrupted download?); re-copy the file. Nothing was filled in"
+    )
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -67,7 +85,7 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield data
 
 
-def _gzip_chunks(path: Path) -> Iterator[bytes]:
+def gzip_chunks(path: Path) -> Iterator[bytes]:
     """Uncompressed chunks of a gzip file of one or more members, every CRC and length trailer checked.
 
     Raises ImageReadError when the stream ends inside a member or a trailer does not match. Zero bytes after
@@ -125,25 +143,20 @@ def scan_nifti(path: Path) -> int:
     """Check that a `.nii` / `.nii.gz` holds every voxel byte its header promises (ImageReadError if not);
     return how many float voxels are NaN or infinite (ITK's reader turns them into zeros, so they are
     counted here, in the stream itself)."""
-    compressed = path.name.lower().endswith(".gz")
     layout = nifti_layout(path)
     floats = layout is not None and layout.dtype.kind == "f"
-    if not compressed and not floats:
+    if not path.name.lower().endswith(".gz") and not floats:
         present = path.stat().st_size
         counter = None
     else:
         counter = _NonFiniteCounter(layout) if layout is not None and floats else None
         present = 0
-        for chunk in _gzip_chunks(path) if compressed else _file_chunks(path):
+        for chunk in stream_chunks(path):
             present += len(chunk)
             if counter is not None:
                 counter.feed(chunk)
     if layout is not None and present < layout.end:
-        what = "uncompressed stream" if compressed else "file"
-        raise ImageReadError(
-            f"{path}: the {what} ends early: {present} of the {layout.end} bytes its header promises "
-            "(truncated copy or interrupted download?); re-copy the file. Nothing was filled in"
-        )
+        raise ends_early(path, present, layout.end)
     return counter.count if counter is not None else 0
 
 
