@@ -186,3 +186,20 @@ def test_scaled_nifti_goes_through_itk_and_its_nan_is_still_refused(tmp_path):
         read_image(path)
     volume = read_image(path, replace_nonfinite=7.0)
     assert volume.array[4, 3, 2] == 7.0 and np.count_nonzero(volume.array == 3.0) == array.size - 1
+
+
+@pytest.mark.parametrize("sop_class", ["SecondaryCaptureImageStorage", "CTImageStorage"])
+def test_an_image_without_geometry_is_skipped_only_when_of_another_sop_class(tmp_path, ct_hu, sop_class):
+    files = write_dicom_series(ct_hu, tmp_path / "s")
+    odd = pydicom.dcmread(files[0])
+    del odd.ImagePositionPatient
+    odd.SOPClassUID = odd.file_meta.MediaStorageSOPClassUID = getattr(pydicom.uid, sop_class)
+    odd.SOPInstanceUID = odd.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    odd.save_as(tmp_path / "s" / "screen.dcm")
+    if sop_class == "CTImageStorage":  # a CT slice that lost its position: the series cannot be trusted
+        with pytest.raises(ImageReadError, match=r"screen\.dcm: cannot place this image in space"):
+            read_image(tmp_path / "s")
+    else:  # a screenshot saved into the series is not one of its slices
+        volume = read_image(tmp_path / "s")
+        np.testing.assert_array_equal(volume.array, ct_hu)
+        assert "screen.dcm: skipped, Secondary Capture Image Storage without patient geometry" in volume.notes

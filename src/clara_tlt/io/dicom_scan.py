@@ -296,6 +296,7 @@ class _Damaged:
     path: Path
     uid: str | None
     reason: str
+    unplaceable_class: UID | None = None  # SOP Class of a whole image that lacks patient geometry
 
 
 def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResult:
@@ -305,6 +306,7 @@ def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResul
     found can own them.
     """
     by_uid: dict[str, DicomSeries] = {}
+    classes_by_uid: dict[str, set[UID | None]] = {}
     damaged: list[_Damaged] = []
     notes_by_uid: dict[str, list[str]] = {}
     for path in find_dicom_files(folder, exclude=exclude):
@@ -323,29 +325,38 @@ def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResul
         try:
             planes = image_slices(str(path), ds)
         except ValueError as exc:
-            damaged.append(_Damaged(path, uid, str(exc)))
+            damaged.append(_Damaged(path, uid, str(exc), sop_class(ds) if has_pixels(ds) else None))
             continue
         key = uid or f"no-series-uid:{path.parent}"
         series = by_uid.setdefault(key, DicomSeries(key, meta=public_meta(ds)))
         series.slices += planes
+        classes_by_uid.setdefault(key, set()).add(sop_class(ds))
     skipped: list[str] = []
     for uid, notes in notes_by_uid.items():
         if uid in by_uid:  # a localizer or key object saved inside an image series
             by_uid[uid].notes += notes
         else:
             skipped += notes
-    return ScanResult(list(by_uid.values()), _assign_damaged(damaged, by_uid), skipped)
+    unowned = _assign_damaged(damaged, by_uid, classes_by_uid)
+    return ScanResult(list(by_uid.values()), unowned, skipped)
 
 
-def _assign_damaged(damaged: list[_Damaged], by_uid: dict[str, DicomSeries]) -> dict[str, str]:
+def _assign_damaged(
+    damaged: list[_Damaged], by_uid: dict[str, DicomSeries], classes_by_uid: dict[str, set[UID | None]]
+) -> dict[str, str]:
     """Give each damaged file to its series, or (series unknown) to every series of its folder; the rest,
-    which no series found can own, are returned as path → reason."""
+    which no series found can own, are returned as path → reason. A whole image without geometry of another
+    SOP Class than its series' slices (a secondary capture saved into a CT series) is skipped with a note."""
     unowned: dict[str, str] = {}
     for item in damaged:
         if item.uid is not None:
             owners = [by_uid[item.uid]] if item.uid in by_uid else []
         else:
             owners = [s for s in by_uid.values() if item.path.parent in s.folders]
+        other_class = item.unplaceable_class
+        if item.uid in by_uid and other_class is not None and other_class not in classes_by_uid[item.uid]:
+            owners[0].notes.append(f"{item.path.name}: skipped, {other_class.name} without patient geometry")
+            continue
         for series in owners:
             series.damaged[str(item.path)] = item.reason + (
                 "" if item.uid else " (its series cannot be read; it lies in this series' folder)"
