@@ -1,9 +1,8 @@
-"""Find DICOM files under a folder, read their headers, and group image slices into series.
+"""Read the headers of the DICOM files under a folder and group image slices into series.
 
 A series is every image slice sharing a SeriesInstanceUID, wherever it lies under the folder (one series may
-span subfolders; one folder may hold several series). Only objects known not to be slices are skipped with a
-note: non-image SOP classes (DICOMDIR, SR, presentation states, …), non-image modalities (RT structures,
-segmentations), localizers and colour images. A file that cannot be read whole — not parseable, cut short
+span subfolders; one folder may hold several series). Objects known not to be slices (dicom_files.py) are
+skipped with a note. A file that cannot be read whole — not parseable, cut short
 before or inside its pixel data, or without the geometry to place it — is damaged: it fails its series (by
 SeriesInstanceUID, or every series of its folder when even that cannot be read), so no volume is built with a
 hole where a slice should be; a damaged file that belongs to no series found is a failure of its own.
@@ -11,7 +10,6 @@ hole where a slice should be; a damaged file that belongs to no series found is 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,22 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-NON_IMAGE_MODALITIES = {
-    "SR",
-    "RTSTRUCT",
-    "RTPLAN",
-    "RTDOSE",
-    "RTRECORD",
-    "PR",
-    "KO",
-    "SEG",
-    "DOC",
-    "REG",
-    "ECG",
-}
-PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-# Image SOP Classes whose name lacks "Image Storage" (pydicom's UID.name), for telling cut-short images apart
-IMAGE_CLASSES_WITHOUT_THE_WORD = {"Parametric Map Storage", "Enhanced US Volume Storage"}
+from clara_tlt.io.dicom_files import find_dicom_files, has_pixels, skip_reason, sop_class
+
 # Series metadata carried into sidecars: acquisition facts only, never patient or operator identifiers, and no
 # UIDs (de-identification profiles replace them; they can link a volume back to its patient).
 PUBLIC_TAGS = (
@@ -108,50 +92,6 @@ class ScanResult:
     series: list[DicomSeries]
     unreadable: dict[str, str]  # path → reason, for damaged files that belong to no series found
     skipped: list[str]  # one note per skipped object
-
-
-def looks_like_dicom(path: Path) -> bool:
-    """A `.dcm` name, or the `DICM` magic at byte 128 (many scanners write files without a suffix)."""
-    if path.name.lower().endswith(".dcm"):
-        return True
-    try:
-        with path.open("rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def looks_like_cut_slice(path: Path) -> bool:
-    """Too short for the DICM magic, yet named like the numbered slices scanners write without a suffix
-    (`2062`, `IM0001`, `1.3.12.2.1107`): a slice cut short, not a text file such as VERSION or LOCKFILE."""
-    suffix = path.suffix[1:]
-    named_like_a_slice = any(c.isdigit() for c in path.name) and (not suffix or suffix.isdigit())
-    try:
-        return named_like_a_slice and path.stat().st_size < 132
-    except OSError:
-        return False
-
-
-def find_dicom_files(folder: Path, *, exclude: Path | None = None) -> list[Path]:
-    """Every file under `folder` that looks like DICOM, sorted; `exclude` (e.g. the output folder) is not walked.
-
-    Beside DICOM files, files that look like slices cut short (`looks_like_cut_slice`) are returned too, so
-    an emptied slice fails its series instead of leaving an unnoticed hole.
-    """
-    found: list[Path] = []
-    excluded = exclude.resolve() if exclude else None
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root, d).resolve() != excluded))
-        paths = [Path(root, name) for name in sorted(files) if not name.startswith(".")]
-        dicom = [looks_like_dicom(path) for path in paths]
-        if any(dicom):
-            found += [
-                path
-                for path, is_dicom in zip(paths, dicom, strict=True)
-                if is_dicom or looks_like_cut_slice(path)
-            ]
-    return found
 
 
 def _floats(owner: Dataset | None, keyword: str, count: int) -> tuple[float, ...]:
@@ -251,34 +191,6 @@ def public_meta(ds: Dataset) -> dict[str, Any]:
             value = float(value)
         meta[keyword] = value if isinstance(value, (int, float, list)) else str(value)
     return meta
-
-
-def sop_class(ds: Dataset) -> UID | None:
-    """The SOP Class of a dataset: from its file meta, else its own SOPClassUID; None when neither survived."""
-    meta = getattr(ds, "file_meta", None)
-    value = (meta.get("MediaStorageSOPClassUID") if meta is not None else None) or ds.get("SOPClassUID")
-    return UID(str(value)) if value else None
-
-
-def has_pixels(ds: Dataset) -> bool:
-    return any(keyword in ds for keyword in PIXEL_KEYWORDS)
-
-
-def skip_reason(ds: Dataset) -> str | None:
-    """Why a readable dataset is known not to be a slice of a volume; None for an image (whole or damaged)."""
-    sop = sop_class(ds)
-    if not has_pixels(ds):
-        # pydicom drops pixel data cut short; only a SOP Class that is not an image says "not an image"
-        if sop is None or "Image Storage" in sop.name or sop.name in IMAGE_CLASSES_WITHOUT_THE_WORD:
-            return None
-        return f"not an image ({sop.name})"
-    if str(ds.get("Modality", "")).upper() in NON_IMAGE_MODALITIES:
-        return f"non-image object (Modality {ds.Modality})"
-    if "LOCALIZER" in [str(v).upper() for v in ds.get("ImageType", [])]:
-        return "localizer (ImageType LOCALIZER)"
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        return "colour image (SamplesPerPixel > 1): not a scalar volume"
-    return None
 
 
 def image_slices(path: str, ds: Dataset) -> list[SliceInfo]:

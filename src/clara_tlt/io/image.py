@@ -90,7 +90,7 @@ def read_image(
 
 
 def _looks_like_dicom(path: Path) -> bool:
-    from clara_tlt.io.dicom_scan import looks_like_dicom
+    from clara_tlt.io.dicom_files import looks_like_dicom
 
     return looks_like_dicom(path)
 
@@ -141,7 +141,8 @@ def _itk_reason(exc: RuntimeError) -> str:
 def _read_dicom_file(path: Path, *, label: bool, interpolate_missing_slices: bool) -> Volume:
     import pydicom
 
-    from clara_tlt.io.dicom_scan import DicomSeries, image_slices, public_meta, skip_reason
+    from clara_tlt.io.dicom_files import skip_reason
+    from clara_tlt.io.dicom_scan import DicomSeries, image_slices, public_meta
     from clara_tlt.io.dicom_series import read_series
 
     try:
