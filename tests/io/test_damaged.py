@@ -41,6 +41,7 @@ def test_scan_gives_the_damaged_slice_to_its_series(real_ct, how):
     assert len(scan.series[0].slices) == 4 and not scan.unreadable and not scan.skipped
 
 
+@pytest.mark.filterwarnings("ignore:End of file reached before delimiter")  # pydicom's word on the cut
 def test_truncated_compressed_slice_fails(tmp_path):
     """A JPEG 2000 slice cut inside its fragments: pydicom drops the pixel data, we call the file damaged."""
     path = tmp_path / "j2k.dcm"
@@ -203,3 +204,15 @@ def test_an_image_without_geometry_is_skipped_only_when_of_another_sop_class(tmp
         volume = read_image(tmp_path / "s")
         np.testing.assert_array_equal(volume.array, ct_hu)
         assert "screen.dcm: skipped, Secondary Capture Image Storage without patient geometry" in volume.notes
+
+
+def test_a_slice_stored_unsigned_among_signed_ones_keeps_its_values(tmp_path):
+    hu = np.full((4, 8, 8), -1000, np.int16)
+    files = write_dicom_series(hu, tmp_path / "s")
+    odd = pydicom.dcmread(files[2])
+    odd.PixelRepresentation = 0  # unsigned: stored values up to 65535 must not wrap into int16
+    odd.PixelData = np.full((8, 8), 40000, np.uint16).tobytes()
+    odd.save_as(files[2])
+    volume = read_image(tmp_path / "s")
+    assert volume.array[2].min() == volume.array[2].max() == 40000 - 1024
+    assert volume.array[0].max() == -1000

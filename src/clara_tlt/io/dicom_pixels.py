@@ -83,6 +83,8 @@ def decode_slices(slices: list[SliceInfo]) -> np.ndarray:
                 )
             if raw is None:
                 raw = np.empty((len(slices), info.rows, info.columns), dtype=frame.dtype)
+            elif not np.can_cast(frame.dtype, raw.dtype):  # e.g. a uint16 slice among int16 ones: never wrap
+                raw = raw.astype(np.promote_types(raw.dtype, frame.dtype))
             raw[index] = frame
     assert raw is not None
     slopes = np.array([s.slope for s in slices])
