@@ -39,6 +39,8 @@ def test_scan_gives_the_damaged_slice_to_its_series(real_ct, how):
     scan = scan_dicom_folder(real_ct)
     assert len(scan.series) == 1 and list(scan.series[0].damaged) == [str(victim)]
     assert len(scan.series[0].slices) == 4 and not scan.unreadable and not scan.skipped
+    said = {"zero bytes": "empty: 0 bytes", "header cut short": "pixel data is missing"}.get(how, "missing")
+    assert said in scan.series[0].damaged[str(victim)]
 
 
 @pytest.mark.filterwarnings("ignore:End of file reached before delimiter")  # pydicom's word on the cut

@@ -203,6 +203,17 @@ def image_slices(path: str, ds: Dataset) -> list[SliceInfo]:
         raise ValueError(f"cannot place this image in space: {exc}") from exc
 
 
+def unreadable_reason(path: Path, exc: Exception) -> str:
+    """Why pydicom could not parse `path`, in words for the user (no pydicom `force=True` advice)."""
+    size = path.stat().st_size if path.exists() else None
+    if size == 0:
+        return "not a readable DICOM file (empty: 0 bytes)"
+    if size is not None and size < 132:
+        return f"not a readable DICOM file ({size} bytes: cut short before the DICOM header)"
+    detail = str(exc).replace(" Use force=True to force reading.", "")
+    return f"not a readable DICOM file ({type(exc).__name__}: {detail})"
+
+
 @dataclass
 class _Damaged:
     path: Path
@@ -225,7 +236,7 @@ def scan_dicom_folder(folder: Path, *, exclude: Path | None = None) -> ScanResul
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=False, defer_size="1 KB")
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-            damaged.append(_Damaged(path, None, f"not a readable DICOM file ({type(exc).__name__}: {exc})"))
+            damaged.append(_Damaged(path, None, unreadable_reason(path, exc)))
             continue
         reason = skip_reason(ds)
         if reason:
@@ -271,7 +282,7 @@ def _assign_damaged(
             continue
         for series in owners:
             series.damaged[str(item.path)] = item.reason + (
-                "" if item.uid else " (its series cannot be read; it lies in this series' folder)"
+                "" if item.uid else " (its SeriesInstanceUID cannot be read; it lies in this series' folder)"
             )
         if not owners:
             unowned[str(item.path)] = f"{item.reason}; re-export it or move it out of the input folder"

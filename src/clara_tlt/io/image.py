@@ -142,13 +142,13 @@ def _read_dicom_file(path: Path, *, label: bool, interpolate_missing_slices: boo
     import pydicom
 
     from clara_tlt.io.dicom_files import skip_reason
-    from clara_tlt.io.dicom_scan import DicomSeries, image_slices, public_meta
+    from clara_tlt.io.dicom_scan import DicomSeries, image_slices, public_meta, unreadable_reason
     from clara_tlt.io.dicom_series import read_series
 
     try:
         ds = pydicom.dcmread(path, defer_size="1 KB")
     except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+        raise ImageReadError(f"{path}: {unreadable_reason(path, exc)}") from exc
     reason = skip_reason(ds)
     if reason:
         raise ImageReadError(f"{path}: {reason}")
