@@ -1,0 +1,82 @@
+"""The metric protocol the engines rely on, and a base class that keeps per-case values in named buffers.
+
+A validation or evaluation run is `reset()`, then `update(sample)` per batch (a dict of batched tensors, the
+network output under `"model"`), then `aggregate() -> float`. Keeping per-case values (not running sums) lets
+evaluate report each case and lets ranks of a torchrun job merge their cases exactly (`sync_metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+import torch.distributed as dist
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """What the trainer's validation and the evaluate command call. `name` labels logs and reports;
+    `is_key_metric` marks the metric that picks the best checkpoint."""
+
+    name: str
+    is_key_metric: bool
+
+    def reset(self) -> None: ...
+
+    def update(self, sample: dict[str, Any]) -> Any: ...
+
+    def aggregate(self) -> float: ...
+
+
+class ClaraMetric:
+    """Common fields: `name`, `field` (prediction key), `label_field`, `is_key_metric`; per-case buffers."""
+
+    def __init__(self, *, name: str, field: str, label_field: str | None, is_key_metric: bool) -> None:
+        self.name = name
+        self.field = field
+        self.label_field = label_field
+        self.is_key_metric = is_key_metric
+        self.buffers: dict[str, list[torch.Tensor]] = {}
+
+    def reset(self) -> None:
+        self.buffers = {}
+
+    def append(self, buffer: str, rows: torch.Tensor) -> None:
+        """Keep `rows` (first axis: cases) on the CPU under `buffer`."""
+        self.buffers.setdefault(buffer, []).append(rows.detach().cpu())
+
+    def stacked(self, buffer: str) -> torch.Tensor:
+        """Every row of `buffer`, concatenated over batches (and over ranks after `sync_metrics`)."""
+        rows = self.buffers.get(buffer)
+        if not rows:
+            raise ValueError(f"metric '{self.name}' has no values: no validation batch reached it")
+        return torch.cat(rows)
+
+    def pair(self, sample: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(prediction, label) tensors of a batch, on the prediction's device."""
+        if self.label_field is None:
+            raise KeyError(f"metric '{self.name}' needs a label_field")
+        for key in (self.field, self.label_field):
+            if key not in sample:
+                raise KeyError(
+                    f"metric '{self.name}' reads field '{key}', which the batch lacks (fields: {', '.join(sample)})"
+                )
+        prediction = torch.as_tensor(sample[self.field])
+        return prediction, torch.as_tensor(sample[self.label_field]).to(prediction.device)
+
+
+def sync_metrics(metrics: Iterable[Any]) -> None:
+    """Under torchrun, give every rank the cases of all ranks, so each aggregates over the whole list."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for metric in metrics:
+        if not isinstance(metric, ClaraMetric):
+            continue
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, metric.buffers)
+        merged: dict[str, list[torch.Tensor]] = {}
+        for buffers in gathered:
+            for key, rows in buffers.items():
+                merged.setdefault(key, []).extend(rows)
+        metric.buffers = merged
