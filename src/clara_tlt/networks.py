@@ -29,10 +29,14 @@ def final_activation_layer(name: str) -> nn.Module:
     raise ConfigError(f"final_activation must be one of {', '.join(ACTIVATIONS)}, not {name!r}")
 
 
-def load_pretrained(network: nn.Module, weights: str | None) -> None:
-    """Load a PyTorch state dict (or a checkpoint holding `model`) into `network`; empty means train from scratch."""
+def pretrained_path(weights: str | None) -> Path | None:
+    """Clara's `pretrain_weight_name`: the file the engine loads before training ("" or None: from scratch).
+
+    Only checked here (so `--dry-run` catches a wrong path); `clara_tlt.engines.checkpoint.load_weights` loads it,
+    strictly or with `partial_load`.
+    """
     if not weights:
-        return
+        return None
     path = Path(weights)
     if not path.is_file():
         raise ConfigError(
@@ -44,21 +48,34 @@ def load_pretrained(network: nn.Module, weights: str | None) -> None:
             f"pretrained weights '{weights}' are TensorFlow/Keras weights, which PyTorch cannot load; give a .pt "
             'state dict, or "" to train from scratch'
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    missing, _unexpected = network.load_state_dict(state, strict=False)
-    if len(missing) == len(network.state_dict()):
-        raise ConfigError(f"pretrained weights '{weights}' share no parameter names with this network")
+    return path
 
 
-class ClaraNetwork(nn.Sequential):
-    """A backbone followed by Clara's final activation; `backbone` keeps the MONAI network reachable."""
+class ClaraNetwork(nn.Module):
+    """A MONAI backbone followed by Clara's final activation.
 
-    def __init__(self, backbone: nn.Module, activation: str) -> None:
+    `channels_last`: the network takes `(N, *spatial, C)` as Clara's TensorFlow model did (`data_format`) and
+    moves channels first for the backbone. `pretrained_weights` is the file the engine loads before training.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        activation: str,
+        *,
+        channels_last: bool = False,
+        pretrained_weights: Path | None = None,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.activation = final_activation_layer(activation)
+        self.channels_last = channels_last
+        self.pretrained_weights = pretrained_weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.movedim(-1, 1)
+        return self.activation(self.backbone(x))
 
 
 @register("network", "SegAhnet", aliases=("SegmAhnet3D", "SegmAhnet"))
@@ -87,10 +104,8 @@ def seg_ahnet(
         psp_block_num=4 if if_use_psp else 0,
         upsample_mode=upsample_mode,
     )
-    network = ClaraNetwork(backbone, final_activation)
-    if not if_from_scratch:
-        load_pretrained(network, pretrain_weight_name)
-    return network
+    weights = None if if_from_scratch else pretrained_path(pretrain_weight_name)
+    return ClaraNetwork(backbone, final_activation, pretrained_weights=weights)
 
 
 @register("network", "DenseNet121")
@@ -105,11 +120,16 @@ def densenet121(
 ) -> nn.Module:
     """DenseNet-121 classifier emitting logits `(N, num_classes)`; Clara's chest X-ray model has 15 classes.
 
-    Tensors are channel first here whatever `data_format` says (that was TensorFlow's layout). Clara put L2
+    With `data_format` `channels_last` (the seed's) it takes `(N, H, W, C)` images, as Clara's did. Clara put L2
     `weight_decay` on the model; the workflow hands it to the optimizer, where PyTorch applies it.
     """
-    del data_format, weight_decay
+    del weight_decay
+    if data_format not in ("channels_first", "channels_last"):
+        raise ConfigError(f"data_format must be 'channels_first' or 'channels_last', not {data_format!r}")
     backbone = DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=num_classes)
-    network = ClaraNetwork(backbone, final_activation)
-    load_pretrained(network, pretrain_weight_name)
-    return network
+    return ClaraNetwork(
+        backbone,
+        final_activation,
+        channels_last=data_format == "channels_last",
+        pretrained_weights=pretrained_path(pretrain_weight_name),
+    )

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.config.environment import load_environment
+from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
-from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.overrides import Override, apply_override
 from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
 from clara_tlt.config.substitution import substitute
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
+
 
 @dataclass
 class ResolvedConfig:

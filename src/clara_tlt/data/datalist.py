@@ -89,3 +89,18 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     return []
+
+
+def shard_entries(
+    entries: list[dict[str, Any]], rank: int, world_size: int, *, pad: bool
+) -> list[dict[str, Any]]:
+    """Rank `rank`'s entries: every `world_size`-th from `rank`. With `pad`, shards are made equally long by
+    repeating entries from the start (as torch's DistributedSampler does), so each rank runs the same number of
+    training iterations; unpadded (validation) shards count each case once."""
+    if world_size <= 1:
+        return list(entries)
+    items = list(entries)
+    if pad and len(items) % world_size:
+        missing = world_size - len(items) % world_size
+        items += (items * (missing // len(items) + 1))[:missing]
+    return items[rank::world_size]

@@ -19,6 +19,7 @@ from clara_tlt.config.slots import SECTIONS, SLOT_KINDS
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.errors import ConfigError
 
+
 @dataclass
 class BuiltComponent:
     """One component: where it stands in the config, what it was called, and the object."""

@@ -17,7 +17,7 @@ import numpy as np
 from monai.data import ThreadBuffer, list_data_collate
 from monai.transforms import RandomizableTrait, Transform
 
-from clara_tlt.data.datalist import load_datalist
+from clara_tlt.data.datalist import load_datalist, shard_entries
 from clara_tlt.errors import ConfigError, NoInputError
 from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state
 
@@ -103,6 +103,13 @@ class ImagePipeline:
             yield from ThreadBuffer(_Reiterable(batches), buffer_size=self.prefetch_size, timeout=0.1)
         else:
             yield from batches
+
+    def shard(self, rank: int, world_size: int, *, pad: bool) -> None:
+        """Keep rank `rank`'s share of the datalist (torchrun); call before the first iteration.
+
+        `pad` makes every rank's share equally long (training: each rank runs the same number of iterations).
+        """
+        self.entries = shard_entries(self.entries, rank, world_size, pad=pad)
 
     def close(self) -> None:
         """Release background threads and caches (the cached pipeline has them)."""

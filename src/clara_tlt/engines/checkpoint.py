@@ -1,0 +1,122 @@
+"""Checkpoint files: written atomically and durably, read with `torch.load(weights_only=True)`.
+
+`model.pt` / `model_final.pt` hold `{"model": state_dict, "train_conf": resolved config, "epoch": int,
+"metric": float | None}`: the Clara 4.x form that `monai.apps.load_from_mmar` reads. Fine-tuning loads such a
+file or a bare state dict into a network, strictly by default or, with `partial`, the tensors whose names and
+shapes match (a new head).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from clara_tlt.atomic import atomic_path
+from clara_tlt.errors import ClaraError, ConfigError
+
+MODEL_KEY = "model"
+TF_SUFFIXES = (".h5", ".hdf5", ".ckpt", ".pb", ".index", ".meta")
+
+
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write `payload` (tensors and plain data only) so that a crash at any moment leaves the old file or the new."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(dict(payload), tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint (weights only: no code in it runs); a missing or unreadable file names itself."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint '{path}' not found")
+    if path.name.endswith(TF_SUFFIXES):
+        raise ConfigError(
+            f"'{path}' is a TensorFlow/Keras checkpoint, which PyTorch cannot load; give a .pt file written by "
+            "clara-tlt train (or a PyTorch state dict)"
+        )
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ClaraError(f"cannot read checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"checkpoint '{path}' holds a {type(loaded).__name__}, not a state dict")
+    return loaded
+
+
+def model_payload(
+    network: nn.Module, train_conf: Mapping[str, Any], *, epoch: int, metric: float | None
+) -> dict[str, Any]:
+    """The `model.pt` dict of `network` after `epoch` completed epochs, scoring `metric` on the key metric."""
+    return {
+        MODEL_KEY: unwrap(network).state_dict(),
+        "train_conf": dict(train_conf),
+        "epoch": epoch,
+        "metric": metric,
+    }
+
+
+def unwrap(network: nn.Module) -> nn.Module:
+    """The network inside DistributedDataParallel (whose parameter names carry a `module.` prefix)."""
+    inner = getattr(network, "module", None)
+    return inner if isinstance(inner, nn.Module) else network
+
+
+def state_dict_of(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The weights of a `model.pt` dict, or the dict itself when it is a bare state dict."""
+    inner = checkpoint.get(MODEL_KEY)
+    return dict(inner) if isinstance(inner, Mapping) else dict(checkpoint)
+
+
+def load_weights(network: nn.Module, source: str | Path, *, partial: bool = False) -> list[str]:
+    """Load the weights of checkpoint `source` into `network`; returns the names loaded.
+
+    Strict: every name and shape must match, else a `ConfigError` lists the missing, unexpected and mismatched
+    names. `partial`: load only the tensors whose names and shapes match (at least one must).
+    """
+    weights = state_dict_of(load_checkpoint(source))
+    target = unwrap(network)
+    own = target.state_dict()
+    matching = {k: v for k, v in weights.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    if partial:
+        if not matching:
+            raise ConfigError(f"checkpoint '{source}' shares no tensor (name and shape) with this network")
+        target.load_state_dict(matching, strict=False)
+        return sorted(matching)
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    mismatched = sorted(k for k in set(own) & set(weights) if k not in matching)
+    if missing or unexpected or mismatched:
+        raise ConfigError(
+            f"checkpoint '{source}' does not fit this network:"
+            + _listing("missing", missing)
+            + _listing("unexpected", unexpected)
+            + _listing(
+                "different shape",
+                [f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched],
+            )
+            + "\nUse the network the checkpoint was trained with, or --set partial_load=true to load the matching "
+            "tensors only (e.g. for a new head)"
+        )
+    target.load_state_dict(weights, strict=True)
+    return sorted(weights)
+
+
+def _listing(label: str, names: list[str], shown: int = 8) -> str:
+    if not names:
+        return ""
+    more = f" … and {len(names) - shown} more" if len(names) > shown else ""
+    return f"\n  {label} ({len(names)}): {', '.join(names[:shown])}{more}"

@@ -1,0 +1,83 @@
+"""torchrun integration: one process per GPU (or CPU worker), gloo on CPU and NCCL on GPU; rank 0 writes.
+
+`torchrun --nproc_per_node 2 -m clara_tlt train …` sets RANK, WORLD_SIZE and LOCAL_RANK; nothing else launches
+processes. Multi-node runs add torchrun's rendezvous flags (docs/train.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from clara_tlt.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where this process stands: its rank among `world_size` and the device it computes on."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes checkpoints, logs and reports."""
+        return self.rank == 0
+
+
+def setup(*, multi_gpu: bool, command_hint: str) -> Context:
+    """Join the torchrun job this process belongs to (if any) and pick the device.
+
+    `multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        if multi_gpu:
+            raise UsageError(
+                "multi_gpu is true but this process was not started by torchrun; run\n"
+                f"  torchrun --nproc_per_node=NUM_GPUS -m clara_tlt {command_hint}\n"
+                "or --set multi_gpu=false for one process"
+            )
+        return Context(rank=0, world_size=1, device=_device(0))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = _device(local_rank)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+    context = Context(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
+    log.debug("rank %d of %d on %s", context.rank, context.world_size, device)
+    return context
+
+
+def teardown(context: Context) -> None:
+    """Leave the process group (after the last collective)."""
+    if context.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _device(local_rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def broadcast_flag(flag: bool, context: Context) -> bool:
+    """True on every rank when it is true on any (a stop request seen by one rank stops all)."""
+    if not context.distributed:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=context.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())

@@ -1,0 +1,46 @@
+"""TensorBoard events in the model folder: train loss per iteration, learning rate, epoch loss, every validation
+metric under its name, and image/label/prediction slices of the first validation case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.engines.handlers.validation import Validation
+from clara_tlt.engines.trainer import Handler, Trainer
+
+
+class TensorBoard(Handler):
+    def __init__(self, log_dir: Path, validation: Validation | None) -> None:
+        self.log_dir = log_dir
+        self.validation = validation
+        self.writer: Any = None
+
+    def started(self, trainer: Trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.state.iteration or None)
+
+    def iteration_completed(self, trainer: Trainer) -> None:
+        step = trainer.state.iteration
+        self.writer.add_scalar("train_loss", trainer.state.last_loss, step)
+        self.writer.add_scalar("learning_rate", trainer.setup.optimizer.param_groups[0]["lr"], step)
+
+    def epoch_completed(self, trainer: Trainer) -> None:
+        self.writer.add_scalar("epoch_loss", trainer.epoch_mean_loss, trainer.state.epoch)
+
+    def validated(self, trainer: Trainer) -> None:
+        epoch = trainer.state.epoch
+        for name, value in trainer.state.metrics.items():
+            self.writer.add_scalar(name, value, epoch)
+        preview = self.validation.last.preview if self.validation and self.validation.last else None
+        for name, image in (preview or {}).items():
+            self.writer.add_image(f"validation/{name}", image, epoch, dataformats="HW")
+        self.writer.flush()
+
+    def _close(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    completed = interrupted = failed = _close

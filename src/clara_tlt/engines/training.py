@@ -1,0 +1,266 @@
+"""`train(config)`: the training command as a library call, a short sequence of named steps.
+
+    config = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=".")
+    summary = train(config)          # writes model.pt, model_final.pt, train_state.pt, TensorBoard events, …
+
+Rerunning on a model folder that holds `train_state.pt` resumes; `resume=False` starts over (with `force`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from clara_tlt.atomic import write_text_atomic
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.engines import distributed, train_state
+from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, unwrap
+from clara_tlt.engines.distributed import Context
+from clara_tlt.engines.evaluation import evaluate, key_metric_name
+from clara_tlt.engines.handlers import (
+    CheckpointSaver,
+    LrStep,
+    Progress,
+    StopOnSignal,
+    TensorBoard,
+    Validation,
+)
+from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
+from clara_tlt.engines.options import Seeds, TrainOptions
+from clara_tlt.engines.trainer import Handler, Trainer, TrainSetup
+from clara_tlt.engines.workflow import Workflow, build_workflow
+from clara_tlt.errors import ClaraError, ConfigError, UsageError
+
+log = logging.getLogger(__name__)
+SUMMARY, RESOLVED_CONFIG = "train_summary.json", "train_config.json"
+REQUIRED = ("model", "loss", "optimizer", "image_pipeline")
+MEMORY_KEYS = (
+    "train.image_pipeline.args.output_batch_size",
+    "the crop size of train.pre_transforms (e.g. FastCropByPosNegRatio size / batch_size)",
+    "validate.inferer.args.roi_size or batch_size",
+)
+
+
+def train(
+    config: ResolvedConfig,
+    *,
+    model_dir: str | Path | None = None,
+    resume: bool = True,
+    force: bool = False,
+    command_hint: str = "train -m MMAR -c config/config_train.json",
+) -> dict[str, Any]:
+    """Train the model `config` describes; returns the summary also written to `train_summary.json`."""
+    options = TrainOptions.from_config(
+        config, model_dir=_model_dir(config, model_dir), resume=resume, force=force
+    )
+    context = distributed.setup(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    workflow = None
+    try:
+        _seed(options.seeds)
+        workflow = build_workflow(config, default_data_list_key="training")
+        trainer = _trainer(workflow, options, context)
+        started = time.perf_counter()
+        first_iteration = trainer.state.iteration
+        trainer.fit()
+        return _summary(trainer, workflow, time.perf_counter() - started, first_iteration)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise ClaraError(
+            "out of GPU memory; lower " + ", ".join(MEMORY_KEYS) + " (with --set), or turn use_amp on"
+        ) from exc
+    finally:
+        if workflow is not None:
+            for key in ("train.image_pipeline", "validate.image_pipeline"):
+                pipeline = workflow.get(key)
+                if pipeline is not None:
+                    pipeline.close()
+        distributed.teardown(context)
+
+
+def _model_dir(config: ResolvedConfig, given: str | Path | None) -> Path:
+    """`-r` / the argument, else MMAR_CKPT_DIR, else the MMAR's `models/` folder."""
+    chosen = given or config.variables.get("MMAR_CKPT_DIR")
+    if not chosen:
+        if config.mmar_root is None:
+            raise UsageError("no model folder: give -r/--model_dir or set MMAR_CKPT_DIR in environment.json")
+        chosen = config.mmar_root / "models"
+    return Path(chosen)
+
+
+def _seed(seeds: Seeds | None) -> None:
+    """Seed python, numpy and torch, and choose deterministic kernels (or cuDNN autotuning without seeds)."""
+    if seeds is None:
+        torch.backends.cudnn.benchmark = True
+        return
+    random.seed(seeds.python)
+    np.random.seed(seeds.numpy % 2**32)
+    torch.manual_seed(seeds.torch)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def _trainer(workflow: Workflow, options: TrainOptions, context: Context) -> Trainer:
+    """Build the setup and the handlers, then fine-tune or resume as the model folder and options say."""
+    config = workflow.config
+    missing = [slot for slot in REQUIRED if workflow.get(f"train.{slot}") is None]
+    if missing:
+        raise ConfigError(
+            f"training needs train.{', train.'.join(missing)}", file=config.file, key_path="train"
+        )
+    network: nn.Module = workflow.get("train.model").to(context.device)
+    fresh_start = _prepare_model_dir(options, context)
+    if fresh_start:
+        _fine_tune(network, options)
+    setup = _setup(workflow, network, options, context)
+    handlers = _handlers(workflow, setup, options, context)
+    trainer = Trainer(setup=setup, options=options, handlers=handlers)
+    if not fresh_start:
+        saved = load_checkpoint(options.model_dir / STATE)
+        train_state.check_same_config(saved.get("train_conf", {}), config.data, file=config.file)
+        train_state.restore(trainer, saved)
+        log.info(
+            "Resuming from %s: %d epoch(s) and %d iteration(s) done",
+            options.model_dir / STATE,
+            trainer.state.epoch,
+            trainer.state.iteration,
+        )
+    if context.is_main:
+        write_text_atomic(options.model_dir / RESOLVED_CONFIG, _json(config.data))
+    return trainer
+
+
+def _prepare_model_dir(options: TrainOptions, context: Context) -> bool:
+    """True to start fresh, False to resume; refuses to overwrite an earlier run without `force`."""
+    folder = options.model_dir
+    if options.resume and (folder / STATE).is_file():
+        return False
+    previous = [folder / name for name in (STATE, BEST, FINAL, SUMMARY) if (folder / name).is_file()]
+    if previous and not options.force:
+        raise UsageError(
+            f"{folder} holds an earlier run ({', '.join(p.name for p in previous)}); "
+            + (
+                "add --force to start over"
+                if not options.resume
+                else "it has no train_state.pt to resume from; add --force to start over"
+            )
+        )
+    if context.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in previous:
+            path.unlink()
+    return True
+
+
+def _fine_tune(network: nn.Module, options: TrainOptions) -> None:
+    """Load `-c`/MMAR_CKPT, else the network's `pretrain_weight_name`, strictly unless `partial_load`."""
+    source = options.checkpoint or getattr(network, "pretrained_weights", None)
+    if source is None:
+        return
+    loaded = load_weights(network, source, partial=options.partial_load)
+    log.info(
+        "Fine-tuning from %s: %d tensor(s) loaded%s",
+        source,
+        len(loaded),
+        " (partial)" if options.partial_load else "",
+    )
+
+
+def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, context: Context) -> TrainSetup:
+    amp = options.use_amp and context.device.type == "cuda"
+    if options.use_amp and not amp:
+        log.info("use_amp is ignored on CPU: mixed precision needs a CUDA device")
+    train_data = workflow.get("train.image_pipeline")
+    if context.distributed:
+        train_data.shard(context.rank, context.world_size, pad=True)
+        ids = [context.device.index] if context.device.type == "cuda" else None
+        network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
+    return TrainSetup(
+        network=network,
+        loss=workflow.get("train.loss"),
+        optimizer=workflow.get("train.optimizer"),
+        lr_policy=workflow.get("train.lr_policy"),
+        train_data=train_data,
+        scaler=torch.amp.GradScaler(context.device.type, enabled=amp),
+        context=context,
+        amp=amp,
+    )
+
+
+def _handlers(
+    workflow: Workflow, setup: TrainSetup, options: TrainOptions, context: Context
+) -> list[Handler]:
+    """Progress first (its epoch line precedes the validation line), then validation, whose `validated` event
+    reaches the checkpoint saver and TensorBoard."""
+    handlers: list[Handler] = [StopOnSignal()]
+    if setup.lr_policy is not None:
+        handlers.append(LrStep(setup.lr_policy))
+    if context.is_main:
+        handlers.append(Progress())
+    metrics = workflow.get("validate.metrics") or []
+    validation = None
+    val_data = workflow.get("validate.image_pipeline")
+    if metrics and val_data is not None:
+        if context.distributed:
+            val_data.shard(context.rank, context.world_size, pad=False)
+        inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
+        aux_ops = (workflow.get("train.aux_ops") or []) + (workflow.get("validate.aux_ops") or [])
+
+        def run() -> Any:
+            return evaluate(
+                unwrap(setup.network),
+                val_data,
+                inferer=inferer,
+                metrics=metrics,
+                aux_ops=aux_ops,
+                device=context.device,
+                amp=setup.amp,
+            )
+
+        validation = Validation(run)
+        handlers.append(validation)
+    if context.is_main:
+        handlers.append(
+            CheckpointSaver(
+                options.model_dir,
+                workflow.config.data,
+                lambda trainer: train_state.capture(trainer, workflow.config.data),
+                key_metric=key_metric_name(metrics),
+            )
+        )
+        handlers.append(TensorBoard(options.model_dir, validation))
+    return handlers
+
+
+def _summary(trainer: Trainer, workflow: Workflow, wall_time: float, first_iteration: int) -> dict[str, Any]:
+    state, folder = trainer.state, trainer.options.model_dir
+    metrics = workflow.get("validate.metrics") or []
+    iterations = state.iteration - first_iteration
+    summary = {
+        "model_dir": str(folder),
+        "key_metric": key_metric_name(metrics),
+        "best_metric": state.best_metric,
+        "best_epoch": state.best_epoch,
+        "final_metrics": state.history[-1].get("metrics", {}) if state.history else {},
+        "epochs": state.epoch,
+        "iterations": state.iteration,
+        "wall_time_s": round(wall_time, 3),
+        "iterations_per_s": round(iterations / wall_time, 3) if wall_time > 0 else None,
+        "files": {name: str(folder / name) for name in (BEST, FINAL, STATE, RESOLVED_CONFIG, SUMMARY)},
+        "history": state.history,
+    }
+    if trainer.setup.context.is_main:
+        write_text_atomic(folder / SUMMARY, _json(summary))
+    return summary
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, default=str) + "\n"

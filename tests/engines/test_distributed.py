@@ -1,0 +1,50 @@
+"""torchrun: two CPU processes (gloo) train one model, shard the data, merge validation cases, write once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.engines.evaluation import evaluate
+from clara_tlt.engines.workflow import build_workflow
+
+
+def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path) -> None:
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "clara_tlt", "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=2",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    models = unet_mmar / "models"
+    assert len(list(models.glob("events.out.tfevents.*"))) == 1  # only rank 0 logs
+    assert result.stderr.count("epoch 2/2: loss") == 1  # and reports
+    summary = json.loads((models / "train_summary.json").read_text())
+    assert summary["history"][0]["iterations"] == 1  # 2 training volumes over 2 ranks
+
+    # The merged validation metric is the metric of the final weights over the whole validation list.
+    config = load_config(
+        "config/config_train.json",
+        environment_path="config/environment.json",
+        mmar_root=unet_mmar,
+        overrides=parse_overrides(["epochs=2"]),
+    )
+    workflow = build_workflow(config, default_data_list_key="training")
+    network = workflow.get("train.model")
+    network.load_state_dict(torch.load(models / "model_final.pt", weights_only=True)["model"])
+    result_one_process = evaluate(
+        network,
+        workflow.get("validate.image_pipeline"),
+        inferer=workflow.get("validate.inferer"),
+        metrics=workflow.get("validate.metrics"),
+        device=torch.device("cpu"),
+    )
+    assert summary["final_metrics"]["mean_dice"] == pytest.approx(result_one_process.metrics["mean_dice"], abs=1e-6)

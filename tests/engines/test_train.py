@@ -1,0 +1,188 @@
+"""The training engine from a user's seat: outputs, best checkpoint, fine-tuning, refusals, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.engines.training import train
+from tests.conftest import write_json
+from tests.engines.conftest import tiny_train_config
+from tests.test_cli import invoke_streams
+
+
+def run(*args: str) -> tuple[int, str]:
+    """`clara-tlt ARGS` through the console script's runner: (exit code, stdout + stderr)."""
+    code, stdout, stderr = invoke_streams(*args)
+    return code, stdout + stderr
+
+
+def train_mmar(mmar: Path, *sets: str, **options: object) -> dict:
+    config = load_config(
+        "config/config_train.json",
+        environment_path="config/environment.json",
+        mmar_root=mmar,
+        overrides=parse_overrides(sets),
+    )
+    return train(config, **options)  # type: ignore[arg-type]
+
+
+def test_unet_run_writes_the_mmar_outputs_and_learns(unet_mmar: Path) -> None:
+    code, stdout, stderr = invoke_streams(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--json"
+    )
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    models = unet_mmar / "models"
+    for name in ("model.pt", "model_final.pt", "train_state.pt", "train_config.json", "train_summary.json"):
+        assert (models / name).is_file(), name
+    assert json.loads((models / "train_summary.json").read_text()) == summary
+    assert list(models.glob("events.out.tfevents.*")), "no TensorBoard events"
+    assert not list(models.glob(".*incomplete*")), "a temporary file was left behind"
+
+    final = torch.load(models / "model_final.pt", weights_only=True)
+    assert set(final) == {"model", "train_conf", "epoch", "metric"}
+    assert final["epoch"] == 3 and final["train_conf"]["train"]["model"]["name"] == "UNet"
+    history = summary["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["loss"] < history[0]["loss"], history
+
+    # model.pt holds the weights of the epoch with the best key metric, and says which
+    best = torch.load(models / "model.pt", weights_only=True)
+    dice = [h["metrics"]["mean_dice"] for h in history]
+    assert best["metric"] == pytest.approx(max(dice)) == pytest.approx(summary["best_metric"])
+    assert best["epoch"] == summary["best_epoch"] == dice.index(max(dice)) + 1
+
+
+def test_tensorboard_holds_loss_lr_and_the_metric(unet_mmar: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train_mmar(unet_mmar, "epochs=1")
+    events = EventAccumulator(str(unet_mmar / "models")).Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train_loss", "learning_rate", "epoch_loss", "mean_dice"} <= scalars
+    assert len(events.Scalars("train_loss")) == 2  # 2 training volumes, one batch each
+    assert {"validation/image", "validation/label", "validation/prediction"} <= set(events.Tags()["images"])
+
+
+def test_rerun_without_state_refuses_then_force_starts_over(unet_mmar: Path) -> None:
+    train_mmar(unet_mmar, "epochs=1")
+    (unet_mmar / "models" / "train_state.pt").unlink()
+    code, output = run("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=1")
+    assert code == 2 and "--force" in output
+    code, output = run("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--no-resume")
+    assert code == 2 and "--force" in output
+    code, output = run(
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--no-resume",
+        "-f",
+        "--set",
+        "epochs=1",
+    )
+    assert code == 0, output
+
+
+def test_resume_with_another_config_names_the_differing_key(unet_mmar: Path) -> None:
+    train_mmar(unet_mmar, "epochs=1")
+    code, output = run(
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--set",
+        "epochs=2",
+        "learning_rate=0.5",
+    )
+    assert code == 3
+    assert "learning_rate" in output and "0.01" in output and "0.5" in output
+    assert "epochs" not in output.split("differing keys")[1].split("Restore")[0]  # epochs may change
+
+
+def test_fine_tune_strict_and_partial(unet_mmar: Path, tmp_path: Path, seed_configs: Path) -> None:
+    train_mmar(unet_mmar, "epochs=1")
+    weights = unet_mmar / "models" / "model.pt"
+    datalist = json.loads((unet_mmar / "config" / "environment.json").read_text())["DATASET_JSON"]
+    config = tiny_train_config(seed_configs, epochs=1)
+    write_json(tmp_path / "same.json", config)
+    config["train"]["model"]["args"]["out_channels"] = 3  # a new head
+    write_json(tmp_path / "new_head.json", config)
+    tlt = ["segmentation", "-d", datalist, "-c", str(weights)]
+
+    from clara_tlt.cli.train import tlt_command
+
+    def tlt_train(config_file: str, out: str, *extra: str) -> tuple[int, str]:
+        code, stdout, stderr = invoke_streams(
+            *tlt, "-e", config_file, "-r", str(tmp_path / out), *extra, command=tlt_command
+        )
+        return code, stdout + stderr
+
+    code, output = tlt_train(str(tmp_path / "same.json"), "same")
+    assert code == 0, output
+    code, output = tlt_train(str(tmp_path / "new_head.json"), "strict")
+    assert code == 3
+    assert "different shape (2)" in output and "partial_load" in output
+    assert not (tmp_path / "strict" / "model.pt").exists()
+    code, output = tlt_train(str(tmp_path / "new_head.json"), "partial", "--set", "partial_load=true")
+    assert code == 0, output
+    tuned = torch.load(tmp_path / "partial" / "model_final.pt", weights_only=True)["model"]
+    assert tuned[next(k for k in tuned if k.endswith("weight"))].shape[0] == 4  # the encoder was loaded
+
+
+def test_multi_gpu_outside_torchrun_names_the_command(unet_mmar: Path) -> None:
+    code, output = run(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "multi_gpu=true"
+    )
+    assert code == 2 and "torchrun --nproc_per_node" in output
+
+
+NAN_LOSS = """
+import torch
+
+
+class NanOnThirdCall:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, output, label):
+        self.calls += 1
+        loss = output.mean() * 0 + 1.0
+        return loss * float("nan") if self.calls == 3 else loss
+"""
+
+
+def test_a_loss_that_becomes_nan_stops_with_the_iteration_and_keeps_the_last_state(unet_mmar: Path) -> None:
+    (unet_mmar / "custom").mkdir()
+    (unet_mmar / "custom" / "nanloss.py").write_text(NAN_LOSS)
+    code, output = run(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json",
+        "--set", "epochs=2", 'train.loss={"path": "nanloss.NanOnThirdCall"}',
+    )  # fmt: skip
+    assert code == 1
+    assert "the loss became nan at epoch 2, iteration 1" in output, output
+    state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)
+    assert state["trainer"]["epoch"] == 1
+    assert not (unet_mmar / "models" / "model_final.pt").exists()
+
+
+def test_load_from_mmar_reads_a_unet_run(unet_mmar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MONAI's reader of Clara 4.x MMARs builds the network from model.pt's train_conf and loads its weights
+    (its download step, which needs the network, is replaced by the MMAR folder at hand)."""
+    from monai.apps import load_from_mmar
+    from monai.apps.mmars import mmars
+    from monai.networks.nets import UNet
+
+    train_mmar(unet_mmar, "epochs=1")
+    monkeypatch.setattr(mmars, "download_mmar", lambda **_: unet_mmar)
+    network = load_from_mmar({"name": "tiny_unet"}, mmar_dir=unet_mmar.parent, api=False, map_location="cpu")
+    assert isinstance(network, UNet)
+    saved = torch.load(unet_mmar / "models" / "model.pt", weights_only=True)["model"]
+    assert all(torch.equal(network.state_dict()[k], v) for k, v in saved.items())
