@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -25,11 +26,11 @@ def invoke(*args: str) -> tuple[int, str]:
     return code, stdout + stderr
 
 
-def invoke_streams(*args: str) -> tuple[int, str, str]:
-    """Like `invoke`, with stdout and stderr apart (for --json output)."""
+def invoke_streams(*args: str, command: click.Command = cli) -> tuple[int, str, str]:
+    """Like `invoke`, with stdout and stderr apart (for --json output); `command` defaults to `clara-tlt`."""
     with CliRunner().isolation() as (stdout, stderr, _):
         try:
-            run(cli, list(args), prog_name="clara-tlt")
+            run(command, list(args), prog_name=command.name)
             code: int | str | None = 0
         except SystemExit as exc:
             code = exc.code

@@ -98,6 +98,13 @@ def common_options(f: F) -> F:
     return f
 
 
+def file_root_option(f: F) -> F:
+    """`--file_root DIR` of the TLT commands: the folder datalist paths are relative to."""
+    return click.option(
+        "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
+    )(f)
+
+
 def tlt_inference_options(f: F) -> F:
     """Seed 003's tlt-infer / tlt-evaluate flags (long forms only, as the seed gives them)."""
     f = click.option(
@@ -107,9 +114,7 @@ def tlt_inference_options(f: F) -> F:
     f = click.option(
         "--output_path", required=True, type=click.Path(), help="Folder for predictions and reports."
     )(f)
-    f = click.option(
-        "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
-    )(f)
+    f = file_root_option(f)
     f = click.option(
         "--model_format", default="pytorch", show_default=True, help="Format of --model_save_path."
     )(f)

@@ -2,17 +2,89 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
-from clara_tlt.cli.dialects import dispatch, load_tlt, mmar_workflow_command
-from clara_tlt.cli.options import SetCommand, common_options
+from clara_tlt.cli.dialects import dry_run, load_mmar, load_tlt
+from clara_tlt.cli.main import SUMMARIES
+from clara_tlt.cli.options import SetCommand, common_options, file_root_option, mmar_options
+from clara_tlt.cli.report import emit
+from clara_tlt.config import ResolvedConfig
 
-mmar_command = mmar_workflow_command(
-    "train",
-    stage="training",
-    default_data_list_key="training",
-    summary="Train a model from an MMAR's config_train.json.",
-)
+F = Callable[..., Any]
+
+
+def resume_options(f: F) -> F:
+    """`--no-resume` and `-f/--force`: what to do with an earlier run in the model folder."""
+    f = click.option(
+        "-f", "--force", is_flag=True, help="With --no-resume: overwrite an earlier run in the model folder."
+    )(f)
+    return click.option(
+        "--no-resume",
+        is_flag=True,
+        help="Start over instead of resuming from train_state.pt in the model folder.",
+    )(f)
+
+
+def run_training(
+    config: ResolvedConfig,
+    *,
+    dry: bool,
+    as_json: bool,
+    no_resume: bool,
+    force: bool,
+    hint: str,
+    model_dir: str | None = None,
+) -> None:
+    """`--dry-run`, or train and print the summary (train_summary.json) as JSON or one line per fact."""
+    if dry:
+        dry_run(config, as_json=as_json, default_data_list_key="training")
+        return
+    from clara_tlt.engines.training import train
+
+    summary = train(config, model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
+    emit(summary, as_json=as_json, lines=summary_lines(summary))
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    best = summary["best_metric"]
+    lines = [
+        f"Trained {summary['epochs']} epoch(s), {summary['iterations']} iteration(s) in {summary['model_dir']}."
+    ]
+    if best is not None:
+        lines.append(f"Best {summary['key_metric']}: {best:.4f} at epoch {summary['best_epoch']} (model.pt).")
+    lines.append(
+        f"{summary['iterations_per_s']} iterations/s; summary in {summary['files']['train_summary.json']}."
+    )
+    return lines
+
+
+@click.command("train", cls=SetCommand, help=SUMMARIES["train"])
+@mmar_options
+@resume_options
+@common_options
+def mmar_command(
+    mmar: str,
+    config: str,
+    environment: str | None,
+    no_resume: bool,
+    force: bool,
+    set_items: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    resolved = load_mmar(mmar, config, environment, set_items)
+    run_training(
+        resolved,
+        dry=dry_run,
+        as_json=as_json,
+        no_resume=no_resume,
+        force=force,
+        hint=f"train -m {mmar} -c {config}" + (f" -e {environment}" if environment else ""),
+    )
 
 
 @click.command("tlt-train", cls=SetCommand)
@@ -27,9 +99,8 @@ mmar_command = mmar_workflow_command(
     help="Output folder: checkpoints, TensorBoard logs.",
 )
 @click.option("-c", "--checkpoint", type=click.Path(), help="Weights to start from (fine-tuning).")
-@click.option(
-    "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
-)
+@file_root_option
+@resume_options
 @common_options
 def tlt_command(
     task: str,
@@ -38,6 +109,8 @@ def tlt_command(
     model_dir: str,
     checkpoint: str | None,
     file_root: str | None,
+    no_resume: bool,
+    force: bool,
     set_items: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
@@ -45,11 +118,19 @@ def tlt_command(
     """Train (or fine-tune with -c) a segmentation or classification model."""
     variables = {
         "DATASET_JSON": data_list,
-        "DATA_ROOT": file_root,
+        "DATA_ROOT": file_root or str(Path(data_list).parent),
         "MMAR_CKPT_DIR": model_dir,
         "MMAR_CKPT": checkpoint,
         "PROCESSING_TASK": task,
         "DATA_LIST_KEY": "training",
     }
     resolved = load_tlt(config, variables, set_items)
-    dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="training", stage="training")
+    run_training(
+        resolved,
+        dry=dry_run,
+        as_json=as_json,
+        no_resume=no_resume,
+        force=force,
+        hint=f"train -m MMAR -c {config}",
+        model_dir=resolved.variables.get("MMAR_CKPT_DIR"),
+    )
