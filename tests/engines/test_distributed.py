@@ -47,4 +47,6 @@ def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path)
         metrics=workflow.get("validate.metrics"),
         device=torch.device("cpu"),
     )
-    assert summary["final_metrics"]["mean_dice"] == pytest.approx(result_one_process.metrics["mean_dice"], abs=1e-6)
+    assert summary["final_metrics"]["mean_dice"] == pytest.approx(
+        result_one_process.metrics["mean_dice"], abs=1e-6
+    )

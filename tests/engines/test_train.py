@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.engines.checkpoint import network_from_checkpoint
 from clara_tlt.engines.training import train
 from tests.conftest import write_json
 from tests.engines.conftest import tiny_train_config
@@ -186,3 +187,7 @@ def test_load_from_mmar_reads_a_unet_run(unet_mmar: Path, monkeypatch: pytest.Mo
     assert isinstance(network, UNet)
     saved = torch.load(unet_mmar / "models" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(network.state_dict()[k], v) for k, v in saved.items())
+
+    ours, checkpoint = network_from_checkpoint(unet_mmar / "models" / "model.pt")
+    assert type(ours) is UNet and checkpoint["epoch"] == 1 and not ours.training
+    assert all(torch.equal(ours.state_dict()[k], v) for k, v in saved.items())

@@ -9,7 +9,7 @@ shapes match (a new head).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +88,24 @@ def load_weights(network: nn.Module, source: str | Path, *, partial: bool = Fals
     names. `partial`: load only the tensors whose names and shapes match (at least one must).
     """
     weights = state_dict_of(load_checkpoint(source))
-    target = unwrap(network)
-    own = target.state_dict()
-    matching = {k: v for k, v in weights.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
     if partial:
+        own = unwrap(network).state_dict()
+        matching = {k: v for k, v in weights.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
         if not matching:
             raise ConfigError(f"checkpoint '{source}' shares no tensor (name and shape) with this network")
-        target.load_state_dict(matching, strict=False)
+        unwrap(network).load_state_dict(matching, strict=False)
         return sorted(matching)
+    load_state(network, weights, source=str(source))
+    return sorted(weights)
+
+
+def load_state(network: nn.Module, weights: Mapping[str, Any], *, source: str) -> None:
+    """Load `weights` strictly; on any mismatch a `ConfigError` lists missing, unexpected and reshaped names."""
+    target = unwrap(network)
+    own = target.state_dict()
     missing = sorted(set(own) - set(weights))
     unexpected = sorted(set(weights) - set(own))
-    mismatched = sorted(k for k in set(own) & set(weights) if k not in matching)
+    mismatched = sorted(k for k in set(own) & set(weights) if tuple(own[k].shape) != tuple(weights[k].shape))
     if missing or unexpected or mismatched:
         raise ConfigError(
             f"checkpoint '{source}' does not fit this network:"
@@ -111,8 +118,7 @@ def load_weights(network: nn.Module, source: str | Path, *, partial: bool = Fals
             + "\nUse the network the checkpoint was trained with, or --set partial_load=true to load the matching "
             "tensors only (e.g. for a new head)"
         )
-    target.load_state_dict(weights, strict=True)
-    return sorted(weights)
+    target.load_state_dict(dict(weights), strict=True)
 
 
 def _listing(label: str, names: list[str], shown: int = 8) -> str:
@@ -120,3 +126,43 @@ def _listing(label: str, names: list[str], shown: int = 8) -> str:
         return ""
     more = f" … and {len(names) - shown} more" if len(names) > shown else ""
     return f"\n  {label} ({len(names)}): {', '.join(names[:shown])}{more}"
+
+
+def model_spec_of(train_conf: Any) -> dict[str, Any] | None:
+    """The network spec of a resolved training config: `train.model`, else top-level `model` / `net_config`."""
+    if not isinstance(train_conf, Mapping):
+        return None
+    train = train_conf.get("train")
+    candidates = [train.get("model") if isinstance(train, Mapping) else None]
+    candidates += [train_conf.get("model"), train_conf.get("net_config")]
+    return next((dict(spec) for spec in candidates if isinstance(spec, Mapping)), None)
+
+
+def network_from_checkpoint(
+    path: str | Path, *, model_spec: Mapping[str, Any] | None = None, search_dirs: Sequence[Path] = ()
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network a `model.pt` was trained as (from its `train_conf`, or `model_spec` when given) and
+    load its weights strictly; returns (network in eval mode, the checkpoint dict).
+
+    Example: `network, checkpoint = network_from_checkpoint("models/model.pt")`.
+    """
+    from clara_tlt.components import build
+
+    checkpoint = load_checkpoint(path)
+    spec = dict(model_spec) if model_spec is not None else model_spec_of(checkpoint.get("train_conf"))
+    if spec is None:
+        raise ConfigError(
+            f"checkpoint '{path}' does not say which network it holds (no train_conf); give a config whose "
+            "train.model (or model) section names the network"
+        )
+    args = dict(spec.get("args") or {})
+    args.pop("pretrain_weight_name", None)  # the trained weights come from the checkpoint itself
+    network = build(
+        {**spec, "args": args},
+        "network",
+        file=str(path),
+        key_path="train_conf.train.model",
+        search_dirs=search_dirs,
+    )
+    load_state(network, state_dict_of(checkpoint), source=str(path))
+    return network.eval(), checkpoint
