@@ -16,6 +16,7 @@ from monai.data import MetaTensor
 from monai.transforms import Affine, GridDistortion
 from monai.transforms.utils import generate_spatial_bounding_box
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     ClaraTransform,
     FieldOp,
@@ -144,7 +145,9 @@ class FastCropByPosNegRatio(_PosNegCrop):
         self.label_field = label_field
         self.size = [int(s) for s in size]
         if pos < 0 or neg < 0 or pos + neg <= 0:
-            raise ValueError("pos and neg must be non-negative and not both zero")
+            raise ConfigError(
+                f"pos and neg must be non-negative and not both zero, e.g. 1 and 1; got {pos} and {neg}"
+            )
         self.pos_fraction = pos / (pos + neg)
         self.batch_size = int(batch_size)
 

@@ -11,6 +11,7 @@ from monai.transforms import AdjustContrast as MonaiAdjustContrast
 from monai.transforms import NormalizeIntensity
 from monai.transforms import ScaleIntensityRange as MonaiScaleIntensityRange
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     FieldOp,
     FieldsArg,
@@ -46,7 +47,9 @@ class ScaleIntensityRange(FieldTransform):
     ) -> None:
         super().__init__(fields)
         if a_max == a_min:
-            raise ValueError("a_max must differ from a_min")
+            raise ConfigError(
+                f"a_max must differ from a_min (both are {a_min}): give the intensity range to map"
+            )
         self._scale = MonaiScaleIntensityRange(
             a_min=a_min, a_max=a_max, b_min=b_min, b_max=b_max, clip=bool(clip), dtype=np.float32
         )
@@ -65,7 +68,7 @@ class ScaleIntensityOscillation(RandomFieldTransform):
     def __init__(self, fields: FieldsArg, magnitude: float = 0.1) -> None:
         super().__init__(fields)
         if magnitude <= 0:
-            raise ValueError("magnitude must be greater than zero")
+            raise ConfigError(f"magnitude must be greater than zero, e.g. 0.1; got {magnitude}")
         self.magnitude = float(magnitude)
 
     def draw(self, first: MetaTensor) -> FieldOp:
@@ -139,10 +142,11 @@ class AdjustContrast(RandomFieldTransform):
         probability: float = 1.0,
     ) -> None:
         super().__init__(fields)
-        low, high = gamma_range
-        if not 0 < low <= high:
-            raise ValueError("gamma_range must be [low, high] with 0 < low <= high")
-        self.gamma_range = (float(low), float(high))
+        if len(gamma_range) != 2 or not 0 < gamma_range[0] <= gamma_range[1]:
+            raise ConfigError(
+                f"gamma_range must be [low, high] with 0 < low <= high, e.g. [0.7, 1.5]; got {gamma_range}"
+            )
+        self.gamma_range = (float(gamma_range[0]), float(gamma_range[1]))
         self.probability = probability
 
     def draw(self, first: MetaTensor) -> FieldOp | None:

@@ -9,6 +9,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import AsDiscrete, ConvertToMultiChannelBasedOnBratsClasses
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
     ClaraTransform,
@@ -79,7 +80,7 @@ class RepeatChannel(FieldTransform):
         super().__init__(fields)
         times = repeat_times if repeat_times is not None else repeat
         if times is None or int(times) < 1:
-            raise ValueError("repeat_times (TLT: repeat) must be a positive integer")
+            raise ConfigError(f"repeat_times (TLT: repeat) must be a positive integer, e.g. 3; got {times!r}")
         self.times = int(times)
         self.channel_axis = channel_axis
 
@@ -112,7 +113,7 @@ class SplitBasedOnLabel(ClaraTransform):
     def __init__(self, fields: FieldsArg, label_names: list[str] | None = None) -> None:
         self.key = one_field(fields)
         if not label_names:
-            raise ValueError(
+            raise ConfigError(
                 "label_names must list one new field name per label value, e.g. ['background', 'spleen']"
             )
         self.label_names = list(label_names)

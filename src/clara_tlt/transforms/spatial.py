@@ -15,6 +15,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Flip, Resize, Rotate, Rotate90, Zoom
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     ClaraTransform,
     FieldOp,
@@ -90,7 +91,9 @@ class ScaleByResolution(FieldTransform):
         self.target = [float(v) for v in target_resolution]
         self.resolution = None if resolution is None else [float(v) for v in resolution]
         if any(v <= 0 for v in self.target):
-            raise ValueError("target_resolution must be positive")
+            raise ConfigError(
+                f"target_resolution must be positive millimetres, e.g. [1.0, 1.0, 1.0]; got {self.target}"
+            )
 
     def apply(self, image: MetaTensor) -> MetaTensor:
         old = spatial_shape(image)
@@ -147,7 +150,7 @@ class ScaleToShape(FieldTransform):
         super().__init__(fields)
         shape = target_shape if target_shape is not None else output_shape
         if not shape:
-            raise ValueError("target_shape (TLT: output_shape) is required, e.g. [256, 256]")
+            raise ConfigError("target_shape (TLT: output_shape) is required, e.g. [256, 256]")
         self.shape = [int(s) for s in shape]
         self.data_format = data_format
 
@@ -297,7 +300,10 @@ class RandomZoom3D(_PerFieldRandom):
         if len(self.lower) != len(self.upper) or any(
             lo > hi or lo <= 0 for lo, hi in zip(self.lower, self.upper, strict=True)
         ):
-            raise ValueError("lower_limits and upper_limits must be positive, of one length, lower <= upper")
+            raise ConfigError(
+                "lower_limits and upper_limits must be positive, of one length, lower <= upper, e.g. [0.9, 0.9, 0.9] "
+                f"and [1.1, 1.1, 1.1]; got {self.lower} and {self.upper}"
+            )
         self.keep_size = keep_size
         self.use_gpu = use_gpu  # kept for TLT configs; MONAI runs on the tensor's device
 
