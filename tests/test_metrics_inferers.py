@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.inferers import SlidingWindowInferer
 
 from clara_tlt.components import build
+from clara_tlt.inferers import ScanWindowInferer
 
 WHERE = {"file": "config_train.json", "key_path": "validate.metrics[0]"}
 
@@ -55,7 +55,7 @@ def test_scan_window_inferer_covers_a_volume_larger_than_the_window() -> None:
         file="c.json",
         key_path="validate.inferer",
     )
-    assert isinstance(inferer, SlidingWindowInferer)
+    assert isinstance(inferer, ScanWindowInferer)
     volume = torch.arange(20 * 12 * 9, dtype=torch.float32).reshape(1, 1, 20, 12, 9)
     calls: list[tuple[int, ...]] = []
 

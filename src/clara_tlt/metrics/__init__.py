@@ -1,10 +1,11 @@
 """Clara validation metrics and aux ops (kind "metric"), on MONAI's metric functions.
 
-Importing this package registers `ComputeAverageDice`, `ComputeAUC`, `ComputeAverage`, `ComputeAccuracy` and
+Importing this package registers `ComputeAverageDice`, `ComputeHausdorffDistance95`,
+`ComputeAverageSurfaceDistance`, `ComputeAUC`, `ComputeAverage`, `ComputeAccuracy` and
 `ComputeBinaryPreds`. The protocol every metric follows is `clara_tlt.metrics.base.Metric`.
 """
 
 from clara_tlt.metrics import aux_ops, classification, segmentation
-from clara_tlt.metrics.base import ClaraMetric, Metric, sync_metrics
+from clara_tlt.metrics.base import CaseValues, ClaraMetric, Metric, sync_metrics
 
-__all__ = ["ClaraMetric", "Metric", "aux_ops", "classification", "segmentation", "sync_metrics"]
+__all__ = ["CaseValues", "ClaraMetric", "Metric", "aux_ops", "classification", "segmentation", "sync_metrics"]

@@ -8,6 +8,7 @@ evaluate report each case and lets ranks of a torchrun job merge their cases exa
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -27,6 +28,28 @@ class Metric(Protocol):
     def update(self, sample: dict[str, Any]) -> Any: ...
 
     def aggregate(self) -> float: ...
+
+
+# Why a case has no value for a class (codes of `CaseValues.empty`).
+NOT_EMPTY, EMPTY_LABEL, EMPTY_PREDICTION, EMPTY_BOTH = 0, 1, 2, 3
+EMPTY_NOTES = {
+    EMPTY_LABEL: "empty ground truth",
+    EMPTY_PREDICTION: "empty prediction",
+    EMPTY_BOTH: "empty ground truth and prediction",
+}
+
+
+@dataclass
+class CaseValues:
+    """A metric's value per case and column (class), in the order the cases were updated.
+
+    `values` `(cases, columns)` float64, NaN where the case has no value; `empty` `(cases, columns)` the
+    `EMPTY_*` code saying which side was empty (0 where neither was).
+    """
+
+    columns: list[str]
+    values: torch.Tensor
+    empty: torch.Tensor
 
 
 class ClaraMetric:
@@ -64,6 +87,10 @@ class ClaraMetric:
                 )
         prediction = torch.as_tensor(sample[self.field])
         return prediction, torch.as_tensor(sample[self.label_field]).to(prediction.device)
+
+    def case_values(self) -> CaseValues | None:
+        """Per-case values for evaluate's reports; None for a metric defined only over all cases (AUC)."""
+        return None
 
 
 def sync_metrics(metrics: Iterable[Any]) -> None:

@@ -8,7 +8,7 @@ import torch
 from monai.metrics import compute_roc_auc
 
 from clara_tlt.components import register
-from clara_tlt.metrics.base import ClaraMetric
+from clara_tlt.metrics.base import CaseValues, ClaraMetric
 
 
 @register("metric", "ComputeAUC")
@@ -55,3 +55,9 @@ class ComputeAverage(ClaraMetric):
 
     def aggregate(self) -> float:
         return float(self.stacked("values").mean())
+
+    def case_values(self) -> CaseValues:
+        values = self.stacked("values").reshape(-1, 1)
+        return CaseValues(
+            columns=[self.field], values=values, empty=torch.zeros_like(values, dtype=torch.int8)
+        )

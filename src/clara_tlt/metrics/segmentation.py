@@ -1,30 +1,51 @@
-"""Segmentation metrics: Clara's mean Dice over cases of the foreground classes."""
+"""Segmentation metrics per case and foreground class: Dice, Hausdorff 95 and average surface distance.
+
+Each keeps one row per case `(cases, C-1)` (background left out) and a code per row saying whether the
+ground truth or the prediction of that class was empty, so evaluate reports such cases as what they are:
+
+- empty ground truth (with any prediction): no value; the case is left out of that class's mean
+  (MONAI's `ignore_empty`), since neither a perfect nor a failed score would be true;
+- empty prediction, ground truth present: Dice 0 (a missed structure is a real miss); the distances have
+  no value (there is no surface to measure from) and are left out of the mean, with the case counted as an
+  empty prediction in the summary.
+
+Distances are in millimetres from the spacing of the label's affine (a `MetaTensor`); plain tensors carry
+no affine, and then the distances are in voxels.
+"""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
-from monai.metrics import compute_dice
+from monai.metrics import compute_average_surface_distance, compute_dice, compute_hausdorff_distance
 from monai.networks.utils import one_hot
 
 from clara_tlt.components import register
-from clara_tlt.metrics.base import ClaraMetric
+from clara_tlt.metrics.base import (
+    EMPTY_BOTH,
+    EMPTY_LABEL,
+    EMPTY_PREDICTION,
+    NOT_EMPTY,
+    CaseValues,
+    ClaraMetric,
+)
 
 
-@register("metric", "ComputeAverageDice", aliases=("MetricAverageFromArrayDice",))
-class ComputeAverageDice(ClaraMetric):
-    """Mean Dice of the foreground classes (background left out), averaged over cases then classes.
+class SegmentationMetric(ClaraMetric):
+    """Common arguments and bookkeeping: one-hot pairs, per-case rows, empty codes, mean over cases then classes.
 
     `field` holds `(N, C, ...)` class scores (argmax is taken) or `(N, 1, ...)` a label map; `label_field`
-    holds `(N, 1, ...)` integer labels. A class absent from a case's ground truth gives that case no value for
-    the class (MONAI's `ignore_empty`), so empty cases neither help nor hurt. `report_path` is where evaluate
-    writes the per-case report.
+    holds `(N, 1, ...)` integer labels. `report_path` is where evaluate writes this metric's reports;
+    `applied_key` (TLT) stands for `field`, `stopping_metric` (TLT) for `is_key_metric`.
     """
+
+    default_name = "metric"
 
     def __init__(
         self,
-        name: str = "mean_dice",
+        name: str | None = None,
         field: str = "model",
         label_field: str = "label",
         is_key_metric: bool = False,
@@ -33,30 +54,108 @@ class ComputeAverageDice(ClaraMetric):
         stopping_metric: bool | None = None,
     ) -> None:
         super().__init__(
-            name=name,
+            name=name or self.default_name,
             field=applied_key or field,
             label_field=label_field,
             is_key_metric=is_key_metric or bool(stopping_metric),
         )
         self.report_path = report_path
 
+    def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
+        """Per-case values `(N, C-1)` of one-hot `(N, C, ...)` prediction and label."""
+        raise NotImplementedError
+
     def update(self, sample: dict[str, Any]) -> torch.Tensor:
-        """Add a batch; returns the per-case Dice `(N, C-1)` (NaN where a class is absent from the label)."""
+        """Add a batch; returns the per-case values `(N, C-1)` (NaN where a case has none)."""
         prediction, label = self.pair(sample)
+        spacing = voxel_spacing(sample[self.label_field], count=int(label.shape[0]))
         label = label.long()
         channels = int(prediction.shape[1])
         num_classes = max(channels if channels > 1 else 2, int(label.max()) + 1, 2)
         if channels > 1:
             prediction = prediction.argmax(dim=1, keepdim=True)
-        scores = compute_dice(
-            one_hot(prediction.long(), num_classes),
-            one_hot(label, num_classes),
-            include_background=False,
-            ignore_empty=True,
-        )
-        self.append("dice", scores)
-        return scores
+        predicted, truth = one_hot(prediction.long(), num_classes), one_hot(label, num_classes)
+        values = self.score(predicted, truth, spacing).double()
+        self.append("values", values)
+        self.append("empty", emptiness(predicted[:, 1:], truth[:, 1:]))
+        return values
 
     def aggregate(self) -> float:
-        per_class = self.stacked("dice").nanmean(dim=0)
+        per_class = self.stacked("values").nanmean(dim=0)
         return float(per_class.nanmean())
+
+    def case_values(self) -> CaseValues:
+        values = self.stacked("values")
+        columns = [f"class_{index + 1}" for index in range(values.shape[1])]
+        return CaseValues(columns=columns, values=values, empty=self.stacked("empty"))
+
+
+def emptiness(prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """`(N, K)` codes of one-hot `(N, K, ...)` pairs: which side of each case and class has no voxel."""
+    no_label = label.flatten(2).sum(dim=2) == 0
+    no_prediction = prediction.flatten(2).sum(dim=2) == 0
+    codes = torch.full(no_label.shape, NOT_EMPTY, dtype=torch.int8)
+    codes[(no_label & ~no_prediction).cpu()] = EMPTY_LABEL
+    codes[(~no_label & no_prediction).cpu()] = EMPTY_PREDICTION
+    codes[(no_label & no_prediction).cpu()] = EMPTY_BOTH
+    return codes
+
+
+def voxel_spacing(tensor: Any, *, count: int) -> list[list[float]] | None:
+    """Each case's voxel spacing (mm) from a `MetaTensor`'s affine (one, or one per case); None without one."""
+    affine = getattr(tensor, "affine", None)
+    if affine is None:
+        return None
+    dims = int(tensor.ndim) - 2
+    affine = torch.as_tensor(affine, dtype=torch.float64).cpu()
+    affines = affine if affine.ndim == 3 else affine.expand(count, *affine.shape)
+    return [torch.linalg.norm(a[:dims, :dims], dim=0).tolist() for a in affines]
+
+
+def _without_empty(values: torch.Tensor, prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """NaN wherever either side is empty (MONAI gives inf or NaN there, with a warning each time)."""
+    codes = emptiness(prediction[:, 1:], label[:, 1:]).to(values.device)
+    return torch.where(codes == NOT_EMPTY, values, torch.full_like(values, float("nan")))
+
+
+@register("metric", "ComputeAverageDice", aliases=("MetricAverageFromArrayDice",))
+class ComputeAverageDice(SegmentationMetric):
+    """Mean Dice of the foreground classes, averaged over cases then classes (MONAI's `compute_dice`)."""
+
+    default_name = "mean_dice"
+
+    def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
+        return compute_dice(prediction, label, include_background=False, ignore_empty=True)
+
+
+@register("metric", "ComputeHausdorffDistance95", aliases=("ComputeHausdorff95",))
+class ComputeHausdorffDistance95(SegmentationMetric):
+    """95th-percentile symmetric Hausdorff distance of the foreground classes, in mm (MONAI's
+    `compute_hausdorff_distance(percentile=95)`), averaged over cases then classes."""
+
+    default_name = "hausdorff95"
+
+    def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = compute_hausdorff_distance(
+                prediction, label, include_background=False, percentile=95, spacing=spacing
+            )
+        return _without_empty(values, prediction, label)
+
+
+@register("metric", "ComputeAverageSurfaceDistance")
+class ComputeAverageSurfaceDistance(SegmentationMetric):
+    """Average surface distance of the foreground classes in mm (MONAI's `compute_average_surface_distance`:
+    from the prediction's surface to the ground truth's), averaged over cases then classes."""
+
+    default_name = "surface_distance"
+    symmetric = False
+
+    def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = compute_average_surface_distance(
+                prediction, label, include_background=False, symmetric=self.symmetric, spacing=spacing
+            )
+        return _without_empty(values, prediction, label)
