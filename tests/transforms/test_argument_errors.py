@@ -47,3 +47,34 @@ def t(name: str, **args: Any) -> Any:
 def test_bad_argument_values_are_config_errors(name: str, args: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=WHERE + message):
         t(name, fields="image", **args)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("ScaleIntensityRange", {"a_min": "1"}, r"a_min: a_min must be a number, got '1'"),
+        ("ScaleIntensityRange", {"clip": "yes"}, r"clip: clip must be true or false, got 'yes'"),
+        ("FastCropByPosNegRatio", {"size": [96, "96", 96]}, r"size: size must be a list of integers"),
+        (
+            "ScaleToShape",
+            {"target_shape": 256},
+            r"target_shape: target_shape must be a list of integers or null",
+        ),
+    ],
+)
+def test_argument_types_are_checked_against_the_constructor(
+    name: str, args: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"test\.json: pre_transforms\[0\]\.args\." + message):
+        t(name, fields="image", **args)
+
+
+@pytest.mark.parametrize("synonym", ["fields", "field", "applied_key", "applied_keys"])
+def test_fields_of_the_wrong_type_are_refused_under_every_name(synonym: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{synonym} must be a string or a list of strings or null, got 3"):
+        t("ConvertToChannelsFirst", **{synonym: 3})
+
+
+def test_an_integer_where_a_number_is_hinted_is_accepted() -> None:
+    scale = t("ScaleIntensityRange", fields="image", a_min=-57, a_max=164, b_min=0, b_max=1, clip=True)
+    assert callable(scale)

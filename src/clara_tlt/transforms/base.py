@@ -117,8 +117,9 @@ def register_transform(name: str, *, aliases: Iterable[str] = ()) -> Callable[[t
 
 def _config_factory(cls: type[T]) -> Callable[..., T]:
     """`cls`, or where it takes `fields`, a factory that also accepts the synonyms (and says so in its
-    signature, which the component factory lists in its messages)."""
-    signature = inspect.signature(cls)
+    signature, which the component factory lists in its messages and whose types it checks: the annotations
+    are evaluated here, so `a_min: "1"` is refused as "a_min must be a number")."""
+    signature = inspect.signature(cls, eval_str=True)
     if "fields" not in signature.parameters:
         return cls
 
@@ -138,12 +139,16 @@ def _config_factory(cls: type[T]) -> Callable[..., T]:
             )
         return constructor(fields=next(iter(given.values())), **args)
 
-    keyword = inspect.Parameter.KEYWORD_ONLY
+    keyword, optional_fields = inspect.Parameter.KEYWORD_ONLY, FieldsArg | None
     parameters = [
-        p.replace(kind=keyword, default=None if p.name == "fields" else p.default)
+        p.replace(kind=keyword, default=None, annotation=optional_fields)
+        if p.name == "fields"
+        else p.replace(kind=keyword)
         for p in signature.parameters.values()
     ]
-    parameters += [inspect.Parameter(s, keyword, default=None) for s in FIELD_SYNONYMS]
+    parameters += [
+        inspect.Parameter(s, keyword, default=None, annotation=optional_fields) for s in FIELD_SYNONYMS
+    ]
     build.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     build.__name__ = build.__qualname__ = cls.__name__
     build.__doc__ = cls.__doc__
