@@ -36,6 +36,15 @@ class ConfigError(ClaraError):
         super().__init__(prefix + message)
 
 
+class ImageReadError(ClaraError, ValueError):
+    """An image file that cannot be read whole or holds values that cannot be used; the message names the file.
+
+    A file that ends early, a damaged or missing DICOM slice, NaN or infinite voxels, a picture or NumPy file
+    that cannot be decoded, a 4-D image where one volume is expected. A runtime error (exit 1): the config is
+    right, the data is not; commands that process many inputs report it per input and exit 5.
+    """
+
+
 class NoInputError(ClaraError):
     """No input data was found (empty input folder, datalist entries whose files do not exist)."""
 

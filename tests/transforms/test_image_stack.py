@@ -12,6 +12,7 @@ import SimpleITK as sitk
 import torch
 
 from clara_tlt.components import build
+from clara_tlt.errors import ImageReadError
 from clara_tlt.io import Volume, write_image
 from clara_tlt.io.arrays import read_array, write_array
 from clara_tlt.synthetic.dicom import write_dicom_series
@@ -86,7 +87,18 @@ def test_write_array_is_the_inverse_of_read_array(one_volume: dict[str, Path], t
 
 def test_unreadable_picture_and_missing_file_say_which(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(ValueError, match=r"broken\.png: cannot read"):
-        read_array(tmp_path / "broken.png")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really")
+    np.save(tmp_path / "whole.npy", np.zeros((8, 8)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:100])
+    np.savez(tmp_path / "empty.npz")
+    for name, reason in [
+        ("broken.png", "cannot identify image file"),
+        ("broken.npz", "not a zip file"),
+        ("cut.npy", "EOF"),
+        ("empty.npz", "holds no array"),
+    ]:
+        with pytest.raises(ImageReadError, match=rf"{name}: cannot read \(.*{reason}") as caught:
+            read_array(tmp_path / name)
+        assert caught.value.exit_code == 1 and isinstance(caught.value, ValueError)
     with pytest.raises(FileNotFoundError, match=r"gone\.npy"):
         load(tmp_path / "gone.npy")

@@ -12,11 +12,13 @@ affine); `write_array` writes an array back through `write_image`.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from clara_tlt.errors import ImageReadError
 from clara_tlt.io.image import ITK_SUFFIXES, read_image, suffix_of, write_image
 from clara_tlt.io.volume import Volume
 
@@ -43,8 +45,13 @@ def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np
             raise FileNotFoundError(f"{path}: no such file")
         try:
             return _read_picture(Path(path)) if suffix in PICTURE_SUFFIXES else _read_numpy(Path(path))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read ({exc})") from exc
+        except (
+            OSError,
+            ValueError,
+            EOFError,
+            zipfile.BadZipFile,
+        ) as exc:  # Pillow's and NumPy's "cannot decode"
+            raise ImageReadError(f"{path}: cannot read ({exc})") from exc
     volume = read_image(path, label=label)
     array, affine = volume.array.transpose(2, 1, 0), volume.affine
     if suffix in ITK_SUFFIXES and _stored_dimension(Path(path)) == 2:  # read_image made it one slice
@@ -70,7 +77,13 @@ def _read_picture(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray]:
     loaded = np.load(path)
-    array = loaded if isinstance(loaded, np.ndarray) else loaded[loaded.files[0]]  # .npz: the first array
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            if not loaded.files:
+                raise ValueError("the .npz file holds no array")
+            array = loaded[loaded.files[0]]  # the first array
+    else:
+        array = loaded
     return array, np.eye(min(array.ndim, 3) + 1)
 
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 import numpy as np
 import pydicom
 
+from clara_tlt.errors import ImageReadError
 from clara_tlt.io.dicom_scan import SliceInfo
-from clara_tlt.io.integrity import ImageReadError
 
 
 def _frames_by_file(slices: list[SliceInfo]) -> dict[str, list[tuple[int, SliceInfo]]]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from clara_tlt.errors import NoInputError
+from clara_tlt.errors import ImageReadError, NoInputError
 from clara_tlt.io.dicom_geometry import select_slices, stack_geometry
 from clara_tlt.io.dicom_pixels import decode_slices
 from clara_tlt.io.dicom_scan import DicomSeries, scan_dicom_folder
-from clara_tlt.io.integrity import ImageReadError
 from clara_tlt.io.regularize import describe, regularize
 from clara_tlt.io.volume import Volume
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from clara_tlt.atomic import atomic_path
+from clara_tlt.errors import ImageReadError
 from clara_tlt.io.integrity import (
-    ImageReadError,
     check_finite,
     nifti_nonfinite_mask,
     refuse_nonfinite,

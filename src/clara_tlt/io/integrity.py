@@ -22,14 +22,10 @@ import nibabel as nib
 import numpy as np
 from nibabel.arrayproxy import ArrayProxy
 
-from clara_tlt.errors import ClaraError
+from clara_tlt.errors import ImageReadError
 from clara_tlt.io.volume import Volume
 
 READ_CHUNK_BYTES = 1 << 20
-
-
-class ImageReadError(ClaraError, ValueError):
-    """An image file that cannot be read whole, or holds values that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True)
