@@ -40,7 +40,8 @@ from clara_tlt.errors import ClaraError, ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 SUMMARY, RESOLVED_CONFIG = "train_summary.json", "train_config.json"
-REQUIRED = ("model", "loss", "optimizer", "image_pipeline")
+NETWORK_SLOTS = ("train.model", "net_config", "model")  # Clara 3.x; TLT 1.x EA form; validation configs
+REQUIRED = ("loss", "optimizer", "image_pipeline")
 MEMORY_KEYS = (
     "train.image_pipeline.args.output_batch_size",
     "the crop size of train.pre_transforms (e.g. FastCropByPosNegRatio size / batch_size)",
@@ -109,12 +110,13 @@ def _seed(seeds: Seeds | None) -> None:
 def _trainer(workflow: Workflow, options: TrainOptions, context: Context) -> Trainer:
     """Build the setup and the handlers, then fine-tune or resume as the model folder and options say."""
     config = workflow.config
-    missing = [slot for slot in REQUIRED if workflow.get(f"train.{slot}") is None]
+    network = next((workflow.get(k) for k in NETWORK_SLOTS if workflow.get(k) is not None), None)
+    missing = ["a network (train.model or net_config)"] if network is None else []
+    missing += [f"train.{slot}" for slot in REQUIRED if workflow.get(f"train.{slot}") is None]
     if missing:
-        raise ConfigError(
-            f"training needs train.{', train.'.join(missing)}", file=config.file, key_path="train"
-        )
-    network: nn.Module = workflow.get("train.model").to(context.device)
+        raise ConfigError(f"training needs {', '.join(missing)}", file=config.file, key_path="train")
+    assert network is not None
+    network = network.to(context.device)
     fresh_start = _prepare_model_dir(options, context)
     if fresh_start:
         _fine_tune(network, options)

@@ -16,6 +16,7 @@ from clara_tlt.components import build, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import SECTIONS, SLOT_KINDS
+from clara_tlt.data.checks import check_entries, loaded_fields
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.errors import ConfigError
 
@@ -110,7 +111,7 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
                 model = built.obj
     if errors:
         raise ConfigError(f"{len(errors)} problem(s) in the config:\n" + "\n".join(f"- {e}" for e in errors))
-    workflow.datalists = _datalists(config, default_data_list_key)
+    workflow.datalists = _datalists(workflow, default_data_list_key)
     return workflow
 
 
@@ -175,9 +176,11 @@ def _build_slot(
     return BuiltComponent(key_path, kind, names[0], objects[0]), []
 
 
-def _datalists(config: ResolvedConfig, default_key: str) -> list[DatalistUse]:
-    """The datalists the image pipelines name, or the environment's DATASET_JSON when no pipeline names one."""
-    uses: list[tuple[str, str, str | None]] = []
+def _datalists(workflow: Workflow, default_key: str) -> list[DatalistUse]:
+    """The datalists the image pipelines name, or the environment's DATASET_JSON when no pipeline names one;
+    each is checked against the fields its section's loaders read (clara_tlt.data.checks)."""
+    config = workflow.config
+    uses: list[tuple[str, str, str, str | None]] = []
     for section in ("train", "validate"):
         body = config.data.get(section)
         pipeline = body.get("image_pipeline") if isinstance(body, dict) else None
@@ -185,12 +188,15 @@ def _datalists(config: ResolvedConfig, default_key: str) -> list[DatalistUse]:
             args = normalize_spec(pipeline, file=config.file, key_path=child(section, "image_pipeline")).args
             if args.get("data_list_file_path"):
                 key = args.get("data_list_key") or ("training" if section == "train" else "validation")
-                uses.append((args["data_list_file_path"], key, args.get("data_file_base_dir")))
+                uses.append((section, args["data_list_file_path"], key, args.get("data_file_base_dir")))
     if not uses and config.variables.get("DATASET_JSON"):
         key = config.variables.get("DATA_LIST_KEY") or default_key
-        uses.append((config.variables["DATASET_JSON"], key, config.variables.get("DATA_ROOT") or None))
+        uses.append(("", config.variables["DATASET_JSON"], key, config.variables.get("DATA_ROOT") or None))
     result = []
-    for file, key, base_dir in uses:
+    for section, file, key, base_dir in uses:
         entries = load_datalist(file, key, base_dir=base_dir)
+        loader = child(section, "pre_transforms")
+        fields = loaded_fields(workflow.get(loader) or [])
+        check_entries(entries, fields, datalist=str(file), key=key, config_file=config.file, loader=loader)
         result.append(DatalistUse(file, key, str(base_dir or Path(file).parent), entries))
     return result

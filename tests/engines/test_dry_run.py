@@ -1,0 +1,72 @@
+"""`--dry-run` (and train, before its first epoch) checks each datalist entry against what the config loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.test_cli import invoke
+
+
+def dry_run(mmar: Path, *sets: str) -> tuple[int, str]:
+    return invoke(
+        "train",
+        "-m",
+        str(mmar),
+        "-c",
+        "config/config_train.json",
+        "--dry-run",
+        *(["--set", *sets] if sets else []),
+    )
+
+
+def copy_data(unet_mmar: Path, tmp_path: Path) -> Path:
+    """A private copy of the MMAR's data, its environment pointed at it; returns the datalist path."""
+    env_file = unet_mmar / "config" / "environment.json"
+    env = json.loads(env_file.read_text())
+    data = tmp_path / "data"
+    shutil.copytree(Path(env["DATA_ROOT"]), data)
+    env.update(DATA_ROOT=str(data), DATASET_JSON=str(data / Path(env["DATASET_JSON"]).name))
+    env_file.write_text(json.dumps(env))
+    return Path(env["DATASET_JSON"])
+
+
+def test_a_field_the_loader_reads_but_entries_lack_names_entry_and_field(unet_mmar: Path) -> None:
+    code, output = dry_run(unet_mmar, 'train.pre_transforms.0.args.fields=["imgae", "label"]')
+    assert code == 3, output
+    assert "config_train.json: train.pre_transforms: loads field(s) imgae, label" in output
+    assert "training[0] has no 'imgae' (its fields: image, label)" in output
+
+
+def test_an_unreadable_image_is_named_before_any_work(unet_mmar: Path, tmp_path: Path) -> None:
+    datalist = copy_data(unet_mmar, tmp_path)
+    entries = json.loads(datalist.read_text())
+    broken = datalist.parent / entries["training"][1]["image"]
+    broken.write_bytes(b"not a NIfTI file at all")
+    code, output = dry_run(unet_mmar)
+    assert code == 4, output
+    assert f"training[1].image: {broken}: unreadable" in output
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json")
+    assert code == 4 and str(broken) in output
+    assert not (unet_mmar / "models" / "train_state.pt").exists()
+
+
+def test_a_folder_must_be_a_dicom_series(unet_mmar: Path, tmp_path: Path) -> None:
+    datalist = copy_data(unet_mmar, tmp_path)
+    entries = json.loads(datalist.read_text())
+    (datalist.parent / "not_dicom").mkdir()
+    (datalist.parent / "not_dicom" / "notes.txt").write_text("hello")
+    entries["validation"][0]["image"] = "not_dicom"
+    datalist.write_text(json.dumps(entries))
+    code, output = dry_run(unet_mmar)
+    assert code == 4 and "validation[0].image" in output and "a folder without DICOM files" in output
+
+
+def test_an_empty_list_is_no_input(unet_mmar: Path, tmp_path: Path) -> None:
+    datalist = copy_data(unet_mmar, tmp_path)
+    entries = json.loads(datalist.read_text())
+    entries["validation"] = []
+    datalist.write_text(json.dumps(entries))
+    code, output = dry_run(unet_mmar)
+    assert code == 4 and "the list 'validation'" in output and "is empty" in output
