@@ -35,6 +35,18 @@ def test_nifti_affine_is_what_nibabel_reads(tmp_path, oblique_volume):
     np.testing.assert_allclose(nib.load(tmp_path / "ct.nii.gz").affine, oblique_volume.affine, atol=1e-4)
 
 
+def test_from_affine_rebuilds_the_geometry_nibabel_reads(tmp_path, oblique_volume):
+    write_image(oblique_volume, tmp_path / "ct.nii.gz")
+    image = nib.load(tmp_path / "ct.nii.gz")
+    volume = Volume.from_affine(np.asarray(image.dataobj).transpose(2, 1, 0), image.affine)
+    np.testing.assert_array_equal(volume.array, oblique_volume.array)
+    np.testing.assert_allclose(volume.spacing, oblique_volume.spacing, atol=1e-5)
+    np.testing.assert_allclose(volume.origin, oblique_volume.origin, atol=1e-4)
+    np.testing.assert_allclose(volume.direction, oblique_volume.direction, atol=1e-5)
+    with pytest.raises(ValueError, match="zero length"):
+        Volume.from_affine(oblique_volume.array, np.diag([1.0, 0.0, 1.0, 1.0]))
+
+
 def test_unknown_suffix_suggests_the_right_one(tmp_path, oblique_volume):
     with pytest.raises(ValueError, match=r"did you mean '\.nii'"):
         write_image(oblique_volume, tmp_path / "ct.nik")

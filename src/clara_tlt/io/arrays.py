@@ -24,7 +24,6 @@ from clara_tlt.io.volume import Volume
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NUMPY_SUFFIXES = (".npy", ".npz")
-_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])  # its own inverse: the flip `Volume.affine` applies
 
 
 def array_suffix(path: str | Path) -> str:
@@ -96,12 +95,4 @@ def write_array(array: np.ndarray, affine: np.ndarray, path: str | Path) -> Path
         raise ValueError(
             f"{path}: writes one 3-D volume with a 4×4 affine; got an array of shape {array.shape}"
         )
-    lps = _RAS_TO_LPS @ np.asarray(affine, dtype=np.float64)[:3]
-    spacing = np.linalg.norm(lps[:, :3], axis=0)
-    volume = Volume(
-        np.ascontiguousarray(array.transpose(2, 1, 0)),
-        spacing=tuple(spacing),
-        origin=tuple(lps[:, 3]),
-        direction=lps[:, :3] / spacing,
-    )
-    return write_image(volume, path)
+    return write_image(Volume.from_affine(np.ascontiguousarray(array.transpose(2, 1, 0)), affine), path)

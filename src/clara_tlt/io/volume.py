@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])  # its own inverse: RAS → LPS is the same flip
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Volume:
     the data on the way (slices dropped, gaps regularised).
 
     >>> v = Volume(np.zeros((2, 3, 4), np.int16), spacing=(1.0, 1.0, 2.5))
-    >>> v.shape, v.affine[2, 2]
+    >>> v.shape, float(v.affine[2, 2])
     ((2, 3, 4), 2.5)
     """
 
@@ -61,6 +61,24 @@ class Volume:
         affine[:3, :3] = _LPS_TO_RAS @ self.direction @ np.diag(self.spacing)
         affine[:3, 3] = _LPS_TO_RAS @ np.asarray(self.origin)
         return affine
+
+    @classmethod
+    def from_affine(cls, array: np.ndarray, affine: np.ndarray, **kwargs: Any) -> Volume:
+        """A volume from `array` `(Z, Y, X)` and the RAS 4×4 affine of its voxels `(i, j, k)`: the inverse of
+        `affine`, for arrays that come from nibabel or MONAI (transpose their `(x, y, z)` first).
+
+        >>> Volume.from_affine(np.zeros((2, 3, 4)), np.diag([-0.5, -0.5, 2.0, 1.0])).spacing
+        (0.5, 0.5, 2.0)
+        """
+        if np.shape(affine) != (4, 4):
+            raise ValueError(f"a volume's affine is 4×4; got shape {np.shape(affine)}")
+        lps = _LPS_TO_RAS @ np.asarray(affine, dtype=np.float64)[:3]
+        spacing = np.linalg.norm(lps[:, :3], axis=0)
+        if not np.all(spacing > 0):
+            raise ValueError(f"the affine gives a voxel axis of zero length: {np.asarray(affine).tolist()}")
+        return cls(
+            array, spacing=tuple(spacing), origin=tuple(lps[:, 3]), direction=lps[:, :3] / spacing, **kwargs
+        )
 
     def index_to_physical(self, ijk: np.ndarray) -> np.ndarray:
         """Points `(N, 3)` of voxel indices `(i, j, k)` → LPS mm `(N, 3)`."""
