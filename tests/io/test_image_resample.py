@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from clara_tlt.io import Volume, read_image, resample_volume, write_image
+from clara_tlt.io import Volume, array_suffix, read_array, read_image, resample_volume, write_image
 from clara_tlt.io.resample import target_grid
 
 
@@ -48,8 +48,32 @@ def test_from_affine_rebuilds_the_geometry_nibabel_reads(tmp_path, oblique_volum
 
 
 def test_unknown_suffix_suggests_the_right_one(tmp_path, oblique_volume):
-    with pytest.raises(ValueError, match=r"did you mean '\.nii'"):
+    with pytest.raises(
+        ValueError, match=r"did you mean '\.nii'\? Accepted: \.nii\.gz, \.nii, \.mha, \.mhd, \.nrrd$"
+    ):
         write_image(oblique_volume, tmp_path / "ct.nik")
+
+
+def test_unknown_suffix_on_reading_lists_pictures_and_numpy_files_too(tmp_path):
+    (tmp_path / "xray.pgn").write_bytes(b"not an image")
+    accepted = r"Accepted: \.nii\.gz, .*\.dcm, or a DICOM folder; without geometry, .*\.png, .*\.npy, \.npz$"
+    for read in (read_image, read_array):
+        with pytest.raises(
+            ValueError, match=rf"xray\.pgn: unknown image format; did you mean '\.png'\? {accepted}"
+        ):
+            read(tmp_path / "xray.pgn")
+    np.save(tmp_path / "scores.npy", np.zeros((4, 4)))
+    with pytest.raises(
+        ValueError, match=r"scores\.npy: a picture or NumPy file has no geometry .* read_array"
+    ):
+        read_image(tmp_path / "scores.npy")
+    assert read_array(tmp_path / "scores.npy")[0].shape == (4, 4)
+    assert [array_suffix(name) for name in ("a.NII.GZ", "b.npz", "c.tiff", "d.txt")] == [
+        ".nii.gz",
+        ".npz",
+        ".tiff",
+        "",
+    ]
 
 
 def sitk_reference(volume: Volume, spacing, interpolator) -> np.ndarray:

@@ -19,17 +19,25 @@ import numpy as np
 import SimpleITK as sitk
 
 from clara_tlt.errors import ImageReadError
-from clara_tlt.io.image import ITK_SUFFIXES, read_image, suffix_of, write_image
+from clara_tlt.io.image import (
+    ITK_SUFFIXES,
+    NO_GEOMETRY_SUFFIXES,
+    NUMPY_SUFFIXES,
+    PICTURE_SUFFIXES,
+    VOLUME_SUFFIXES,
+    read_image,
+    suffix_of,
+    write_image,
+)
 from clara_tlt.io.volume import Volume
 
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-NUMPY_SUFFIXES = (".npy", ".npz")
+__all__ = ["NUMPY_SUFFIXES", "PICTURE_SUFFIXES", "array_suffix", "read_array", "write_array"]
+DECODE_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)  # Pillow's and NumPy's "cannot decode"
 
 
 def array_suffix(path: str | Path) -> str:
     """The format suffix of `path` among every readable one (`.nii.gz` counts as one); '' when unknown."""
-    name = Path(path).name.lower()
-    return suffix_of(path) or next((s for s in (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES) if name.endswith(s)), "")
+    return suffix_of(path, (*VOLUME_SUFFIXES, *NO_GEOMETRY_SUFFIXES))
 
 
 def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -39,17 +47,12 @@ def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np
     resamples an uneven DICOM stack with nearest neighbour.
     """
     suffix = array_suffix(path)
-    if suffix in (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES):
+    if suffix in NO_GEOMETRY_SUFFIXES:
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no such file")
         try:
             return _read_picture(Path(path)) if suffix in PICTURE_SUFFIXES else _read_numpy(Path(path))
-        except (
-            OSError,
-            ValueError,
-            EOFError,
-            zipfile.BadZipFile,
-        ) as exc:  # Pillow's and NumPy's "cannot decode"
+        except DECODE_ERRORS as exc:
             raise ImageReadError(f"{path}: cannot read ({exc})") from exc
     volume = read_image(path, label=label)
     array, affine = volume.array.transpose(2, 1, 0), volume.affine

@@ -31,26 +31,35 @@ from clara_tlt.io.volume import Volume
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 DICOM_SUFFIX = ".dcm"
+# No geometry, so no Volume: `clara_tlt.io.arrays.read_array` reads these (identity affine).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NUMPY_SUFFIXES = (".npy", ".npz")
+NO_GEOMETRY_SUFFIXES = (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES)
+VOLUME_SUFFIXES = (*ITK_SUFFIXES, DICOM_SUFFIX)
 # zlib level 1 (nibabel's default too): several times faster than 6, files about 10 % larger on CT.
 COMPRESSION_LEVEL = 1
 GZIP_CHUNK_BYTES = 4 << 20  # smallest piece compressed on its own thread
 
 
-def suffix_of(path: str | Path) -> str:
-    """The format suffix of `path` (`.nii.gz` counts as one), lower-case; '' when it has none we know."""
+def suffix_of(path: str | Path, suffixes: tuple[str, ...] = VOLUME_SUFFIXES) -> str:
+    """The one of `suffixes` `path` ends with (`.nii.gz` counts as one), lower-case; '' when none."""
     name = Path(path).name.lower()
-    for suffix in (*ITK_SUFFIXES, DICOM_SUFFIX):
-        if name.endswith(suffix):
-            return suffix
-    return ""
+    return next((suffix for suffix in suffixes if name.endswith(suffix)), "")
 
 
-def _unknown_suffix(path: Path, accepted: tuple[str, ...]) -> ValueError:
-    guess = difflib.get_close_matches(path.suffix.lower(), accepted, n=1)
-    hint = f"; did you mean '{guess[0]}'?" if guess else ""
-    return ValueError(
-        f"{path}: unknown image format{hint} Accepted: {', '.join(accepted)}, or a DICOM folder"
-    )
+def _unknown_suffix(path: Path, *, reading: bool) -> ValueError:
+    """Unknown format: the closest known suffix and the accepted ones (pictures and NumPy files on reading)."""
+    known: tuple[str, ...] = ITK_SUFFIXES
+    accepted = ", ".join(ITK_SUFFIXES)
+    if reading:
+        known = (*VOLUME_SUFFIXES, *NO_GEOMETRY_SUFFIXES)
+        accepted = (
+            f"{', '.join(VOLUME_SUFFIXES)}, or a DICOM folder; without geometry, through read_array "
+            f"(LoadPng, LoadNumpyFromFilename): {', '.join(NO_GEOMETRY_SUFFIXES)}"
+        )
+    guess = difflib.get_close_matches(path.suffix.lower(), known, n=1)
+    hint = f"; did you mean '{guess[0]}'?" if guess else "."
+    return ValueError(f"{path}: unknown image format{hint} Accepted: {accepted}")
 
 
 def read_image(
@@ -84,8 +93,12 @@ def read_image(
         volume = _read_itk(path, replace_nonfinite=replace_nonfinite)
     elif suffix_of(path) == DICOM_SUFFIX or _looks_like_dicom(path):
         volume = _read_dicom_file(path, **dicom)
+    elif suffix_of(path, NO_GEOMETRY_SUFFIXES):
+        raise ValueError(
+            f"{path}: a picture or NumPy file has no geometry to make a volume; read it with read_array"
+        )
     else:
-        raise _unknown_suffix(path, (*ITK_SUFFIXES, DICOM_SUFFIX))
+        raise _unknown_suffix(path, reading=True)
     return check_finite(volume, path, replace=replace_nonfinite)
 
 
@@ -168,7 +181,7 @@ def write_image(volume: Volume, path: str | Path, *, compress: bool = True) -> P
     path = Path(path)
     suffix = suffix_of(path)
     if suffix not in ITK_SUFFIXES:
-        raise _unknown_suffix(path, ITK_SUFFIXES)
+        raise _unknown_suffix(path, reading=False)
     image = volume.to_sitk()
     if suffix == ".mhd":
         return _write_mhd(image, path, compress)
