@@ -6,6 +6,7 @@ such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment var
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,17 @@ def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 
+Run = Callable[[ResolvedConfig, bool], None]  # (config, as_json): a stage's engine and its report
+
+
 def dispatch(
-    config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, stage: str
+    config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, run: Run
 ) -> None:
-    """Run `--dry-run`, or the stage's engine. Engines not yet in this version fail loudly, never silently."""
+    """Run `--dry-run`, or the stage's engine."""
     if dry:
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)
         return
-    raise engine_missing(stage, hint="; use --dry-run to check the config, its components and its data")
+    run(config, as_json)
 
 
 def engine_missing(stage: str, *, hint: str = "") -> ClaraError:
@@ -59,9 +63,7 @@ def engine_missing(stage: str, *, hint: str = "") -> ClaraError:
     return ClaraError(f"the {stage} engine is not part of this version of clara-tlt yet{hint}")
 
 
-def mmar_workflow_command(
-    name: str, *, stage: str, default_data_list_key: str, summary: str
-) -> click.Command:
+def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, summary: str) -> click.Command:
     """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage."""
 
     @click.command(name, cls=SetCommand, help=summary)
@@ -76,14 +78,12 @@ def mmar_workflow_command(
         as_json: bool,
     ) -> None:
         resolved = load_mmar(mmar, config, environment, set_items)
-        dispatch(
-            resolved, dry=dry_run, as_json=as_json, default_data_list_key=default_data_list_key, stage=stage
-        )
+        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key=default_data_list_key, run=run)
 
     return command
 
 
-def tlt_inference_command(name: str, *, stage: str, summary: str) -> click.Command:
+def tlt_inference_command(name: str, *, run: Run, summary: str) -> click.Command:
     """`tlt-infer` / `tlt-evaluate` with seed 003's flags; they read the datalist's validation list."""
 
     @click.command(name, cls=SetCommand, help=summary)
@@ -106,9 +106,10 @@ def tlt_inference_command(name: str, *, stage: str, summary: str) -> click.Comma
             "DATA_ROOT": file_root,
             "MMAR_EVAL_OUTPUT_PATH": output_path,
             "MODEL_FILE_PATH": model_save_path,
+            "MMAR_CKPT_DIR": str(Path(model_save_path).parent),  # what an MMAR config's model_loader names
             "MODEL_FORMAT": model_format,
         }
         resolved = load_tlt(config, variables, set_items)
-        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", stage=stage)
+        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", run=run)
 
     return command

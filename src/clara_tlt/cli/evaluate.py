@@ -1,15 +1,36 @@
 """`clara-tlt evaluate` (MMAR flags) and `tlt-evaluate` (TLT flags)."""
 
+from __future__ import annotations
+
 from clara_tlt.cli.dialects import mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.report import emit
+from clara_tlt.config import ResolvedConfig
+
+
+def run(config: ResolvedConfig, as_json: bool) -> None:
+    """Score every case, write the reports, print the table (or `--json` the summary); exit 5 on failed cases."""
+    from clara_tlt.engines.predictor import raise_for_failures, run_config
+    from clara_tlt.engines.reports import table_lines
+
+    summary = run_config(config, score=True)
+    lines = [
+        f"Evaluated {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
+        f"({summary['model_format']}).",
+        *table_lines(summary),
+        *(f"Wrote {path}" for path in summary["files"].values()),
+    ]
+    emit(summary, as_json=as_json, lines=lines)
+    raise_for_failures(summary)
+
 
 mmar_command = mmar_workflow_command(
     "evaluate",
-    stage="evaluation",
+    run=run,
     default_data_list_key="validation",
     summary="Evaluate a model against ground truth with an MMAR's config_validation.json.",
 )
 tlt_command = tlt_inference_command(
     "tlt-evaluate",
-    stage="evaluation",
+    run=run,
     summary="Evaluate a model against the ground truth of a datalist's validation list.",
 )

@@ -68,7 +68,7 @@ class SegmentationMetric(ClaraMetric):
     def update(self, sample: dict[str, Any]) -> torch.Tensor:
         """Add a batch; returns the per-case values `(N, C-1)` (NaN where a case has none)."""
         prediction, label = self.pair(sample)
-        spacing = voxel_spacing(sample[self.label_field], count=int(label.shape[0]))
+        spacing = voxel_spacing(sample.get(self.label_field or ""), count=int(label.shape[0]))
         label = label.long()
         channels = int(prediction.shape[1])
         num_classes = max(channels if channels > 1 else 2, int(label.max()) + 1, 2)

@@ -1,0 +1,24 @@
+"""Writers a config names (kind "writer"): each writes one field of a finished case, atomically, through
+`clara_tlt.io`, and returns the sample with `<field>_path` added.
+
+Output names follow the input's, as Clara named them: the field `model` of a case read from `case_003.nii.gz`
+goes to `<write_path>/case_003/case_003_model.nii.gz` (`.mhd` + `.raw` for `WriteMhd`). The affine written is
+the field's own: after `CopyProperties` / `RestoreOriginalShape` that of the input file, so predictions
+overlay their image in any viewer whatever the input's orientation.
+
+`WriteNifti` (Clara 3.x) and `WriteNiftyResults` (TLT 1.x) are the transform `WriteNiftyResults` of
+`clara_tlt.transforms.io`; `WriteMhd` writes MetaImage. All take `field` (or `fields`, `applied_key`),
+`write_path` and `dtype`.
+"""
+
+from __future__ import annotations
+
+from clara_tlt.components import register
+from clara_tlt.transforms.base import _config_factory
+from clara_tlt.transforms.io import WriteNiftyResults
+from clara_tlt.writers.metaimage import WriteMhd
+
+register("writer", "WriteNifti", aliases=("WriteNiftyResults",))(_config_factory(WriteNiftyResults))
+register("writer", "WriteMhd", aliases=("WriteMetaImage",))(_config_factory(WriteMhd))
+
+__all__ = ["WriteMhd", "WriteNiftyResults"]

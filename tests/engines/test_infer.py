@@ -1,0 +1,198 @@
+"""infer from a user's seat: the seed-004 validation config on a model the train engine wrote, outputs that
+overlay their inputs (RAS, LPS, oblique), the model formats, a corrupt case among good ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.inferers import sliding_window_inference
+
+from clara_tlt.cli.infer import tlt_command as tlt_infer
+from clara_tlt.engines.checkpoint import network_from_checkpoint
+from tests.conftest import write_json
+from tests.engines.conftest import tiny_train_config
+from tests.test_cli import invoke_streams
+
+
+@pytest.fixture(scope="module")
+def trained_mmar(tmp_path_factory: pytest.TempPathFactory, seed_configs: Path, train_data: Path) -> Path:
+    """An MMAR trained one epoch by the train engine, with the seed's config_validation.json (16³ windows)."""
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.training import train
+
+    mmar = tmp_path_factory.mktemp("infer") / "mmar"
+    write_json(mmar / "config" / "config_train.json", tiny_train_config(seed_configs, epochs=1))
+    validation = json.loads((seed_configs / "config_validation_spleen.json").read_text())
+    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
+    write_json(mmar / "config" / "config_validation.json", validation)
+    write_json(
+        mmar / "config" / "environment.json",
+        {
+            "DATA_ROOT": str(train_data.parent),
+            "DATASET_JSON": str(train_data),
+            "MMAR_CKPT_DIR": "models",
+            "MMAR_EVAL_OUTPUT_PATH": "eval",
+            "PROCESSING_TASK": "segmentation",
+        },
+    )
+    config = load_config(
+        "config/config_train.json", environment_path="config/environment.json", mmar_root=mmar
+    )
+    train(config)
+    return mmar
+
+
+def mmar_run(command: str, mmar: Path, *extra: str) -> tuple[int, str, str]:
+    return invoke_streams(command, "-m", str(mmar), "-c", "config/config_validation.json", "--json", *extra)
+
+
+def test_seed_validation_config_writes_labels_that_match_the_network(
+    trained_mmar: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code, stdout, stderr = mmar_run("infer", trained_mmar)
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["cases"] == 2 and summary["failed"] == []
+    # FrozenGraphModelLoader's model.trt.pb stands for the model.pt beside it, and says so
+    assert summary["model"].endswith("model.pt") and "model.trt.pb is a TensorFlow model" in caplog.text
+    written = sorted((trained_mmar / "eval").glob("*/*_model.nii.gz"))
+    assert [p.name for p in written] == ["case_002_model.nii.gz", "case_003_model.nii.gz"]
+    for name in ("pred_class0", "pred_class1"):
+        assert (trained_mmar / "eval" / "case_002" / f"case_002_{name}.nii.gz").is_file()
+
+    # the labels are the argmax of MONAI's sliding-window inference of the network over the scaled image
+    network, _ = network_from_checkpoint(trained_mmar / "models" / "model.pt")
+    source = nib.load(_image_of(trained_mmar, "case_002"))
+    scaled = np.clip((source.get_fdata() + 57) / (164 + 57), 0, 1)
+    with torch.no_grad():
+        image = torch.as_tensor(scaled, dtype=torch.float32)[None, None]
+        scores = sliding_window_inference(image, (16, 16, 16), 3, network, overlap=0.25)
+    expected = scores.argmax(dim=1)[0].numpy()
+    labels = nib.load(written[0])
+    assert labels.get_data_dtype() == np.uint8
+    assert (np.asarray(labels.dataobj) == expected).mean() > 0.999
+
+
+def _image_of(mmar: Path, case: str) -> Path:
+    datalist = json.loads((mmar / "config" / "environment.json").read_text())["DATASET_JSON"]
+    return Path(datalist).parent / "imagesTr" / f"{case}.nii.gz"
+
+
+def tlt_run(mmar: Path, data_file: Path, output: Path, *extra: str) -> tuple[int, str, str]:
+    """`tlt-infer` with seed 003's flags on the trained model and the seed's validation config."""
+    return invoke_streams(
+        "--model_save_path",
+        str(mmar / "models" / "model.pt"),
+        "--config",
+        str(mmar / "config" / "config_validation.json"),
+        "--output_path",
+        str(output),
+        "--data_file",
+        str(data_file),
+        *extra,
+        command=tlt_infer,
+    )
+
+
+def _rotation(degrees: float) -> np.ndarray:
+    angle = np.deg2rad(degrees)
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+ORIENTATIONS = {
+    "ras": np.diag([1.5, 1.5, 3.0]),
+    "lps": np.diag([-1.5, -1.5, 3.0]),
+    "oblique": _rotation(30) @ np.diag([1.5, 1.2, 3.0]),
+}
+
+
+def test_outputs_overlay_their_input_in_any_orientation(trained_mmar: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    entries = []
+    for name, linear in ORIENTATIONS.items():
+        affine = np.eye(4)
+        affine[:3, :3], affine[:3, 3] = linear, [-20.0, 35.0, 7.5]
+        data = rng.normal(0, 80, size=(32, 24, 16)).astype(np.int16)
+        nib.save(nib.Nifti1Image(data, affine), tmp_path / f"{name}.nii.gz")
+        entries.append({"image": f"{name}.nii.gz"})
+    data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
+    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "out", "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["cases"] == len(ORIENTATIONS)
+    for name in ORIENTATIONS:
+        source = nib.load(tmp_path / f"{name}.nii.gz")
+        for field in ("model", "pred_class1"):
+            written = nib.load(tmp_path / "out" / name / f"{name}_{field}.nii.gz")
+            assert written.shape == source.shape, (name, field)
+            np.testing.assert_allclose(written.affine, source.affine, atol=1e-4, err_msg=name)
+
+
+def test_checkpoint_torchscript_and_onnx_give_the_same_labels(trained_mmar: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(trained_mmar / "models", models)
+    network, _ = network_from_checkpoint(models / "model.pt")
+    example = torch.zeros(1, 1, 16, 16, 16)
+    torch.jit.trace(network, example).save(str(models / "model.ts"))
+    torch.onnx.export(
+        network,
+        (example,),
+        str(models / "model.onnx"),
+        input_names=["image"],
+        output_names=["scores"],
+        dynamic_axes={"image": {0: "windows"}, "scores": {0: "windows"}},
+        dynamo=False,
+    )
+    env = json.loads((trained_mmar / "config" / "environment.json").read_text())
+    data_file = Path(env["DATASET_JSON"])
+    labels = {}
+    for model_format in ("checkpoint", "torchscript", "onnx"):
+        output = tmp_path / model_format
+        code, stdout, stderr = invoke_streams(
+            "--model_save_path",
+            str(models / "model.pt"),
+            "--model_format",
+            model_format,
+            "--config",
+            str(trained_mmar / "config" / "config_validation.json"),
+            "--output_path",
+            str(output),
+            "--data_file",
+            str(data_file),
+            "--json",
+            command=tlt_infer,
+        )
+        assert code == 0, stderr
+        summary = json.loads(stdout)
+        suffix = {"checkpoint": ".pt", "torchscript": ".ts", "onnx": ".onnx"}[model_format]
+        assert summary["model"] == str(models / f"model{suffix}")
+        labels[model_format] = np.asarray(nib.load(output / "case_002" / "case_002_model.nii.gz").dataobj)
+    assert np.array_equal(labels["checkpoint"], labels["torchscript"])
+    assert (labels["checkpoint"] == labels["onnx"]).mean() > 0.9999
+
+
+def test_a_corrupt_case_fails_alone_with_exit_5(trained_mmar: Path, tmp_path: Path) -> None:
+    env = json.loads((trained_mmar / "config" / "environment.json").read_text())
+    images = Path(env["DATASET_JSON"]).parent / "imagesTr"
+    # a header that passes the up-front datalist check, voxels cut short: the case fails when it is read
+    whole = (images / "case_002.nii.gz").read_bytes()
+    (tmp_path / "broken.nii.gz").write_bytes(whole[: len(whole) // 2])
+    entries = [
+        {"image": str(images / "case_002.nii.gz")},
+        {"image": str(tmp_path / "broken.nii.gz")},
+        {"image": str(images / "case_003.nii.gz")},
+    ]
+    data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
+    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "out")
+    assert code == 5, stderr
+    assert "Inferred 2 case(s)" in stdout
+    assert "1 of 3 case(s) failed" in stderr and "broken.nii.gz: read" in stderr
+    for case in ("case_002", "case_003"):
+        assert (tmp_path / "out" / case / f"{case}_model.nii.gz").is_file()
+    assert not (tmp_path / "out" / "broken").exists()
