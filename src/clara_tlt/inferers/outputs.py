@@ -9,14 +9,15 @@ from monai.utils import convert_to_dst_type
 from clara_tlt.errors import ClaraError
 
 
-def checked_scores(output: object, inputs: torch.Tensor) -> torch.Tensor:
-    """The network's `output` for `inputs` `(B, C_in, *spatial)`, required to be a `(B, C_out, *spatial)` tensor."""
+def checked_scores(output: object, inputs: torch.Tensor, *, same_spatial: bool = True) -> torch.Tensor:
+    """The network's `output` for `inputs` `(B, C_in, *spatial)`, required to be a `(B, C_out, *spatial)` tensor
+    (with `same_spatial` false, any `(B, …)` tensor: a classifier's `(B, K)` scores)."""
     if not isinstance(output, torch.Tensor):
         raise ClaraError(
             f"the network returned a {type(output).__name__}; inference needs one tensor of class scores "
             "(N, C, *spatial). Wrap the network so that it returns only its main output"
         )
-    if output.shape[0] != inputs.shape[0] or output.shape[2:] != inputs.shape[2:]:
+    if output.shape[0] != inputs.shape[0] or (same_spatial and output.shape[2:] != inputs.shape[2:]):
         raise ClaraError(
             f"the network turned input {tuple(inputs.shape)} into {tuple(output.shape)}; inference needs the "
             "same batch and spatial size back, with class scores on axis 1"

@@ -12,7 +12,8 @@ from clara_tlt.inferers.outputs import checked_scores, label_dtype
 
 
 class SimpleInferer(Inferer):
-    """`network(inputs)` on the whole `(N, C_in, *spatial)` input, giving `(N, C_out, *spatial)` scores.
+    """`network(inputs)` on the whole `(N, C_in, *spatial)` input, giving `(N, C_out, *spatial)` scores (or a
+    classifier's `(N, K)`).
 
     With `labels = True` (set by the infer engine, as for `ScanWindowInferer`) it returns the argmax over
     channels instead, `(N, 1, *spatial)` uint8 (int16 beyond 256 classes); ties go to the lowest index.
@@ -27,7 +28,7 @@ class SimpleInferer(Inferer):
     ) -> torch.Tensor:
         """Extra `args`/`kwargs` go to `network`. Runs without gradients."""
         with torch.no_grad():
-            scores = checked_scores(network(inputs, *args, **kwargs), inputs)
+            scores = checked_scores(network(inputs, *args, **kwargs), inputs, same_spatial=self.labels)
         if not self.labels:
             return scores
         return scores.argmax(dim=1, keepdim=True).to(label_dtype(scores.shape[1]))
