@@ -324,3 +324,16 @@ def test_each_volume_and_each_failure_is_printed_once(damaged_tree, tmp_path):
     printed = done.stdout + done.stderr
     assert printed.count(str(out / "good.nii.gz")) == 1 and printed.count(str(victim)) == 1
     assert "Converted 1 volume(s)" in done.stdout and "1 of 2 inputs failed" in done.stderr
+
+
+def test_a_4d_nifti_fails_with_what_to_do_and_the_rest_converts(tmp_path):
+    (tmp_path / "in").mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 4, 2), np.float32), np.eye(4)), tmp_path / "in" / "brats.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 4), np.float32), np.eye(4)), tmp_path / "in" / "t1.nii.gz")
+    code, stdout, stderr = dataconvert(
+        "-d", str(tmp_path / "in"), "-s", ".nii.gz", "-o", str(tmp_path / "out"), "--json"
+    )
+    assert code == 5
+    assert "brats.nii.gz: 2 channels of 8 × 8 × 4 voxels" in stderr and "split it into one file per" in stderr
+    assert [Path(r["output"]).name for r in json.loads(stdout)["converted"]] == ["t1.nii.gz"]
+    assert not (tmp_path / "out" / "brats.nii.gz").exists()

@@ -102,3 +102,24 @@ def test_unreadable_picture_and_missing_file_say_which(tmp_path: Path) -> None:
         assert caught.value.exit_code == 1 and isinstance(caught.value, ValueError)
     with pytest.raises(FileNotFoundError, match=r"gone\.npy"):
         load(tmp_path / "gone.npy")
+
+
+@pytest.mark.filterwarnings("ignore:NvImgCodecPydicomReader")  # LoadImage sets up every reader it knows
+def test_a_4d_nifti_loads_as_channels_like_monai(tmp_path: Path) -> None:
+    from monai.transforms import EnsureChannelFirst, LoadImage
+
+    channels = np.random.default_rng(2).random((6, 5, 4, 3)).astype(np.float32)  # (x, y, z, C), MSD BraTS
+    affine = np.array([[-1.5, 0, 0, 10.0], [0, 1.5, 0, -5.0], [0, 0, 2.0, 3.0], [0, 0, 0, 1]])
+    nib.save(nib.Nifti1Image(channels, affine), tmp_path / "brats.nii.gz")
+    loaded = load(tmp_path / "brats.nii.gz")
+    assert loaded.shape == (6, 5, 4, 3) and loaded.meta["channel_dim"] == -1  # channels last, as listed files
+    first = build(
+        {"name": "ConvertToChannelsFirst", "args": {"fields": "image"}}, "transform", file="t", key_path="k"
+    )
+    ours = first({"image": loaded})["image"]
+    theirs = EnsureChannelFirst()(
+        LoadImage(reader="NibabelReader", image_only=True)(str(tmp_path / "brats.nii.gz"))
+    )
+    assert ours.shape == theirs.shape == (3, 6, 5, 4)
+    assert torch.equal(ours.as_tensor(), theirs.as_tensor())
+    assert torch.allclose(ours.affine, theirs.affine.double())

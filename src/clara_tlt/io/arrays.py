@@ -1,7 +1,7 @@
 """Images as MONAI and nibabel index them: arrays `(x, y[, z][, C])` with a RAS affine `(N+1, N+1)`.
 
 The one bridge between `Volume` (`(Z, Y, X)`, LPS geometry) and the transforms: `read_array` reads every
-format through `read_image` (NIfTI, MetaImage, NRRD, a DICOM file or series folder) and reads pictures
+format through `read_channels` (NIfTI, 4-D too, MetaImage, NRRD, a DICOM file or series folder) and pictures
 (PNG, JPEG, BMP, TIFF, through Pillow) and NumPy files (`.npy`, `.npz`), which carry no geometry (identity
 affine); `write_array` writes an array back through `write_image`.
 
@@ -25,7 +25,7 @@ from clara_tlt.io.image import (
     NUMPY_SUFFIXES,
     PICTURE_SUFFIXES,
     VOLUME_SUFFIXES,
-    read_image,
+    read_channels,
     suffix_of,
     write_image,
 )
@@ -43,7 +43,8 @@ def array_suffix(path: str | Path) -> str:
 def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`(array, affine)` of an image file or DICOM folder: axes `(x, y[, z][, C])`, RAS affine `(N+1, N+1)`.
 
-    A 2-D MetaImage, NRRD or NIfTI stays 2-D (`(x, y)`, 3×3 affine), as MONAI's readers keep it; `label`
+    A 2-D MetaImage, NRRD or NIfTI stays 2-D (`(x, y)`, 3×3 affine), as MONAI's readers keep it; a 4-D NIfTI
+    (MSD BraTS) or an RGB image gives its channels last, `(x, y, z, C)`, as MONAI's `LoadImage` does; `label`
     resamples an uneven DICOM stack with nearest neighbour.
     """
     suffix = array_suffix(path)
@@ -54,9 +55,10 @@ def read_array(path: str | Path, *, label: bool = False) -> tuple[np.ndarray, np
             return _read_picture(Path(path)) if suffix in PICTURE_SUFFIXES else _read_numpy(Path(path))
         except DECODE_ERRORS as exc:
             raise ImageReadError(f"{path}: cannot read ({exc})") from exc
-    volume = read_image(path, label=label)
-    array, affine = volume.array.transpose(2, 1, 0), volume.affine
-    if suffix in ITK_SUFFIXES and _stored_dimension(Path(path)) == 2:  # read_image made it one slice
+    volumes = read_channels(path, label=label)
+    arrays = [volume.array.transpose(2, 1, 0) for volume in volumes]
+    array, affine = arrays[0] if len(arrays) == 1 else np.stack(arrays, axis=-1), volumes[0].affine
+    if suffix in ITK_SUFFIXES and _stored_dimension(Path(path)) == 2:  # read_channels made it one slice
         return array[:, :, 0], affine[np.ix_([0, 1, 3], [0, 1, 3])]
     return array, affine
 

@@ -75,31 +75,61 @@ def read_image(
     series with a gap of whole missing slices raises ImageReadError naming the file. `label` matters only for
     DICOM stacks that need regularising (nearest neighbour instead of linear); `interpolate_missing_slices`
     fills gaps of missing slices by interpolation instead of refusing them; NaN and infinite voxels are
-    refused unless `replace_nonfinite` gives the value that replaces them.
+    refused unless `replace_nonfinite` gives the value that replaces them. An image of several channels (a
+    4-D NIfTI) is refused too: `read_channels` reads it.
 
     >>> volume = read_image("ct.nii.gz")  # doctest: +SKIP
     >>> volume.array.shape, volume.spacing  # doctest: +SKIP
     ((48, 512, 512), (0.7, 0.7, 2.5))
+    """
+    volumes = read_channels(
+        path,
+        label=label,
+        interpolate_missing_slices=interpolate_missing_slices,
+        replace_nonfinite=replace_nonfinite,
+    )
+    if len(volumes) != 1:
+        raise ImageReadError(
+            f"{path}: {len(volumes)} channels of {' × '.join(map(str, volumes[0].size))} voxels (a 4-D image or "
+            "vector voxels) where one 3-D volume is expected (dataconvert converts one volume per file); split "
+            "it into one file per channel, or read it with read_channels (LoadNifti does)"
+        )
+    return volumes[0]
+
+
+def read_channels(
+    path: str | Path,
+    *,
+    label: bool = False,
+    interpolate_missing_slices: bool = False,
+    replace_nonfinite: float | None = None,
+) -> list[Volume]:
+    """Read an image of one or more channels: one `Volume` per channel, all on one grid, as `read_image` reads
+    each (same arguments, same refusals). A 4-D NIfTI (MSD BraTS: `(x, y, z, C)`) and images of vector voxels
+    (RGB) give one volume per channel; every other image gives one.
+
+    >>> [v.shape for v in read_channels("BRATS_001.nii.gz")]  # doctest: +SKIP
+    [(155, 240, 240), (155, 240, 240), (155, 240, 240), (155, 240, 240)]
     """
     path = Path(path)
     dicom = {"label": label, "interpolate_missing_slices": interpolate_missing_slices}
     if path.is_dir():
         from clara_tlt.io.dicom_series import read_dicom_folder
 
-        volume = read_dicom_folder(path, **dicom)
+        volumes = [read_dicom_folder(path, **dicom)]
     elif not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     elif suffix_of(path) in ITK_SUFFIXES:
-        volume = _read_itk(path, replace_nonfinite=replace_nonfinite)
+        volumes = _read_itk(path, replace_nonfinite=replace_nonfinite)
     elif suffix_of(path) == DICOM_SUFFIX or _looks_like_dicom(path):
-        volume = _read_dicom_file(path, **dicom)
+        volumes = [_read_dicom_file(path, **dicom)]
     elif suffix_of(path, NO_GEOMETRY_SUFFIXES):
         raise ValueError(
             f"{path}: a picture or NumPy file has no geometry to make a volume; read it with read_array"
         )
     else:
         raise _unknown_suffix(path, reading=True)
-    return check_finite(volume, path, replace=replace_nonfinite)
+    return [check_finite(volume, path, replace=replace_nonfinite) for volume in volumes]
 
 
 def _looks_like_dicom(path: Path) -> bool:
@@ -108,10 +138,10 @@ def _looks_like_dicom(path: Path) -> bool:
     return looks_like_dicom(path)
 
 
-def _read_itk(path: Path, *, replace_nonfinite: float | None) -> Volume:
-    """ITK reads the file. NIfTI, whose ITK reader zero-fills short data and zeroes NaN, is read by
-    `read_plain_nifti` when it can be; otherwise it is scanned (`scan_nifti`) while ITK reads it (zlib and ITK
-    release the GIL)."""
+def _read_itk(path: Path, *, replace_nonfinite: float | None) -> list[Volume]:
+    """ITK reads the file, one volume per channel. NIfTI, whose ITK reader zero-fills short data and zeroes NaN,
+    is read by `read_plain_nifti` when it can be; otherwise it is scanned (`scan_nifti`) while ITK reads it
+    (zlib and ITK release the GIL)."""
     nifti = suffix_of(path) in NIFTI_SUFFIXES
     plain = read_plain_nifti(path) if nifti else None
     if plain is not None:
@@ -125,17 +155,32 @@ def _read_itk(path: Path, *, replace_nonfinite: float | None) -> Volume:
                 scan.result()  # the more telling message when the file ends early
             raise ImageReadError(f"{path}: cannot read: {_itk_reason(exc)}") from exc
         nonfinite = scan.result() if scan is not None else 0
-    if image.GetDimension() == 2:
-        image = sitk.JoinSeries(image)
     try:
-        volume = Volume.from_sitk(image)
+        volumes = [Volume.from_sitk(channel) for channel in _channels(image)]
     except ValueError as exc:
         raise ImageReadError(f"{path}: {exc}") from exc
     if not nonfinite:
-        return volume
+        return volumes
     if replace_nonfinite is None:
         raise refuse_nonfinite(nonfinite, path)
-    return replace_voxels(volume, nifti_nonfinite_mask(path, volume.shape), replace_nonfinite)
+    masks = nifti_nonfinite_mask(path, (len(volumes), *volumes[0].shape))
+    return [
+        replace_voxels(v, m, replace_nonfinite) if m.any() else v for v, m in zip(volumes, masks, strict=True)
+    ]
+
+
+def _channels(image: sitk.Image) -> list[sitk.Image]:
+    """A 3-D image per channel: a 2-D image as one slice, a 4-D one split along its 4th axis, vector voxels
+    (RGB) split by component."""
+    if image.GetDimension() == 2:
+        image = sitk.JoinSeries(image)
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        count = image.GetNumberOfComponentsPerPixel()
+        return [sitk.VectorIndexSelectionCast(image, index) for index in range(count)]
+    if image.GetDimension() == 4:
+        size = list(image.GetSize())
+        return [sitk.Extract(image, [*size[:3], 0], [0, 0, 0, index]) for index in range(size[3])]
+    return [image]
 
 
 def _itk_reason(exc: RuntimeError) -> str:

@@ -86,8 +86,8 @@ class LoadImageFields(ClaraTransform):
     """Replace each path field by its image: NIfTI, MetaImage, NRRD, a DICOM series folder, PNG/JPEG or `.npy`.
 
     The format is chosen by suffix (a folder is a DICOM series), and `as_closest_canonical` reorients any of
-    them to lie closest to RAS+. A field holding a list of paths becomes one multi-channel image (channels last until
-    `ConvertToChannelsFirst`). Non-path values (a classification label list) become float tensors.
+    them to lie closest to RAS+. A field holding a list of paths, or a 4-D NIfTI (MSD BraTS), becomes one
+    multi-channel image (channels last until `ConvertToChannelsFirst`). Non-path values (a classification label list) become float tensors.
     Output: `MetaTensor` of shape `(*spatial)` or `(*spatial, C)`, affine RAS; no channel axis is added.
     MONAI: `LoadImaged(keys, image_only=True)`. Example: `LoadNifti(fields=["image", "label"])(sample)`.
     """
