@@ -9,12 +9,14 @@ ground truth or the prediction of that class was empty, so evaluate reports such
   no value (there is no surface to measure from) and are left out of the mean, with the case counted as an
   empty prediction in the summary.
 
-Distances are in millimetres from the spacing of the label's affine (a `MetaTensor`); plain tensors carry
+The distances need SciPy (MONAI finds surfaces with `scipy.ndimage`); without it a config naming them
+fails when built (exit 3, with the install command). Distances are in millimetres from the spacing of the label's affine (a `MetaTensor`); plain tensors carry
 no affine, and then the distances are in voxels.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Any
 
@@ -37,11 +39,12 @@ class SegmentationMetric(ClaraMetric):
     """Common arguments and bookkeeping: one-hot pairs, per-case rows, empty codes, mean over cases then classes.
 
     `field` holds `(N, C, ...)` class scores (argmax is taken) or `(N, 1, ...)` a label map; `label_field`
-    holds `(N, 1, ...)` integer labels. `report_path` is where evaluate writes this metric's reports;
+    holds `(N, 1, ...)` (or `(N, ...)`) integer labels. `report_path` is where evaluate writes this metric's reports;
     `applied_key` (TLT) stands for `field`, `stopping_metric` (TLT) for `is_key_metric`.
     """
 
     default_name = "metric"
+    needs: tuple[str, ...] = ()  # modules the MONAI function imports lazily: missing → exit 3 when built
 
     def __init__(
         self,
@@ -60,6 +63,8 @@ class SegmentationMetric(ClaraMetric):
             is_key_metric=is_key_metric or bool(stopping_metric),
         )
         self.report_path = report_path
+        for module in self.needs:
+            importlib.import_module(module)
 
     def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
         """Per-case values `(N, C-1)` of one-hot `(N, C, ...)` prediction and label."""
@@ -70,6 +75,8 @@ class SegmentationMetric(ClaraMetric):
         prediction, label = self.pair(sample)
         spacing = voxel_spacing(sample.get(self.label_field or ""), count=int(label.shape[0]))
         label = label.long()
+        if label.ndim == prediction.ndim - 1:  # a label map without its channel axis (TLT 1.x configs)
+            label = label.unsqueeze(1)
         channels = int(prediction.shape[1])
         num_classes = max(channels if channels > 1 else 2, int(label.max()) + 1, 2)
         if channels > 1:
@@ -134,6 +141,7 @@ class ComputeHausdorffDistance95(SegmentationMetric):
     `compute_hausdorff_distance(percentile=95)`), averaged over cases then classes."""
 
     default_name = "hausdorff95"
+    needs = ("scipy.ndimage",)
 
     def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
         with warnings.catch_warnings():
@@ -150,6 +158,7 @@ class ComputeAverageSurfaceDistance(SegmentationMetric):
     from the prediction's surface to the ground truth's), averaged over cases then classes."""
 
     default_name = "surface_distance"
+    needs = ("scipy.ndimage",)
     symmetric = False
 
     def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:

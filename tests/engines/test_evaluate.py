@@ -1,0 +1,225 @@
+"""evaluate from a user's seat: the seed-004 config's Dice equals MONAI's on the written files, the reports
+seed 003 names, surface distances in mm, empty cases said as such, and the seed-003 EA eval config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
+
+from clara_tlt.cli.evaluate import tlt_command as tlt_evaluate
+from tests.conftest import write_json
+from tests.engines.conftest import UNET
+from tests.engines.test_infer import mmar_run, trained_mmar  # noqa: F401  (the fixture)
+from tests.test_cli import invoke_streams
+
+
+def _read(path: Path) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(nib.load(path).dataobj)).long()[None, None]
+
+
+def test_seed_config_dice_equals_monai_on_the_written_files(trained_mmar: Path) -> None:  # noqa: F811
+    code, stdout, stderr = mmar_run("evaluate", trained_mmar)
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    eval_dir = trained_mmar / "eval"
+    datalist = json.loads((trained_mmar / "config" / "environment.json").read_text())["DATASET_JSON"]
+    entries = json.loads(Path(datalist).read_text())["validation"]
+    monai_dice = DiceMetric(include_background=False)
+    for entry in entries:
+        name = Path(entry["image"]).name.removesuffix(".nii.gz")
+        prediction = _read(eval_dir / name / f"{name}_model.nii.gz")
+        label = _read(Path(datalist).parent / entry["label"])
+        monai_dice(torch.cat([prediction == 0, prediction == 1], 1), torch.cat([label == 0, label == 1], 1))
+    assert summary["metrics"]["mean_dice"] == pytest.approx(float(monai_dice.aggregate()), abs=1e-6)
+
+    raw = (eval_dir / "mean_dice_raw_results.txt").read_text().splitlines()
+    assert raw[0] == "# file\tclass_1" and len(raw) == 1 + len(entries)
+    assert all(line.split("\t")[0].endswith(".nii.gz") for line in raw[1:])
+    lines = (eval_dir / "mean_dice_summary_results.txt").read_text().splitlines()
+    assert lines[0].startswith("class_1\tmean=") and "count=2" in lines[0]
+    report = json.loads((eval_dir / "metrics.json").read_text())
+    assert report["metrics"] == summary["metrics"] and len(report["cases"]) == 2
+    csv_rows = (eval_dir / "metrics.csv").read_text().splitlines()
+    assert csv_rows[0] == "file,metric,class,value,note" and len(csv_rows) == 3
+
+
+def _tiny_case(folder: Path, name: str, label: np.ndarray, spacing: tuple[float, float, float]) -> dict:
+    affine = np.diag([*spacing, 1.0])
+    image = np.where(label > 0, 150, -100).astype(np.int16)
+    nib.save(nib.Nifti1Image(image, affine), folder / f"{name}.nii.gz")
+    nib.save(nib.Nifti1Image(label.astype(np.uint8), affine), folder / f"{name}_seg.nii.gz")
+    return {"image": f"{name}.nii.gz", "label": f"{name}_seg.nii.gz"}
+
+
+def evaluate_cases(mmar: Path, folder: Path, entries: list[dict], extra_metrics: list[dict]) -> dict:
+    """`tlt-evaluate` of the seed config plus `extra_metrics` on `entries`, with the seed's TF model name."""
+    config = json.loads((mmar / "config" / "config_validation.json").read_text())
+    config["val_metrics"] += extra_metrics
+    config_file = write_json(folder / "config_validation.json", config)
+    data_file = write_json(folder / "datalist.json", {"validation": entries})
+    code, stdout, stderr = invoke_streams(
+        "--model_save_path",
+        str(mmar / "models" / "model.trt.pb"),
+        "--model_format",
+        "trtmodel",
+        "--config",
+        str(config_file),
+        "--output_path",
+        str(folder / "out"),
+        "--data_file",
+        str(data_file),
+        "--json",
+        command=tlt_evaluate,
+    )
+    assert code == 0, stderr
+    return json.loads(stdout)
+
+
+def _cube() -> np.ndarray:
+    label = np.zeros((32, 32, 16), dtype=np.uint8)
+    label[8:24, 8:24, 4:12] = 1
+    return label
+
+
+def test_a_case_with_empty_ground_truth_is_reported_as_such(trained_mmar: Path, tmp_path: Path) -> None:  # noqa: F811
+    entries = [
+        _tiny_case(tmp_path, "full", _cube(), (1.5, 1.5, 3.0)),
+        _tiny_case(tmp_path, "empty", np.zeros_like(_cube()), (1.5, 1.5, 3.0)),
+    ]
+    summary = evaluate_cases(trained_mmar, tmp_path, entries, [])
+    raw = (tmp_path / "out" / "mean_dice_raw_results.txt").read_text().splitlines()
+    assert raw[2].endswith("empty.nii.gz\tempty_ground_truth")
+    stats = summary["summary"]["mean_dice"]["class_1"]
+    assert stats["count"] == 1 and stats["empty_ground_truth"] == 1
+    assert summary["metrics"]["mean_dice"] == pytest.approx(stats["mean"])  # the empty case is left out
+
+
+def test_hausdorff95_in_mm_equals_monai(trained_mmar: Path, tmp_path: Path) -> None:  # noqa: F811
+    pytest.importorskip("scipy", reason="MONAI's surface distances need SciPy")
+    metrics = [
+        {"name": "ComputeHausdorffDistance95", "args": {"field": "model", "label_field": "label"}},
+        {"name": "ComputeAverageSurfaceDistance", "args": {"field": "model", "label_field": "label"}},
+    ]
+    summary = evaluate_cases(
+        trained_mmar, tmp_path, [_tiny_case(tmp_path, "full", _cube(), (1.5, 1.5, 3.0))], metrics
+    )
+    prediction = _read(tmp_path / "out" / "full" / "full_model.nii.gz")
+    truth = torch.as_tensor(_cube()).long()[None, None]
+    if prediction.sum() == 0:
+        assert summary["metrics"]["hausdorff95"] is None  # an empty prediction has no distance
+        return
+    hd95 = HausdorffDistanceMetric(include_background=False, percentile=95)
+    hd95(
+        torch.cat([prediction == 0, prediction == 1], 1),
+        torch.cat([truth == 0, truth == 1], 1),
+        spacing=[1.5, 1.5, 3.0],
+    )
+    assert summary["metrics"]["hausdorff95"] == pytest.approx(float(hd95.aggregate()), rel=1e-5)
+    assert summary["metrics"]["surface_distance"] is not None
+
+
+EA_EVAL_CONFIG = {
+    # seed 003 ch. 9 (config_eval_aiaa_Task09_Spleen.json), reconstructed; 16³ crops for the test data
+    "input_nodes": {"image": "cond/Merge"},
+    "output_nodes": {"model": "NV_OUTPUT_LABEL"},
+    "batch_size": 1,
+    "pre_transforms": [
+        {"name": "transforms.LoadNifty", "fields": ["image", "label"]},
+        {
+            "name": "transforms.CropForegroundObject",
+            "size": [16, 16, 16],
+            "image_field": "image",
+            "label_field": "label",
+            "pad": 2,
+            "foreground_only": True,
+        },
+        {
+            "name": "transforms.ScaleIntensityRange",
+            "field": "image",
+            "a_min": -1024,
+            "a_max": 1024,
+            "b_min": -1.0,
+            "b_max": 1.0,
+            "clip": True,
+        },
+        {
+            "name": "transforms.AddExtremePointsChannel",
+            "image_field": "image",
+            "label_field": "label",
+            "sigma": 3,
+            "pert": 0,
+        },
+    ],
+    "post_transforms": [
+        {
+            "name": "transforms.SplitAcrossChannels",
+            "applied_key": "model",
+            "squeeze": True,
+            "channel_names": ["background", "prediction"],
+        },
+        {
+            "name": "transforms.SplitAcrossChannels",
+            "applied_key": "image",
+            "squeeze": True,
+            "channel_names": ["image", "extreme_points"],
+        },
+    ],
+    "writers": [
+        {"applied_key": "prediction", "name": "writers.WriteNiftyResults", "dtype": "float32"},
+        {"applied_key": "label", "name": "writers.WriteNiftyResults", "dtype": "uint8"},
+        {"applied_key": "image", "name": "writers.WriteNiftyResults", "dtype": "float32"},
+        {"applied_key": "extreme_points", "name": "writers.WriteNiftyResults", "dtype": "float32"},
+    ],
+    "metrics": [
+        {
+            "name": "MetricAverageFromArrayDice",
+            "tag": "mean_dice",
+            "applied_key": "model",
+            "label_field": "label",
+        }
+    ],
+    "inferer": {"name": "TFSimpleInferer"},
+}
+
+
+def test_seed_003_ea_eval_config_runs(tmp_path: Path, train_data: Path) -> None:
+    """The TLT 1.x EA annotation config (image + extreme-points channels) with the seed's tlt-evaluate flags."""
+    network_spec = {**UNET, "args": {**UNET["args"], "in_channels": 2}}
+    from clara_tlt.components import build
+
+    network = build(network_spec, "network", file="test", key_path="model")
+    models = tmp_path / "models"
+    models.mkdir()
+    torch.save({"model": network.state_dict(), "train_conf": {"model": network_spec}}, models / "model.pt")
+    config_file = write_json(tmp_path / "config_eval_aiaa_Task09_Spleen.json", EA_EVAL_CONFIG)
+    code, stdout, stderr = invoke_streams(
+        "--model_save_path",
+        str(models / "model.trt.pb"),
+        "--config",
+        str(config_file),
+        "--model_format",
+        "trtmodel",
+        "--file_root",
+        str(train_data.parent),
+        "--output_path",
+        str(tmp_path / "eval"),
+        "--data_file",
+        str(train_data),
+        "--setup",
+        "standard",
+        "--json",
+        command=tlt_evaluate,
+    )
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["cases"] == 2 and 0.0 <= summary["metrics"]["mean_dice"] <= 1.0
+    for field in ("prediction", "label", "image", "extreme_points"):
+        written = tmp_path / "eval" / "case_002" / f"case_002_{field}.nii.gz"
+        assert nib.load(written).shape == (16, 16, 16), field
+    assert (tmp_path / "eval" / "mean_dice_raw_results.txt").is_file()
