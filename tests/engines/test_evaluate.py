@@ -223,3 +223,20 @@ def test_seed_003_ea_eval_config_runs(tmp_path: Path, train_data: Path) -> None:
         written = tmp_path / "eval" / "case_002" / f"case_002_{field}.nii.gz"
         assert nib.load(written).shape == (16, 16, 16), field
     assert (tmp_path / "eval" / "mean_dice_raw_results.txt").is_file()
+
+
+def test_the_training_config_evaluates_to_the_trainers_validation_metric(trained_mmar: Path) -> None:  # noqa: F811
+    """`evaluate -c config_train.json` scores its `validate` section: the key metric model.pt was saved with."""
+    code, stdout, stderr = invoke_streams(
+        "evaluate",
+        "-m",
+        str(trained_mmar),
+        "-c",
+        "config/config_train.json",
+        "--set",
+        f"MMAR_EVAL_OUTPUT_PATH={trained_mmar / 'eval_train'}",
+        "--json",
+    )
+    assert code == 0, stderr
+    best = torch.load(trained_mmar / "models" / "model.pt", weights_only=True)["metric"]
+    assert json.loads(stdout)["metrics"]["mean_dice"] == pytest.approx(best, abs=1e-6)

@@ -20,7 +20,7 @@ from tests.engines.conftest import tiny_train_config
 from tests.test_cli import invoke_streams
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_mmar(tmp_path_factory: pytest.TempPathFactory, seed_configs: Path, train_data: Path) -> Path:
     """An MMAR trained one epoch by the train engine, with the seed's config_validation.json (16³ windows)."""
     from clara_tlt.config import load_config
@@ -196,3 +196,33 @@ def test_a_corrupt_case_fails_alone_with_exit_5(trained_mmar: Path, tmp_path: Pa
     for case in ("case_002", "case_003"):
         assert (tmp_path / "out" / case / f"{case}_model.nii.gz").is_file()
     assert not (tmp_path / "out" / "broken").exists()
+
+
+def test_metaimage_writer_writes_the_nifti_writers_labels(trained_mmar: Path, tmp_path: Path) -> None:
+    from clara_tlt.io import read_array
+
+    config = json.loads((trained_mmar / "config" / "config_validation.json").read_text())
+    config["writers"] = [
+        {"name": "WriteNifti", "args": {"field": "model", "dtype": "uint8"}},
+        {"name": "WriteMhd", "args": {"field": "model", "dtype": "uint8"}},
+    ]
+    config_file = write_json(tmp_path / "config_validation.json", config)
+    env = json.loads((trained_mmar / "config" / "environment.json").read_text())
+    code, _, stderr = invoke_streams(
+        "--model_save_path",
+        str(trained_mmar / "models" / "model.pt"),
+        "--config",
+        str(config_file),
+        "--output_path",
+        str(tmp_path / "out"),
+        "--data_file",
+        env["DATASET_JSON"],
+        command=tlt_infer,
+    )
+    assert code == 0, stderr
+    case = tmp_path / "out" / "case_002"
+    assert (case / "case_002_model.raw").is_file() or (case / "case_002_model.zraw").is_file()
+    mhd, mhd_affine = read_array(case / "case_002_model.mhd")
+    nifti, nifti_affine = read_array(case / "case_002_model.nii.gz")
+    assert np.array_equal(mhd, nifti)
+    np.testing.assert_allclose(mhd_affine, nifti_affine, atol=1e-5)
