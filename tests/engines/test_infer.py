@@ -226,3 +226,22 @@ def test_metaimage_writer_writes_the_nifti_writers_labels(trained_mmar: Path, tm
     nifti, nifti_affine = read_array(case / "case_002_model.nii.gz")
     assert np.array_equal(mhd, nifti)
     np.testing.assert_allclose(mhd_affine, nifti_affine, atol=1e-5)
+
+
+def test_a_tf_model_file_stands_for_the_first_pytorch_file_beside_it(tmp_path: Path) -> None:
+    from clara_tlt.engines.model_loaders import ModelLoader
+    from clara_tlt.errors import ConfigError
+
+    loader = ModelLoader(str(tmp_path / "model.trt.pb"))
+    with pytest.raises(ConfigError) as raised:
+        loader.resolve()
+    assert raised.value.exit_code == 3
+    for name in ("model.ts", "model.onnx", "model.pt"):
+        assert str(tmp_path / name) in str(raised.value)
+    (tmp_path / "model.pt").touch()
+    (tmp_path / "model.onnx").touch()
+    assert loader.resolve() == (tmp_path / "model.onnx", "onnx")
+    assert ModelLoader(str(tmp_path / "model.onnx"), model_format="checkpoint").resolve() == (
+        tmp_path / "model.pt",
+        "checkpoint",
+    )

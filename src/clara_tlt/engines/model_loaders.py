@@ -13,6 +13,7 @@ torch.Size([1, 2, 32, 32, 32])
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -155,6 +156,16 @@ def _require(path: Path, model_format: str) -> None:
         raise ConfigError(f"{model_format} model '{path}' not found")
 
 
+def _optional(module: str, path: Path) -> Any:
+    """Import the runtime a model file needs; missing: a ConfigError (exit 3) with the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigError(
+            f"'{path}' needs the package '{module}'; install it with `pip install {module}`"
+        ) from exc
+
+
 class OnnxNetwork:
     """An ONNX file run by onnxruntime (CUDA provider on a GPU device when present): tensor in, tensor out.
 
@@ -162,8 +173,7 @@ class OnnxNetwork:
     """
 
     def __init__(self, path: Path, *, device: torch.device) -> None:
-        import onnxruntime
-
+        onnxruntime = _optional("onnxruntime", path)
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -185,8 +195,7 @@ class TensorRTNetwork:
             raise ConfigError(
                 f"'{path}' is a TensorRT engine, which runs only on a GPU; none is present here"
             )
-        import tensorrt
-
+        tensorrt = _optional("tensorrt", path)
         runtime = tensorrt.Runtime(tensorrt.Logger(tensorrt.Logger.WARNING))
         self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
