@@ -1,24 +1,37 @@
-"""`clara-tlt export` and `tlt-export`: the TLT export flags; `-m` points them at an MMAR."""
+"""`clara-tlt export` (MMAR: `-m MMAR [-c CONFIG]`) and `tlt-export` (seed 003 ch. 7's flags).
+
+Both call `clara_tlt.export.export_model` and print its summary; TensorFlow-only flags are accepted so
+existing scripts keep working, and say they have no effect.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from clara_tlt.cli.dialects import engine_missing
-from clara_tlt.cli.options import F, debug_option, json_option
+from clara_tlt.cli.main import SUMMARIES
+from clara_tlt.cli.options import F, debug_option, json_option, set_option
+from clara_tlt.cli.report import emit
+from clara_tlt.errors import ConfigError
+from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
+
+TF_CHECKPOINT_EXTS = (".ckpt", ".meta", ".index", ".h5", ".pb")
 
 
 def _export_options(f: F) -> F:
-    """Seed 003 ch. 7's flags; TensorFlow-only ones are accepted so existing scripts keep working."""
+    """Seed 003 ch. 7's flags plus the Triton repository, --require_trt and --skip_verify."""
     options = [
         click.option(
-            "--model_file_format", default="CKPT", show_default=True, help="Format of the source model."
+            "--model_file_format",
+            type=click.Choice(["CKPT", "PT"], case_sensitive=False),
+            default="CKPT",
+            show_default=True,
+            help="Source format: the PyTorch checkpoint written by train (CKPT is Clara's name for it).",
         ),
         click.option(
-            "--model_file_path", required=True, type=click.Path(), help="Folder holding the model files."
-        ),
-        click.option(
-            "--model_name", default="model", show_default=True, help="Base name of the model files."
+            "--model_name", default="model", show_default=True, help="Base name: model, model_final."
         ),
         click.option(
             "--input_node_names", default="NV_MODEL_INPUT", show_default=True, help="Input tensor name."
@@ -26,19 +39,47 @@ def _export_options(f: F) -> F:
         click.option(
             "--output_node_names", default="NV_MODEL_OUTPUT", show_default=True, help="Output tensor name."
         ),
-        click.option("--checkpoint_ext", default=".pt", show_default=True),
-        click.option("--meta_file_ext", default=".meta", show_default=True, help="TensorFlow only; ignored."),
+        click.option("--checkpoint_ext", default=".pt", show_default=True, help="Suffix of the checkpoint."),
+        click.option("--meta_file_ext", help="TensorFlow only; no effect."),
         click.option(
-            "--regular_frozen_file_ext", default=".ts", show_default=True, help="TorchScript file suffix."
+            "--regular_frozen_file_ext", help="TensorFlow only; no effect (TorchScript is NAME.ts)."
         ),
-        click.option("--trt_file_ext", default=".trt.engine", show_default=True),
+        click.option("--trt_file_ext", help="TensorFlow only; no effect (the engine is NAME.trt)."),
         click.option(
-            "--trt_precision_mode", type=click.Choice(["FP32", "FP16"]), default="FP32", show_default=True
+            "--trt_precision_mode",
+            type=click.Choice(PRECISIONS, case_sensitive=False),
+            default="FP32",
+            show_default=True,
+            help="Precision of the TensorRT engine.",
         ),
-        click.option("--trt_dynamic_mode", is_flag=True),
-        click.option("--max_batch_size", type=int, default=5, show_default=True),
         click.option(
-            "--trt_min_seg_size", type=int, default=3, show_default=True, help="TensorFlow-TRT only; ignored."
+            "--trt_dynamic_mode", is_flag=True, help="Dynamic spatial sizes (the ROI up to twice it)."
+        ),
+        click.option(
+            "--max_batch_size",
+            type=click.IntRange(min=1),
+            default=5,
+            show_default=True,
+            help="Largest batch.",
+        ),
+        click.option(
+            "--trt_min_seg_size", type=int, help="TensorFlow-TRT only; no effect on an ONNX-built engine."
+        ),
+        click.option("--require_trt", is_flag=True, help="Fail (exit 1) where TensorRT or a GPU is missing."),
+        click.option(
+            "--skip_verify", is_flag=True, help="UNSAFE: do not compare the artefacts with PyTorch."
+        ),
+        click.option(
+            "--triton_repo",
+            type=click.Path(file_okay=False),
+            help="Also write a Triton model repository here.",
+        ),
+        click.option(
+            "--triton_platform",
+            type=click.Choice(TRITON_PLATFORMS),
+            default="onnxruntime_onnx",
+            show_default=True,
+            help="Which artefact Triton serves.",
         ),
     ]
     for option in reversed(options):
@@ -46,18 +87,130 @@ def _export_options(f: F) -> F:
     return json_option(debug_option(f))
 
 
-@click.command("export")
+@click.command("export", help=SUMMARIES["export"])
 @click.option(
-    "-m", "--mmar", type=click.Path(file_okay=False, exists=True), help="MMAR root; paths are relative to it."
+    "-m",
+    "--mmar",
+    type=click.Path(file_okay=False, exists=True),
+    default=".",
+    show_default=True,
+    help="MMAR root.",
 )
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Training config naming the network (else the checkpoint's).",
+)
+@click.option(
+    "-e", "--environment", type=click.Path(dir_okay=False), help="environment.json (relative to the MMAR)."
+)
+@click.option(
+    "--model_file_path", type=click.Path(file_okay=False), help="Folder of the checkpoint [MMAR/models]."
+)
+@set_option
 @_export_options
-def mmar_command(mmar: str | None, **options: object) -> None:
-    """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository."""
-    raise engine_missing("export")
+def mmar_command(
+    mmar: str,
+    config: str | None,
+    environment: str | None,
+    model_file_path: str | None,
+    set_items: tuple[str, ...],
+    **options: Any,
+) -> None:
+    from clara_tlt.cli.dialects import load_mmar
+
+    resolved = load_mmar(mmar, config, environment, set_items) if config else None
+    root = Path(mmar)
+    run_export(
+        Path(model_file_path) if model_file_path else root / "models",
+        config=resolved.data if resolved else None,
+        search_dirs=(root / "custom", root / "lib"),
+        **options,
+    )
 
 
 @click.command("tlt-export")
+@click.option(
+    "--model_file_path", required=True, type=click.Path(file_okay=False), help="Folder of the checkpoint."
+)
 @_export_options
-def tlt_command(**options: object) -> None:
+def tlt_command(model_file_path: str, **options: Any) -> None:
     """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository."""
-    raise engine_missing("export")
+    run_export(Path(model_file_path), config=None, search_dirs=(), **options)
+
+
+def run_export(
+    folder: Path, *, config: dict[str, Any] | None, search_dirs: tuple[Path, ...], **flags: Any
+) -> None:
+    """Find the checkpoint, export it, print the summary (with what the ignored flags did not do)."""
+    from clara_tlt.export import ExportOptions, TensorNames, export_model
+
+    options = ExportOptions(
+        names=TensorNames(input=flags["input_node_names"], output=flags["output_node_names"]),
+        precision=flags["trt_precision_mode"].upper(),
+        dynamic=flags["trt_dynamic_mode"],
+        max_batch_size=flags["max_batch_size"],
+        verify=not flags["skip_verify"],
+        require_trt=flags["require_trt"],
+        triton_repo=Path(flags["triton_repo"]) if flags["triton_repo"] else None,
+        triton_platform=flags["triton_platform"],
+    )
+    summary = export_model(
+        checkpoint_path(folder, flags["model_name"], flags["checkpoint_ext"]),
+        options,
+        config=config,
+        search_dirs=search_dirs,
+    )
+    summary["notes"] = [
+        f"--{flag} has no effect here ({why})"
+        for flag, why in (
+            (
+                "trt_min_seg_size",
+                "it tuned TensorFlow-TensorRT; the engine is built from the whole ONNX graph",
+            ),
+            ("meta_file_ext", "TensorFlow only"),
+            ("regular_frozen_file_ext", "TensorFlow only; TorchScript is written as NAME.ts"),
+            ("trt_file_ext", "TensorFlow only; the engine is written as NAME.trt"),
+        )
+        if flags[flag] is not None
+    ]
+    emit(summary, as_json=flags["as_json"], lines=summary_lines(summary))
+
+
+def checkpoint_path(folder: Path, name: str, ext: str) -> Path:
+    """`FOLDER/NAME.pt`; Clara's TensorFlow suffixes (`.ckpt`, …) in old scripts mean the PyTorch file."""
+    suffix = ".pt" if ext.lower() in TF_CHECKPOINT_EXTS else ext
+    path = folder / f"{name}{suffix}"
+    if not path.is_file():
+        found = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+        hint = f"; the folder holds {', '.join(found)}" if found else ""
+        raise ConfigError(f"checkpoint '{path}' not found (--model_file_path, --model_name){hint}")
+    return path
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per artefact with its size and worst errors, then what was skipped and why."""
+    lines = [f"Exported {summary['network']} from {summary['checkpoint']}, input {summary['input_shape']}:"]
+    for artefact in summary["artefacts"]:
+        checks = artefact["checks"]
+        errors = (
+            f"max abs {max(c['max_abs'] for c in checks):.2g}, max rel {max(c['max_rel'] for c in checks):.2g} "
+            f"over {len(checks)} inputs (tolerance {artefact['tolerance']:g})"
+            if checks
+            else "NOT verified"
+        )
+        lines.append(f"  {artefact['path']}  {_size(artefact['bytes'])}  {errors}")
+    triton = summary["triton"]
+    if triton:
+        lines.append(
+            f"Triton repository {triton['repository']}: model '{triton['model']}' ({triton['platform']}); "
+            f"serve with: tritonserver --model-repository {triton['repository']}"
+        )
+    lines += [f"Skipped {s['step']}: {s['reason']}" for s in summary["skipped"]]
+    lines += [f"Note: {note}" for note in summary["notes"]]
+    return lines
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"

@@ -1,0 +1,167 @@
+"""`export_model`: a checkpoint → TorchScript, ONNX, a TensorRT engine where it can, a Triton repository.
+
+Every artefact is written to a temporary file beside its target, loaded back and compared with PyTorch on
+random inputs (`verify.py`); only when all pass are they renamed into place. A failed or interrupted export
+leaves no file behind and the previous ones untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.atomic import atomic_path
+from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint
+from clara_tlt.errors import ClaraError
+from clara_tlt.export.onnx import OPSET, OnnxExporter
+from clara_tlt.export.options import ExportOptions
+from clara_tlt.export.protocol import Exporter
+from clara_tlt.export.shapes import ExportShape, dims_without_batch, dynamic_output_axes, export_shape
+from clara_tlt.export.tensorrt import TensorRTExporter, tensorrt_missing
+from clara_tlt.export.torchscript import TorchScriptExporter
+from clara_tlt.export.triton import PLATFORM_FILES, TritonModel
+from clara_tlt.export.verify import TOLERANCE, Case, check, reference_cases
+
+log = logging.getLogger(__name__)
+
+UNSAFE = "--skip_verify: the artefacts were NOT compared with PyTorch (unsafe: a wrong export goes unnoticed)"
+
+
+def export_model(
+    checkpoint: str | Path,
+    options: ExportOptions | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    search_dirs: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Export `checkpoint` (a `model.pt`) beside itself as `NAME.ts`, `NAME.onnx` and, with TensorRT and a GPU,
+    `NAME.trt`; returns the summary (artefacts, sizes, errors measured, what was skipped and why).
+
+    The network and input size come from `config` (a resolved training config) when given, else from the
+    checkpoint's `train_conf`. Example: `export_model("models/model.pt", ExportOptions(dynamic=True))`.
+    """
+    options = options or ExportOptions()
+    checkpoint = Path(checkpoint)
+    missing_trt = tensorrt_missing()
+    wants_plan = options.triton_repo is not None and options.triton_platform == "tensorrt_plan"
+    if missing_trt and (options.require_trt or wants_plan):
+        needed = "--require_trt" if options.require_trt else "--triton_platform tensorrt_plan"
+        raise ClaraError(f"{needed} needs a TensorRT engine, but {missing_trt}")
+    spec = model_spec_of(config) if config is not None else None
+    network, saved = network_from_checkpoint(checkpoint, model_spec=spec, search_dirs=search_dirs)
+    conf = config if config is not None else saved.get("train_conf") or {}
+    shape = export_shape(network, conf, dynamic=options.dynamic, max_batch_size=options.max_batch_size)
+    cases = reference_cases(network, shape.check_shapes())
+    output_axes = dynamic_output_axes([case.expected.shape for case in cases])
+
+    artefacts: list[dict[str, Any]] = []
+    skipped = [] if options.verify else [{"step": "verify", "reason": UNSAFE}]
+    with contextlib.ExitStack() as stack:
+        written: dict[str, Path] = {}
+
+        def produce(exporter: Exporter, tolerance: float) -> Path:
+            target = checkpoint.with_suffix(exporter.suffix)
+            temporary = stack.enter_context(atomic_path(target))
+            log.info("Exporting %s …", target.name)
+            exporter.export(network, shape.example(), temporary)
+            artefacts.append(_verified(exporter, temporary, target, cases, tolerance, verify=options.verify))
+            written[exporter.name] = temporary
+            return temporary
+
+        produce(TorchScriptExporter(), TOLERANCE["FP32"])
+        onnx_file = produce(
+            OnnxExporter(options.names, input_axes=shape.input_axes(), output_axes=output_axes),
+            TOLERANCE["FP32"],
+        )
+        if missing_trt:
+            skipped.append({"step": "tensorrt", "reason": missing_trt})
+        else:
+            trt = TensorRTExporter(
+                onnx_path=onnx_file, shape=shape, names=options.names, fp16=options.precision == "FP16"
+            )
+            produce(trt, TOLERANCE[options.precision])
+        triton = None
+        if options.triton_repo is not None:
+            output_dims = dims_without_batch(cases[0].expected.shape, output_axes)
+            model = _triton_model(checkpoint.stem, options, shape, output_dims=output_dims)
+            triton = _write_triton(model, options.triton_repo, written, stack)
+    return {
+        "checkpoint": str(checkpoint),
+        "network": (model_spec_of(conf) or {}).get("name", type(network).__name__),
+        "input_shape": [-1, *shape.input_dims()],
+        "onnx_opset": OPSET,
+        "precision": options.precision,
+        "artefacts": artefacts,
+        "skipped": skipped,
+        "triton": triton,
+        "verified": options.verify,
+    }
+
+
+def _verified(
+    exporter: Exporter, temporary: Path, target: Path, cases: list[Case], tolerance: float, *, verify: bool
+) -> dict[str, Any]:
+    """Load the artefact back and compare it with PyTorch on every case; raise on the first one past
+    `tolerance` (the caller's ExitStack then removes every file of this export)."""
+    checks = []
+    if verify:
+        runner = exporter.load(temporary)
+        for case in cases:
+            result = check(runner, case, tolerance=tolerance)
+            log.info(
+                "  %s on %s: max abs %.3g, max rel %.3g",
+                target.name,
+                result.input_shape,
+                result.max_abs,
+                result.max_rel,
+            )
+            if not result.passed:
+                raise ClaraError(
+                    f"verification failed: {target.name} on an input of shape {result.input_shape} differs from "
+                    f"PyTorch by {result.max_abs:.3g} (max abs), {result.max_rel:.3g} of the output's range "
+                    f"(tolerance {tolerance:g}); nothing was written"
+                )
+            checks.append(result.as_dict())
+    return {
+        "format": exporter.name,
+        "path": str(target),
+        "bytes": temporary.stat().st_size,
+        "tolerance": tolerance,
+        "checks": checks,
+    }
+
+
+def _triton_model(
+    name: str, options: ExportOptions, shape: ExportShape, *, output_dims: list[int]
+) -> TritonModel:
+    return TritonModel(
+        name=name,
+        platform=options.triton_platform,
+        max_batch_size=options.max_batch_size,
+        names=options.names,
+        input_dims=shape.input_dims(),
+        output_dims=output_dims,
+    )
+
+
+def _write_triton(
+    model: TritonModel, repo: Path, written: dict[str, Path], stack: contextlib.ExitStack
+) -> dict[str, Any]:
+    """Copy the served artefact into `repo/NAME/1/` and write `config.pbtxt`, both renamed with the rest."""
+    source = written[PLATFORM_FILES[model.platform][0]]
+    with_model = stack.enter_context(atomic_path(model.model_file(repo)))
+    shutil.copyfile(source, with_model)
+    with_config = stack.enter_context(atomic_path(model.config_file(repo)))
+    with_config.write_text(model.config_text(), encoding="utf-8")
+    return {
+        "repository": str(repo),
+        "model": model.name,
+        "platform": model.platform,
+        "files": [str(model.model_file(repo)), str(model.config_file(repo))],
+        "input": {"name": model.tensor_names().input, "dims": model.input_dims},
+        "output": {"name": model.tensor_names().output, "dims": model.output_dims},
+    }
