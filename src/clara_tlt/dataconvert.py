@@ -26,11 +26,12 @@ from typing import Any
 
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.errors import NoInputError, UsageError
+from clara_tlt.io.image import ITK_SUFFIXES, VOLUME_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
-INPUT_SUFFIXES = (".dcm", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
-OUTPUT_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
+INPUT_SUFFIXES = VOLUME_SUFFIXES
+OUTPUT_SUFFIXES = ITK_SUFFIXES
 
 
 @dataclass(frozen=True)

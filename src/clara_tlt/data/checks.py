@@ -15,8 +15,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from clara_tlt.errors import ConfigError, NoInputError
-from clara_tlt.io.arrays import NUMPY_SUFFIXES, array_suffix
+from clara_tlt.io.arrays import array_suffix
 from clara_tlt.io.dicom_files import find_dicom_files, looks_like_dicom
+from clara_tlt.io.image import NUMPY_SUFFIXES
 
 
 def loaded_fields(transforms: Iterable[Any]) -> list[str]:

@@ -58,15 +58,14 @@ def write_dataset(
 
 def _write_dicom(case: SyntheticCase, folder: Path) -> None:
     """The case's image as a DICOM series: DICOM wants (z, y, x) slices and LPS geometry."""
+    from clara_tlt.io.volume import Volume
     from clara_tlt.synthetic.dicom import write_dicom_series
 
-    ras_to_lps = np.diag([-1.0, -1.0, 1.0])
-    direction = ras_to_lps @ case.affine[:3, :3] / np.asarray(case.spacing)
-    origin = ras_to_lps @ case.affine[:3, 3]
+    volume = Volume.from_affine(case.image.transpose(2, 1, 0), case.affine)
     write_dicom_series(
-        np.ascontiguousarray(case.image.transpose(2, 1, 0)),
+        np.ascontiguousarray(volume.array),
         folder,
-        spacing=case.spacing,
-        origin=tuple(float(v) for v in origin),
-        orientation=tuple(float(v) for v in (*direction[:, 0], *direction[:, 1])),
+        spacing=volume.spacing,
+        origin=volume.origin,
+        orientation=tuple(float(v) for v in (*volume.direction[:, 0], *volume.direction[:, 1])),
     )
