@@ -51,21 +51,40 @@ def ours(series: Path, out: Path, suffix: str) -> None:
 
 
 def ours_cli(series: Path, out: Path, suffix: str) -> None:
-    subprocess.run([str(BIN / "tlt-dataconvert"), "-d", str(series), "-r", "1", "-e", suffix, "-o", str(out), "-f"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [str(BIN / "tlt-dataconvert"), "-d", str(series), "-r", "1", "-e", suffix, "-o", str(out), "-f"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def peer(series: Path, out: Path, suffix: str) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    subprocess.run([str(BIN / "dcm2niix"), "-z", "n", "-b", "n", "-f", "ct", "-o", str(out), str(series)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [str(BIN / "dcm2niix"), "-z", "n", "-b", "n", "-f", "ct", "-o", str(out), str(series)],
+        check=True,
+        capture_output=True,
+    )
     image = sitk.ReadImage(str(out / "ct.nii"))
-    volume = Volume(np.zeros(image.GetSize()[::-1], np.int8), image.GetSpacing(), image.GetOrigin(),
-                    np.array(image.GetDirection()).reshape(3, 3))  # fmt: skip
+    volume = Volume(
+        np.zeros(image.GetSize()[::-1], np.int8),
+        image.GetSpacing(),
+        image.GetOrigin(),
+        np.array(image.GetDirection()).reshape(3, 3),
+    )
     size, origin = target_grid(volume, TARGET)
-    resampled = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, origin, TARGET, image.GetDirection(),
-                              -1024.0, image.GetPixelID())  # fmt: skip
+    resampled = sitk.Resample(
+        image,
+        size,
+        sitk.Transform(),
+        sitk.sitkLinear,
+        origin,
+        TARGET,
+        image.GetDirection(),
+        -1024.0,
+        image.GetPixelID(),
+    )
     sitk.WriteImage(resampled, str(out / f"ct_1mm{suffix}"), useCompression=suffix.endswith(".gz"))
 
 

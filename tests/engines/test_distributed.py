@@ -18,9 +18,22 @@ from clara_tlt.engines.workflow import build_workflow
 
 def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path) -> None:
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "clara_tlt", "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=2",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "clara_tlt",
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--set",
+        "epochs=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -164,9 +164,15 @@ def test_a_loss_that_becomes_nan_stops_with_the_iteration_and_keeps_the_last_sta
     (unet_mmar / "custom").mkdir()
     (unet_mmar / "custom" / "nanloss.py").write_text(NAN_LOSS)
     code, output = run(
-        "train", "-m", str(unet_mmar), "-c", "config/config_train.json",
-        "--set", "epochs=2", 'train.loss={"path": "nanloss.NanOnThirdCall"}',
-    )  # fmt: skip
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--set",
+        "epochs=2",
+        'train.loss={"path": "nanloss.NanOnThirdCall"}',
+    )
     assert code == 1
     assert "the loss became nan at epoch 2, iteration 1" in output, output
     state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)

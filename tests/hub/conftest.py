@@ -45,9 +45,20 @@ def registry() -> Iterator[Registry]:
 @pytest.fixture(autouse=True)
 def hub_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No proxies, no real keys, a private cache per test and retries that do not sleep."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-                 "NGC_API_KEY", "NGC_CLI_API_KEY", "NGC_CLI_ORG", "NGC_CLI_TEAM", "CLARA_TLT_REGISTRY",
-                 "CLARA_TLT_AUTH_URL"):  # fmt: skip
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NGC_API_KEY",
+        "NGC_CLI_API_KEY",
+        "NGC_CLI_ORG",
+        "NGC_CLI_TEAM",
+        "CLARA_TLT_REGISTRY",
+        "CLARA_TLT_AUTH_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setenv("CLARA_TLT_CACHE", str(cache))

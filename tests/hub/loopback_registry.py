@@ -56,16 +56,23 @@ def catalogue() -> dict[str, Model]:
     spleen_v1 = {**MMAR_FILES, "models/model.pt": b"old weights" * 1000}
     return {
         "clara_pt_spleen_ct_segmentation": Model(
-            "Spleen segmentation MMAR", {"1": spleen_v1, "2": dict(MMAR_FILES)},
+            "Spleen segmentation MMAR",
+            {"1": spleen_v1, "2": dict(MMAR_FILES)},
             {"1": "2021-01-01T00:00:00.000Z", "2": "2021-06-01T00:00:00.000Z"},
         ),
         "clara_pt_liver_and_tumor_ct_segmentation": Model(
-            "Liver MMAR as one zip", {"1": {f"liver_mmar/{k}": v for k, v in MMAR_FILES.items()}}, zip_only=True
+            "Liver MMAR as one zip",
+            {"1": {f"liver_mmar/{k}": v for k, v in MMAR_FILES.items()}},
+            zip_only=True,
         ),
-        "clara_pt_private_model": Model("Needs a key", {"3": {"weights.bin": b"private" * 100}}, private=True),
-        "evil_model": Model("zip-slip", {"1": {"../../escaped.txt": b"gotcha", "ok.txt": b"ok"}}, zip_only=True),
+        "clara_pt_private_model": Model(
+            "Needs a key", {"3": {"weights.bin": b"private" * 100}}, private=True
+        ),
+        "evil_model": Model(
+            "zip-slip", {"1": {"../../escaped.txt": b"gotcha", "ok.txt": b"ok"}}, zip_only=True
+        ),
         "annotation_spleen": Model("AIAA annotation model", {"1": {"model.ts": b"ts" * 500}}),
-    }  # fmt: skip
+    }
 
 
 class Registry:
@@ -106,9 +113,12 @@ class Registry:
             versions = {}
             for version, files in model.versions.items():
                 listed = {f"{name}.zip": make_zip(files)} if model.zip_only else files
-                versions[version] = {"files": [
-                    {"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for p, d in listed.items()
-                ]}  # fmt: skip
+                versions[version] = {
+                    "files": [
+                        {"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+                        for p, d in listed.items()
+                    ]
+                }
             models[name] = {"description": model.description, "versions": versions}
         return {"models": models}
 
@@ -259,10 +269,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"model": self._model_json(name)})
         if tail == "/versions":
             versions = [
-                {"versionId": v, "createdDate": model.created.get(v, "2021-01-01T00:00:00.000Z"),
-                 "totalSizeInBytes": sum(len(d) for d in files.values()), "status": "UPLOAD_COMPLETE"}
+                {
+                    "versionId": v,
+                    "createdDate": model.created.get(v, "2021-01-01T00:00:00.000Z"),
+                    "totalSizeInBytes": sum(len(d) for d in files.values()),
+                    "status": "UPLOAD_COMPLETE",
+                }
                 for v, files in model.versions.items()
-            ]  # fmt: skip
+            ]
             return self._json(200, {"modelVersions": versions})
         match = re.fullmatch(r"/versions/([^/]+)/(files|zip)(?:/(.*))?", tail)
         files = model.versions.get(match.group(1)) if match else None
@@ -274,8 +288,10 @@ class Handler(BaseHTTPRequestHandler):
         if model.zip_only:
             return self._json(404, {"error": "no file listing"})
         if file_path is None:
-            listed = [{"path": p, "sizeInBytes": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-                      for p, d in files.items()]  # fmt: skip
+            listed = [
+                {"path": p, "sizeInBytes": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+                for p, d in files.items()
+            ]
             return self._json(200, {"modelFiles": listed})
         if file_path not in files:
             return self._json(404, {"error": "no such file"})

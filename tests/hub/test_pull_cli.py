@@ -99,18 +99,32 @@ def test_usage_errors_say_what_to_add(cli):
 
 
 def test_tlt_pull_console_script(registry, tmp_path, hub_environment):
-    env = {**os.environ, "NGC_API_KEY": API_KEY, "CLARA_TLT_REGISTRY": registry.api,
-           "CLARA_TLT_AUTH_URL": registry.auth}  # fmt: skip
+    env = {
+        **os.environ,
+        "NGC_API_KEY": API_KEY,
+        "CLARA_TLT_REGISTRY": registry.api,
+        "CLARA_TLT_AUTH_URL": registry.auth,
+    }
     dest = tmp_path / "annotation_spleen"
-    ok = subprocess.run([str(TLT_PULL), "-m", MODEL, "-v", "1", "-d", str(dest), "-o", ORG, "-t", TEAM],
-                        env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    ok = subprocess.run(
+        [str(TLT_PULL), "-m", MODEL, "-v", "1", "-d", str(dest), "-o", ORG, "-t", TEAM],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
     assert f"Finished downloading version 1 of {MODEL}" in ok.stdout
     assert f"Downloaded files are in {dest}" in ok.stdout
     assert "files to download, total size" in ok.stderr  # plain log lines when not a terminal
     assert (dest / "config" / "config_train.json").is_file()
-    refused = subprocess.run([str(TLT_PULL), "-lm", "-k", "nvapi-WRONG", "-o", ORG, "-t", TEAM],
-                             env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    refused = subprocess.run(
+        [str(TLT_PULL), "-lm", "-k", "nvapi-WRONG", "-o", ORG, "-t", TEAM],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 6
     assert (
         refused.stderr.startswith("Error:") and "401" in refused.stderr and "Traceback" not in refused.stderr

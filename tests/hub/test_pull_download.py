@@ -19,8 +19,14 @@ WEIGHTS = f"{MODEL}/2/models/model.pt"
 
 
 def settings(registry, cache: Path, attempts: int = 3) -> RegistrySettings:
-    return RegistrySettings(registry.api, registry.auth, ORG, TEAM, cache_dir=cache,
-                            retry=RetryPolicy(attempts=attempts, backoff=0.01, timeout=10))  # fmt: skip
+    return RegistrySettings(
+        registry.api,
+        registry.auth,
+        ORG,
+        TEAM,
+        cache_dir=cache,
+        retry=RetryPolicy(attempts=attempts, backoff=0.01, timeout=10),
+    )
 
 
 def range_requests(registry) -> list[str]:

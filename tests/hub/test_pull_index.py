@@ -92,12 +92,26 @@ def test_downloaded_mmar_is_accepted_by_train(registry, cli, tmp_path, spleen_mm
     from clara_tlt.cli.dialects import load_mmar
 
     folder = tmp_path / "registry"
-    archive = make_zip({f"spleen/{p.relative_to(spleen_mmar).as_posix()}": p.read_bytes()
-                        for p in spleen_mmar.rglob("*") if p.is_file()})  # fmt: skip
+    archive = make_zip(
+        {
+            f"spleen/{p.relative_to(spleen_mmar).as_posix()}": p.read_bytes()
+            for p in spleen_mmar.rglob("*")
+            if p.is_file()
+        }
+    )
     (folder / "spleen_mmar" / "1").mkdir(parents=True)
     (folder / "spleen_mmar" / "1" / "spleen_mmar.zip").write_bytes(archive)
-    (folder / "index.json").write_text(json.dumps({"models": {"spleen_mmar": {"versions": {"1": {"files": [
-        {"path": "spleen_mmar.zip", "size": len(archive)}]}}}}}))  # fmt: skip
+    (folder / "index.json").write_text(
+        json.dumps(
+            {
+                "models": {
+                    "spleen_mmar": {
+                        "versions": {"1": {"files": [{"path": "spleen_mmar.zip", "size": len(archive)}]}}
+                    }
+                }
+            }
+        )
+    )
     dest = tmp_path / "pulled"
     result = cli("--registry", str(folder), "-m", "spleen_mmar", "-d", str(dest), "--json")
     assert result.code == 0, result.text

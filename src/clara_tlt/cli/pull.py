@@ -41,23 +41,52 @@ KEY_VARIABLES = ("NGC_API_KEY", "NGC_CLI_API_KEY")
     help="NGC org (env NGC_CLI_ORG).",
 )
 @click.option("-t", "--team", envvar="NGC_CLI_TEAM", help="NGC team (env NGC_CLI_TEAM).")
-@click.option("--registry", envvar="CLARA_TLT_REGISTRY", default=DEFAULT_REGISTRY, show_default=True,
-              help="NGC API address, or a private index registry: a folder, file:///folder or "
-                   "https://…/index.json (env CLARA_TLT_REGISTRY).")  # fmt: skip
-@click.option("--auth-url", envvar="CLARA_TLT_AUTH_URL", default=DEFAULT_AUTH_URL, show_default=True,
-              help="NGC token service (env CLARA_TLT_AUTH_URL).")  # fmt: skip
-@click.option("--cache-dir", type=click.Path(file_okay=False),
-              help="Model cache (env CLARA_TLT_CACHE; default ~/.cache/clara_tlt).")  # fmt: skip
-@click.option("--link-mode", type=click.Choice(LINK_MODES), default="copy", show_default=True,
-              help="How -d gets the files from the cache: copies, hard links or symbolic links.")  # fmt: skip
+@click.option(
+    "--registry",
+    envvar="CLARA_TLT_REGISTRY",
+    default=DEFAULT_REGISTRY,
+    show_default=True,
+    help="NGC API address, or a private index registry: a folder, file:///folder or "
+    "https://…/index.json (env CLARA_TLT_REGISTRY).",
+)
+@click.option(
+    "--auth-url",
+    envvar="CLARA_TLT_AUTH_URL",
+    default=DEFAULT_AUTH_URL,
+    show_default=True,
+    help="NGC token service (env CLARA_TLT_AUTH_URL).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help="Model cache (env CLARA_TLT_CACHE; default ~/.cache/clara_tlt).",
+)
+@click.option(
+    "--link-mode",
+    type=click.Choice(LINK_MODES),
+    default="copy",
+    show_default=True,
+    help="How -d gets the files from the cache: copies, hard links or symbolic links.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files in -d that differ from the model's.")
 @json_option
 @debug_option
 def command(
-    list_models_flag: bool, list_versions_flag: bool, model: str | None, version: str | None,
-    dest: str | None, api_key: str | None, org: str, team: str | None, registry: str, auth_url: str,
-    cache_dir: str | None, link_mode: str, force: bool, as_json: bool,
-) -> None:  # fmt: skip
+    list_models_flag: bool,
+    list_versions_flag: bool,
+    model: str | None,
+    version: str | None,
+    dest: str | None,
+    api_key: str | None,
+    org: str,
+    team: str | None,
+    registry: str,
+    auth_url: str,
+    cache_dir: str | None,
+    link_mode: str,
+    force: bool,
+    as_json: bool,
+) -> None:
     """List and download pre-trained models (MMARs) from NGC or a private registry.
 
     \b
@@ -70,8 +99,14 @@ def command(
     from clara_tlt import hub
 
     key = api_key or next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
-    settings = hub.RegistrySettings(registry=registry, auth_url=auth_url, org=org, team=team, api_key=key,
-                                    cache_dir=Path(cache_dir) if cache_dir else None)  # fmt: skip
+    settings = hub.RegistrySettings(
+        registry=registry,
+        auth_url=auth_url,
+        org=org,
+        team=team,
+        api_key=key,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+    )
     if list_models_flag:
         result = hub.list_models(settings)
         emit(result, as_json=as_json, lines=_model_lines(result))

@@ -85,9 +85,15 @@ def list_versions(settings: RegistrySettings, model: str) -> dict[str, Any]:
 
 
 def pull(
-    settings: RegistrySettings, model: str, version: str | None = None, *, dest: str | Path | None = None,
-    link_mode: str = "copy", force: bool = False, progress: bool | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    settings: RegistrySettings,
+    model: str,
+    version: str | None = None,
+    *,
+    dest: str | Path | None = None,
+    link_mode: str = "copy",
+    force: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
     """Download `model` at `version` into the cache (if not there yet) and place its files in `dest`.
 
     `link_mode`: how `dest` gets the files: "copy" (default), "hardlink" or "symlink" (into the cache).
@@ -114,11 +120,17 @@ def pull(
         path = Path(dest)
         materialize(folder, path, mode=link_mode, force=force)
     return {
-        **_header(registry), "model": model, "version": key.version, "path": str(path.resolve()),
-        "cache_path": str(folder), "from_cache": from_cache, "files": files,
-        "size": sum((folder / f).stat().st_size for f in files), "mmar": is_mmar(folder),
+        **_header(registry),
+        "model": model,
+        "version": key.version,
+        "path": str(path.resolve()),
+        "cache_path": str(folder),
+        "from_cache": from_cache,
+        "files": files,
+        "size": sum((folder / f).stat().st_size for f in files),
+        "mmar": is_mmar(folder),
         "archive": bool(meta.get("archive")),
-    }  # fmt: skip
+    }
 
 
 def _resolve(registry: Registry, cache: Cache, key: CacheKey) -> str:
@@ -197,8 +209,12 @@ def _partial_size(target: Path, url: str) -> int:
 
 def _meta(registry: Registry, key: CacheKey, payload: Payload) -> dict[str, Any]:
     return {
-        **_header(registry), "model": key.model, "version": key.version, "archive": payload.archive,
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "url": redact(f.url)}
-                  for f in payload.files],
+        **_header(registry),
+        "model": key.model,
+        "version": key.version,
+        "archive": payload.archive,
+        "files": [
+            {"path": f.path, "size": f.size, "sha256": f.sha256, "url": redact(f.url)} for f in payload.files
+        ],
         "downloaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }  # fmt: skip
+    }

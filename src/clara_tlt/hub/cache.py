@@ -134,9 +134,10 @@ def materialize(source: Path, dest: Path, *, mode: str = "copy", force: bool = F
     files = sorted(p for p in source.rglob("*") if p.is_file())
     relative = [p.relative_to(source) for p in files]
     clashes = [
-        str(r) for p, r in zip(files, relative, strict=True)
+        str(r)
+        for p, r in zip(files, relative, strict=True)
         if (dest / r).exists() and not (dest / r).is_dir() and not filecmp.cmp(p, dest / r, shallow=False)
-    ]  # fmt: skip
+    ]
     if clashes and not force:
         shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
         raise UsageError(

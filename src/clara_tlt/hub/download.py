@@ -84,9 +84,13 @@ class _Partial:
 
 
 def fetch(
-    file: RemoteFile, target: Path, *, client: HttpClient, authorization: str | None = None,
+    file: RemoteFile,
+    target: Path,
+    *,
+    client: HttpClient,
+    authorization: str | None = None,
     progress: Progress | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Download `file` to `target` (resuming a previous `.incomplete`), check it, move it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = _Partial(partial_path(target, file.url))

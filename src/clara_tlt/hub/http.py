@@ -159,10 +159,11 @@ class HttpClient:
             return HttpStatusError(status, shown, f"{shown}: HTTP 401 unauthorized: {fix}")
         if status == 403:
             return HttpStatusError(
-                status, shown,
+                status,
+                shown,
                 f"{shown}: HTTP 403 forbidden: the API key has no access to this org/team or model; "
                 "check -o/-t and that the key belongs to a member of that org",
-            )  # fmt: skip
+            )
         if status == 404:
             return HttpStatusError(status, shown, f"{shown}: HTTP 404 not found")
         return HttpStatusError(status, shown, f"{shown}: HTTP {status}; check --registry and the model name")

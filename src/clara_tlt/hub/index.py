@@ -81,8 +81,11 @@ class IndexRegistry:
         if entry is None:
             raise unknown_model(model, list(models), self.where, scoped=False)
         if not isinstance(entry, dict) or not isinstance(entry.get("versions"), dict):
-            raise ConfigError('expected {"description": …, "versions": {VERSION: {"files": […]}}}',
-                              file=self.where, key_path=f"models.{model}")  # fmt: skip
+            raise ConfigError(
+                'expected {"description": …, "versions": {VERSION: {"files": […]}}}',
+                file=self.where,
+                key_path=f"models.{model}",
+            )
         return entry
 
     def authorization(self, renew: bool = False) -> str | None:
@@ -134,8 +137,11 @@ class IndexRegistry:
         remote = []
         for number, entry in enumerate(files):
             if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-                raise ConfigError('expected {"path": …, "size": …, "sha256": …}', file=self.where,
-                                  key_path=f"{key_path}[{number}]")  # fmt: skip
+                raise ConfigError(
+                    'expected {"path": …, "size": …, "sha256": …}',
+                    file=self.where,
+                    key_path=f"{key_path}[{number}]",
+                )
             path = safe_relative(entry["path"], f"{self.where}: {key_path}[{number}]")
             url = "/".join(
                 [self.base, *(urllib.parse.quote(p) for p in (model, version)), urllib.parse.quote(path)]

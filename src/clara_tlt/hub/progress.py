@@ -31,8 +31,15 @@ class TransferProgress:
         if terminal if terminal is not None else sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                             desc=f"{files} file{'s' * (files != 1)}", dynamic_ncols=True)  # fmt: skip
+            self._bar = tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                desc=f"{files} file{'s' * (files != 1)}",
+                dynamic_ncols=True,
+            )
 
     def advance(self, n: int) -> None:
         self.done_bytes += n
@@ -47,8 +54,13 @@ class TransferProgress:
     def _log_line(self) -> None:
         self._last_log = time.monotonic()
         elapsed = max(self._last_log - self.started, 1e-9)
-        log.info("Downloaded %s, %d files in %.0fs Download speed: %s/s", human_size(self.done_bytes),
-                 self.done_files, elapsed, human_size(self.done_bytes / elapsed))  # fmt: skip
+        log.info(
+            "Downloaded %s, %d files in %.0fs Download speed: %s/s",
+            human_size(self.done_bytes),
+            self.done_files,
+            elapsed,
+            human_size(self.done_bytes / elapsed),
+        )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -47,8 +47,16 @@ def slice_planes(
     return [(np.asarray(origin, dtype=np.float64) + offset * normal, iop) for offset in offsets]
 
 
-def _base_dataset(rows: int, columns: int, spacing: Sequence[float], study_uid: str, series_uid: str,
-                  series_number: int, description: str, patient_name: str) -> Dataset:  # fmt: skip
+def _base_dataset(
+    rows: int,
+    columns: int,
+    spacing: Sequence[float],
+    study_uid: str,
+    series_uid: str,
+    series_number: int,
+    description: str,
+    patient_name: str,
+) -> Dataset:
     ds = Dataset()
     ds.SOPClassUID = CTImageStorage
     ds.Modality = "CT"
@@ -114,13 +122,27 @@ def write_dicom_series(
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
-    planes = slice_planes(volume.shape[0], spacing_z=float(spacing[2]), origin=origin, orientation=orientation,
-                          gantry_tilt=gantry_tilt, slice_offsets=slice_offsets)  # fmt: skip
+    planes = slice_planes(
+        volume.shape[0],
+        spacing_z=float(spacing[2]),
+        origin=origin,
+        orientation=orientation,
+        gantry_tilt=gantry_tilt,
+        slice_offsets=slice_offsets,
+    )
     order = np.arange(volume.shape[0])
     if shuffle_seed is not None:
         order = np.random.default_rng(shuffle_seed).permutation(volume.shape[0])
-    base = _base_dataset(volume.shape[1], volume.shape[2], spacing, study_uid, series_uid, series_number,
-                         description, patient_name)  # fmt: skip
+    base = _base_dataset(
+        volume.shape[1],
+        volume.shape[2],
+        spacing,
+        study_uid,
+        series_uid,
+        series_number,
+        description,
+        patient_name,
+    )
     stored = (volume.astype(np.int32) - RESCALE_INTERCEPT).astype(np.int16)
     files = []
     for k, (position, iop) in enumerate(planes):
