@@ -70,6 +70,20 @@ def test_tensorboard_holds_loss_lr_and_the_metric(unet_mmar: Path) -> None:
     assert {"validation/image", "validation/label", "validation/prediction"} <= set(events.Tags()["images"])
 
 
+def test_lr_policy_steps_per_iteration_and_validation_follows_its_cadence(unet_mmar: Path) -> None:
+    summary = train_mmar(
+        unet_mmar,
+        "epochs=3",
+        "num_training_epoch_per_valid=2",
+        "train.lr_policy.args.decay_freq=1",
+        "train.lr_policy.args.decay_ratio=0.5",
+    )
+    assert [h["epoch"] for h in summary["history"] if "metrics" in h] == [2, 3]  # every 2nd epoch and the last
+    state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)
+    assert state["trainer"]["iteration"] == 6  # 2 volumes a epoch
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5**6)
+
+
 def test_rerun_without_state_refuses_then_force_starts_over(unet_mmar: Path) -> None:
     train_mmar(unet_mmar, "epochs=1")
     (unet_mmar / "models" / "train_state.pt").unlink()
