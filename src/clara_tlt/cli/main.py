@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "infer": "clara_tlt.cli.infer:mmar_command",
     "export": "clara_tlt.cli.export:mmar_command",
     "pull": "clara_tlt.cli.pull:command",
+    "components": "clara_tlt.cli.components:command",
 }
 SUMMARIES: dict[str, str] = {
     "dataconvert": "Convert DICOM series and volumes to NIfTI, resampled to a target resolution.",
@@ -27,6 +28,7 @@ SUMMARIES: dict[str, str] = {
     "infer": "Run inference and write predictions.",
     "export": "Export a model to TorchScript, ONNX, TensorRT and Triton.",
     "pull": "List and download pre-trained models from a model registry.",
+    "components": "List registered component names by kind and what each is built on.",
 }
 
 

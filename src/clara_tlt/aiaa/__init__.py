@@ -1,0 +1,26 @@
+"""AIAA model configs, the bring-your-own inference API, the Clara Deploy operator, Triton-served inference.
+
+Custom inference code imports its API from here (seed 002's `ai4med`/`nvmidl` imports, ported):
+
+>>> from clara_tlt.aiaa import Inference, InferenceUtils, MedicalImage, ModelConfig, TransformContext
+"""
+
+from __future__ import annotations
+
+from clara_tlt.aiaa.api import (
+    Inference,
+    InferenceUtils,
+    MedicalImage,
+    ModelConfig,
+    TransformContext,
+    init_external_class,
+)
+
+__all__ = [
+    "Inference",
+    "InferenceUtils",
+    "MedicalImage",
+    "ModelConfig",
+    "TransformContext",
+    "init_external_class",
+]

@@ -1,0 +1,187 @@
+"""The Clara Deploy base inference operator (seed 001): every volume of an input folder → a segmentation.
+
+`config_inference.json` is a validation config (pre-transforms, `inferer`, `model_loader`, post-transforms).
+With `TRTISModelLoader` the inferer's `model_name`, `ip`, `port`, `protocol` (or `NVIDIA_CLARA_TRTISURI`)
+name a Triton model that computes each window batch; with a local model file (`ModelLoader` /
+`PyTorchModelLoader` at a `.ts`, `.onnx` or `.pt`) no server is needed. The config's own `writers` are
+replaced by the operator's: `OUTPUT/<input base name>.mhd` (+ `.raw`), and with a publish folder the
+original volume as `image.mhd`, the segmentation as `image.out.mhd`, `config_render.json` from the config's
+folder when present and a `config.meta` listing them (one subfolder per volume when there are several).
+`{NAME}` in the config may be any environment variable, as the operator's container sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from clara_tlt.aiaa.run import Recorder, build_steps, summary_of, volumes_in, window_inferer
+from clara_tlt.aiaa.triton import SERVER_ARGS, triton_model
+from clara_tlt.atomic import atomic_path
+from clara_tlt.components import build, normalize_spec
+from clara_tlt.config import load_config
+from clara_tlt.engines.predictor import Predictor, Sample
+from clara_tlt.errors import ConfigError
+from clara_tlt.io import Volume, read_image, write_image
+from clara_tlt.writers.metaimage import case_name
+
+log = logging.getLogger(__name__)
+
+TRITON_LOADER = "TRTISModelLoader"
+RENDER_CONFIG = "config_render.json"
+LOG_FILE = "clara_tlt_deploy.log"
+
+
+@dataclass
+class DeployWriter:
+    """Write a case's `model` labels `(1, X, Y, Z)` as the operator names them, and publish when asked."""
+
+    output_dir: Path
+    publish_dir: Path | None = None
+    render_config: Path | None = None
+    several: bool = False
+
+    def __call__(self, data: Sample) -> Sample:
+        labels = data["model"]
+        source = Path(str(labels.meta.get("filename_or_obj") or data["image"].meta["filename_or_obj"]))
+        array = labels.detach().cpu().numpy()
+        array = array[0] if array.ndim == 4 else array
+        dtype = np.uint8 if array.max(initial=0) < 256 and array.min(initial=0) >= 0 else np.int16
+        volume = Volume.from_affine(
+            np.ascontiguousarray(array.astype(dtype).transpose(2, 1, 0)), labels.affine.numpy()
+        )
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        written = write_image(volume, self.output_dir / f"{case_name(source)}.mhd", compress=False)
+        if self.publish_dir is not None:
+            folder = self.publish_dir / case_name(source) if self.several else self.publish_dir
+            self.publish(source, volume, folder)
+        return {**data, "model_path": str(written)}
+
+    def publish(self, source: Path, segmentation: Volume, folder: Path) -> None:
+        """`image.mhd`, `image.out.mhd`, `config_render.json` (when the config folder has one), `config.meta`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        write_image(read_image(source), folder / "image.mhd", compress=False)
+        write_image(segmentation, folder / "image.out.mhd", compress=False)
+        files = [
+            {"name": "image.mhd", "data": "image.raw", "role": "image", "source": source.name},
+            {"name": "image.out.mhd", "data": "image.out.raw", "role": "segmentation"},
+        ]
+        if self.render_config is not None:
+            with atomic_path(folder / RENDER_CONFIG) as tmp:
+                shutil.copyfile(self.render_config, tmp)
+            files.append({"name": RENDER_CONFIG, "role": "render_config"})
+        with atomic_path(folder / "config.meta") as tmp:
+            tmp.write_text(json.dumps({"files": files}, indent=2) + "\n")
+
+
+def run_operator(
+    config_file: str | Path,
+    *,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    publish_dir: str | Path | None = None,
+    logs_dir: str | Path | None = None,
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """Segment every NIfTI/MetaImage volume in `input_dir`; returns the summary (see `run.summary_of`).
+
+    NoInputError (exit 4) when the folder holds no volume; failed volumes are listed in `failed`.
+    """
+    config_path = Path(config_file)
+    entries = volumes_in(input_dir)
+    variables = {k: v for k, v in os.environ.items() if k.isupper()}
+    config = load_config(config_path, variables=variables)
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    render = config_path.resolve().parent / RENDER_CONFIG
+    writer = DeployWriter(
+        Path(output_dir),
+        publish_dir=Path(publish_dir) if publish_dir is not None else None,
+        render_config=render if render.is_file() else None,
+        several=len(entries) > 1,
+    )
+    with _log_file(logs_dir):
+        network, inferer = _model_and_inferer(
+            config.data, file=config.file, folder=config_path.resolve().parent, device=device
+        )
+        if config.data.get("writers"):
+            log.info("the config's writers are replaced by the operator's (MetaImage named as the input)")
+        recorder = Recorder()
+        predictor = Predictor(
+            network=network,
+            inferer=inferer,
+            pre_transforms=build_steps(
+                config.data.get("pre_transforms"), "transform", file=config.file, key_path="pre_transforms"
+            ),
+            post_transforms=build_steps(
+                config.data.get("post_transforms"), "transform", file=config.file, key_path="post_transforms"
+            ),
+            writers=[writer, recorder],
+            device=device,
+        )
+        try:
+            outcome = predictor.predict_all(entries)
+        finally:
+            if hasattr(network, "close"):
+                network.close()
+    return summary_of(outcome, recorder, output_dir=Path(output_dir))
+
+
+def _model_and_inferer(
+    data: dict[str, Any], *, file: str, folder: Path, device: torch.device
+) -> tuple[Any, Any]:
+    """The network (a Triton model or a local file) and the inferer the config names."""
+    if "inferer" not in data:
+        raise ConfigError('the operator needs an "inferer" (e.g. TRTISScanWindowInferer)', file=file)
+    inferer_spec = normalize_spec(data["inferer"], file=file, key_path="inferer")
+    loader_spec = data.get("model_loader")
+    if loader_spec is None:
+        raise ConfigError(
+            'the operator needs a "model_loader": TRTISModelLoader or a local model file', file=file
+        )
+    loader = normalize_spec(loader_spec, file=file, key_path="model_loader")
+    roi = None
+    if loader.name == TRITON_LOADER:
+        network: Any = triton_model(inferer_spec.args)
+        roi = network.window_roi()
+    else:
+        built = build(loader_spec, "model_loader", file=file, key_path="model_loader")
+        beside = folder / built.model_file_path
+        if not Path(built.model_file_path).is_absolute() and beside.exists():
+            built.model_file_path = str(beside)
+        network = built.load(device=device).network
+    if "ScanWindow" in inferer_spec.label:
+        return network, window_inferer(inferer_spec.args, roi=roi)
+    args = {k: v for k, v in inferer_spec.args.items() if k not in SERVER_ARGS}
+    return network, build(
+        {"name": inferer_spec.label.replace("TRTIS", "TF"), "args": args},
+        "inferer",
+        file=file,
+        key_path="inferer",
+    )
+
+
+@contextmanager
+def _log_file(logs_dir: str | Path | None) -> Any:
+    """Copy clara_tlt's log lines to `LOGS/clara_tlt_deploy.log` while the operator runs."""
+    if logs_dir is None:
+        yield
+        return
+    Path(logs_dir).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(logs_dir) / LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("clara_tlt")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,129 @@
+"""`clara-tlt deploy`: the Clara Deploy operator (seed 001) or an AIAA model config (seed 000) over volumes.
+
+`--config config_inference.json`: every volume in `--input` → `--output/<name>.mhd`, published when
+`--publish` is a folder. `--config config_aiaa.json --model_save_path MODEL`: the AIAA model over
+`--data_file DATALIST` or `--input DIR`, written to `--output`. Folders default to the operator's
+`/input`, `/output`, `/publish`, `/logs` (the last two only when they exist) or `CLARA_DEPLOY_*` variables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from clara_tlt.cli.options import json_option
+from clara_tlt.cli.report import emit
+from clara_tlt.errors import UsageError
+
+
+def _optional_folder(given: str | None, default: str) -> str | None:
+    """An explicit folder is used (and made); the operator's default only when it exists."""
+    if given is not None:
+        return given
+    return default if Path(default).is_dir() else None
+
+
+@click.command("deploy", help=__doc__)
+@click.option(
+    "-c",
+    "--config",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="config_inference.json or config_aiaa.json.",
+)
+@click.option(
+    "-i",
+    "--input",
+    "input_dir",
+    envvar="CLARA_DEPLOY_INPUT",
+    default="/input",
+    show_default=True,
+    help="Folder of NIfTI/MetaImage volumes.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "--output_path",
+    "output_dir",
+    envvar="CLARA_DEPLOY_OUTPUT",
+    default="/output",
+    show_default=True,
+    help="Folder for the segmentations.",
+)
+@click.option(
+    "--publish",
+    "publish_dir",
+    envvar="CLARA_DEPLOY_PUBLISH",
+    default=None,
+    help="Folder for the Render Server [default: /publish when it exists].",
+)
+@click.option(
+    "--logs",
+    "logs_dir",
+    envvar="CLARA_DEPLOY_LOGS",
+    default=None,
+    help="Folder for the log file [default: /logs when it exists].",
+)
+@click.option("--model_save_path", default=None, help="AIAA configs: the model file (.pt, .ts, .onnx).")
+@click.option(
+    "--data_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="AIAA configs: a datalist instead of --input.",
+)
+@click.option(
+    "--data_list_key", default="validation", show_default=True, help="The list of --data_file to run."
+)
+@click.option(
+    "--points",
+    "points_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}.",
+)
+@json_option
+def command(
+    config: str,
+    input_dir: str,
+    output_dir: str,
+    publish_dir: str | None,
+    logs_dir: str | None,
+    model_save_path: str | None,
+    data_file: str | None,
+    data_list_key: str,
+    points_file: str | None,
+    as_json: bool,
+) -> None:
+    from clara_tlt.aiaa.model_config import is_aiaa_config
+    from clara_tlt.config import read_json
+    from clara_tlt.engines.predictor import raise_for_failures
+
+    raw = read_json(Path(config))
+    if isinstance(raw, dict) and is_aiaa_config(raw):
+        from clara_tlt.aiaa.run import run_aiaa, volumes_in
+        from clara_tlt.data.datalist import load_datalist
+
+        entries = load_datalist(data_file, data_list_key) if data_file else volumes_in(input_dir)
+        points = json.loads(Path(points_file).read_text()) if points_file else None
+        summary = run_aiaa(
+            config, model_path=model_save_path, entries=entries, output_dir=output_dir, points=points
+        )
+    else:
+        from clara_tlt.aiaa.operator import run_operator
+
+        if data_file or model_save_path or points_file:
+            raise UsageError(
+                "--data_file, --model_save_path and --points are for AIAA configs (config_aiaa.json)"
+            )
+        summary = run_operator(
+            config,
+            input_dir=input_dir,
+            output_dir=output_dir,
+            publish_dir=_optional_folder(publish_dir, "/publish"),
+            logs_dir=_optional_folder(logs_dir, "/logs"),
+        )
+    line = f"Segmented {summary['cases']} volume(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
+    emit(summary, as_json=as_json, lines=[line])
+    raise_for_failures(summary)
