@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "infer": "clara_tlt.cli.infer:mmar_command",
     "export": "clara_tlt.cli.export:mmar_command",
     "pull": "clara_tlt.cli.pull:command",
+    "deploy": "clara_tlt.cli.deploy:command",
     "components": "clara_tlt.cli.components:command",
 }
 SUMMARIES: dict[str, str] = {
@@ -28,6 +29,7 @@ SUMMARIES: dict[str, str] = {
     "infer": "Run inference and write predictions.",
     "export": "Export a model to TorchScript, ONNX, TensorRT and Triton.",
     "pull": "List and download pre-trained models from a model registry.",
+    "deploy": "Run the Clara Deploy operator or an AIAA model config over a folder of volumes.",
     "components": "List registered component names by kind and what each is built on.",
 }
 
