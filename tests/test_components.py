@@ -94,7 +94,7 @@ def test_unknown_name_gives_did_you_mean_and_accepted_names() -> None:
         build({"name": "Dcie"}, "loss", **WHERE)
     message = str(info.value)
     assert message.startswith("config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'")
-    assert "Accepted names: BinaryClassificationLoss, Dice" in message
+    assert "Accepted names: BinaryClassificationLoss, CrossEntropy, Dice, Focal" in message
     assert info.value.exit_code == 3
 
 
@@ -116,11 +116,13 @@ def test_ea_form_takes_arguments_beside_name_and_tag_as_name() -> None:
     assert spec.args == {"name": "mean_dice", "applied_key": "model"}
 
 
-def test_spec_needs_exactly_one_of_name_and_path() -> None:
-    with pytest.raises(ConfigError, match='exactly one of "name"'):
+def test_spec_needs_name_or_path_and_both_must_agree() -> None:
+    with pytest.raises(ConfigError, match=r"\"name\" 'Dice' and \"path\" 'x.Y' name different classes"):
         build({"name": "Dice", "path": "x.Y"}, "loss", **WHERE)
-    with pytest.raises(ConfigError, match='exactly one of "name"'):
+    with pytest.raises(ConfigError, match='needs "name"'):
         build({"args": {}}, "loss", **WHERE)
+    both = {"name": "DiceLoss", "path": "monai.losses.DiceLoss", "args": {"sigmoid": True}}
+    assert build(both, "loss", **WHERE).sigmoid is True  # agreeing: accepted, built from the path
 
 
 def test_bad_class_path_says_where_to_put_the_code() -> None:

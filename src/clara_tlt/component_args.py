@@ -81,6 +81,16 @@ def check_arguments(
             )
 
 
+def accepted_names(factory: Callable[..., Any]) -> frozenset[str] | None:
+    """The argument names `factory` takes by keyword; None when it takes any (`**kwargs`) or has no signature."""
+    signature = _signature(factory)
+    if signature is None or any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return frozenset(
+        n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
 def expected_type(hint: Any) -> Expected | None:
     """What `hint` accepts, or None when it is not simple (then the value is not checked)."""
     if hint is type(None):

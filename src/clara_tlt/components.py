@@ -2,7 +2,10 @@
 
 `name` is looked up in our registry (Clara 3.x names, TLT 1.x names as aliases), then among the MONAI/torch
 classes of exactly that name for the kind (so Clara 4.x style `"name": "LoadImaged"` works); `path` is a dotted
-class path, importable also from the MMAR's `custom/` or `lib/` folder (bring your own components).
+class path, importable also from the MMAR's `custom/` or `lib/` folder (bring your own components). Clara 3.x's
+`"name": "Class#instance"` names an instance of `Class` (two `ScaleByResolution`s told apart); a spec with both
+`name` and `path` is accepted when they name the same class, and `path` wins. Names that cannot work in PyTorch
+(TensorFlow graph ops, Keras callbacks) are registered as unavailable: asking for one says what to use instead.
 
 Registering is one decorator::
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clara_tlt.component_args import check_arguments
+from clara_tlt.component_args import accepted_names, check_arguments
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
@@ -36,7 +39,7 @@ T = TypeVar("T")
 PROVIDERS: dict[str, tuple[str, ...]] = {
     "transform": ("clara_tlt.transforms",),
     "image_pipeline": ("clara_tlt.data",),
-    "network": ("clara_tlt.networks",),
+    "network": ("clara_tlt.networks", "clara_tlt.networks_tf"),
     "loss": ("clara_tlt.losses",),
     "optimizer": ("clara_tlt.optim",),
     "lr_policy": ("clara_tlt.optim",),
@@ -44,6 +47,7 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "inferer": ("clara_tlt.inferers",),
     "writer": ("clara_tlt.writers",),
     "model_loader": ("clara_tlt.engines.model_loaders",),
+    "handler": ("clara_tlt.handlers",),
 }
 
 # Libraries whose classes a `name` may reach by exact class name when our registry has no such name.
@@ -58,6 +62,7 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "image_pipeline": (),
     "writer": (),
     "model_loader": (),
+    "handler": (),
 }
 
 # TLT 1.x prefixes (`transforms.LoadNifty`, `lr_policy.DecayLRonStep`) that name our registry, not a module.
@@ -71,6 +76,7 @@ TLT_PREFIXES = (
     "metrics.",
 )
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
+INSTANCE_MARK = "#"  # "ScaleByResolution#fine": an instance name after the class name
 OUR_PACKAGE = __name__.split(".")[0]
 # Import names whose package on PyPI is called otherwise (for the install hint of a missing package).
 PIP_NAMES = {
@@ -88,26 +94,77 @@ class Registration:
 
     factory: Callable[..., Any]
     canonical: str
+    built_on: str
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One registered name for `clara-tlt components`: its kind, aliases and what it is built on."""
+
+    kind: str
+    name: str
+    aliases: tuple[str, ...]
+    built_on: str
 
 
 _registry: dict[str, dict[str, Registration]] = {kind: {} for kind in PROVIDERS}
+# kind → name → what to use instead, for Clara names that cannot work in PyTorch.
+_unavailable: dict[str, dict[str, str]] = {kind: {} for kind in PROVIDERS}
 _loaded_providers: set[str] = set()
 
 
-def register(kind: str, name: str, *, aliases: Iterable[str] = ()) -> Callable[[T], T]:
-    """Class or function decorator: make `name` (and `aliases`) build this factory for `kind`."""
+def register(
+    kind: str, name: str, *, aliases: Iterable[str] = (), built_on: str | None = None
+) -> Callable[[T], T]:
+    """Class or function decorator: make `name` (and `aliases`) build this factory for `kind`.
+
+    `built_on` says which library class does the work (`"monai.losses.FocalLoss"`); by default the first base
+    class outside clara_tlt, else "clara_tlt" (our own code).
+    """
     if kind not in _registry:
         raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(_registry)}")
 
     def decorate(factory: T) -> T:
+        basis = built_on or _library_base(factory)
         for key in (name, *aliases):
             existing = _registry[kind].get(key)
             if existing is not None and existing.factory is not factory:
                 raise ValueError(f"{kind} name {key!r} is registered twice")
-            _registry[kind][key] = Registration(factory, name)  # type: ignore[arg-type]
+            _registry[kind][key] = Registration(factory, name, basis)  # type: ignore[arg-type]
         return factory
 
     return decorate
+
+
+def register_unavailable(kind: str, names: Iterable[str], *, instead: str) -> None:
+    """Mark Clara names that cannot work in PyTorch; building one is a config error saying `instead`."""
+    for name in names:
+        _unavailable[kind][name] = instead
+
+
+def _library_base(factory: Any) -> str:
+    if inspect.isclass(factory):
+        for base in factory.__mro__[1:]:
+            module = base.__module__
+            if module.split(".")[0] not in (OUR_PACKAGE, "builtins", "abc", "typing"):
+                return f"{module}.{base.__qualname__}"
+    return OUR_PACKAGE
+
+
+def catalogue(kind: str | None = None) -> list[CatalogueEntry]:
+    """Every registered name (of `kind`, or of every kind), sorted by kind and name, with aliases and basis."""
+    entries = []
+    for each in [kind] if kind else list(_registry):
+        _load_providers(each)
+        by_name: dict[str, list[str]] = {}
+        for key, found in _registry[each].items():
+            by_name.setdefault(found.canonical, [])
+            if key != found.canonical:
+                by_name[found.canonical].append(key)
+        for name in sorted(by_name):
+            basis = _registry[each][name].built_on
+            entries.append(CatalogueEntry(each, name, tuple(sorted(by_name[name])), basis))
+    return entries
 
 
 def registered_names(kind: str) -> list[str]:
@@ -132,10 +189,14 @@ class ComponentSpec:
     name: str | None
     path: str | None
     args: dict[str, Any]
+    instance: str | None = None
 
     @property
     def label(self) -> str:
-        return self.name or self.path or "?"
+        """What the config called it: `Class#instance`, `Class` or the path; what a `ref` names."""
+        if self.name is None:
+            return self.path or "?"
+        return self.name + (INSTANCE_MARK + self.instance if self.instance else "")
 
 
 def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
@@ -148,16 +209,38 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
             file=file,
             key_path=key_path,
         )
-    name, path = spec.get("name"), spec.get("path")
-    if (name is None) == (path is None):
+    if "ref" in spec:
         raise ConfigError(
-            'a component needs exactly one of "name" (a registered name) or "path" (a dotted class path)',
+            f'"ref": {spec["ref"]!r} can only stand in a component slot of a config, where it reuses a '
+            "component defined earlier",
+            file=file,
+            key_path=child(key_path, "ref"),
+        )
+    name, path = spec.get("name"), spec.get("path")
+    if name is None and path is None:
+        raise ConfigError(
+            'a component needs "name" (a registered name) or "path" (a dotted class path)',
             file=file,
             key_path=key_path,
         )
     for key, value in (("name", name), ("path", path)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(f'"{key}" must be a non-empty string', file=file, key_path=child(key_path, key))
+    instance = None
+    if name is not None and INSTANCE_MARK in name:
+        name, _, instance = name.partition(INSTANCE_MARK)
+        if not name or not instance:
+            raise ConfigError(
+                f'"name": {spec["name"]!r} must read "Class#instance", both parts non-empty',
+                file=file,
+                key_path=child(key_path, "name"),
+            )
+    if name is not None and path is not None and path.rpartition(".")[2] != name.rpartition(".")[2]:
+        raise ConfigError(
+            f'"name" {name!r} and "path" {path!r} name different classes; keep one of them, or make them agree',
+            file=file,
+            key_path=key_path,
+        )
     if "args" in spec:
         args = spec["args"]
         if args is None:
@@ -170,7 +253,7 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
         args = {k: v for k, v in spec.items() if k not in SPEC_KEYS}
         if "tag" in args:
             args["name"] = args.pop("tag")
-    return ComponentSpec(name=name, path=path, args=dict(args))
+    return ComponentSpec(name=name, path=path, args=dict(args), instance=instance)
 
 
 def resolve(
@@ -191,6 +274,12 @@ def resolve(
                 break
     if found is not None:
         return found.factory
+    if name in _unavailable[kind]:
+        raise ConfigError(
+            f"{kind} '{name}' cannot work in PyTorch; {_unavailable[kind][name]}",
+            file=file,
+            key_path=child(key_path, "name"),
+        )
     fallback = _fallback_class(kind, name)
     if fallback is not None:
         return fallback
@@ -264,7 +353,8 @@ def build(
     inject: Mapping[str, Any] | None = None,
     search_dirs: Iterable[Path] = (),
 ) -> Any:
-    """Build one component. `inject` holds runtime objects the config cannot name (an optimizer's `params`).
+    """Build one component. `inject` holds runtime objects the config cannot name (an optimizer's `params`);
+    each goes to a factory that takes an argument of its name (an lr policy's `steps_per_epoch`), else is left out.
 
     Config `args` win over injected values of the same name. User mistakes raise `ConfigError` (exit 3): a
     wrong argument name or type, our factories' own `ConfigError`s, a library's rejection of an argument value
@@ -273,7 +363,9 @@ def build(
     """
     normal = normalize_spec(spec, file=file, key_path=key_path)
     factory = resolve(normal, kind, file=file, key_path=key_path, search_dirs=search_dirs)
-    args = {**(inject or {}), **normal.args}
+    takes = accepted_names(factory)
+    offered = {k: v for k, v in (inject or {}).items() if takes is None or k in takes}
+    args = {**offered, **normal.args}
     label = f"{kind} '{normal.label}'"
     where = {"file": file, "key_path": child(key_path, "args")}
     check_arguments(factory, args, config_args=normal.args, label=label, file=file, key_path=key_path)

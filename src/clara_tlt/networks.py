@@ -78,7 +78,7 @@ class ClaraNetwork(nn.Module):
         return self.activation(self.backbone(x))
 
 
-@register("network", "SegAhnet", aliases=("SegmAhnet3D", "SegmAhnet"))
+@register("network", "SegAhnet", aliases=("SegmAhnet3D", "SegmAhnet"), built_on="monai.networks.nets.AHNet")
 def seg_ahnet(
     num_classes: int = 2,
     n_spatial_dim: int = 3,
@@ -108,7 +108,7 @@ def seg_ahnet(
     return ClaraNetwork(backbone, final_activation, pretrained_weights=weights)
 
 
-@register("network", "DenseNet121")
+@register("network", "DenseNet121", built_on="monai.networks.nets.DenseNet121")
 def densenet121(
     num_classes: int = 15,
     in_channels: int = 3,

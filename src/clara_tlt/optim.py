@@ -1,17 +1,21 @@
 """Clara optimizer and learning-rate policy names mapped onto torch, with Clara's argument names.
 
 Optimizers receive the network parameters and the global `learning_rate` from the workflow. Clara's lr policies
-act on the global step: the trainer steps them once per iteration.
+act on the global step: the trainer steps them once per iteration. Policies that count epochs (`ReduceCosine`)
+also receive the global `epochs` and the training pipeline's `steps_per_epoch` from the workflow.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR, StepLR
+from monai.optimizers import Novograd
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau, StepLR
 
 from clara_tlt.components import register
+from clara_tlt.errors import ConfigError
 
 Params = Iterable[torch.nn.Parameter]
 
@@ -21,7 +25,7 @@ def pick_rate(learning_rate: float | None, lr: float) -> float:
     return float(lr if learning_rate is None else learning_rate)
 
 
-@register("optimizer", "Adam")
+@register("optimizer", "Adam", built_on="torch.optim.Adam")
 def adam(
     params: Params,
     lr: float = 1e-3,
@@ -41,7 +45,7 @@ def adam(
     )
 
 
-@register("optimizer", "Momentum")
+@register("optimizer", "Momentum", built_on="torch.optim.SGD")
 def momentum(
     params: Params,
     lr: float = 1e-3,
@@ -60,7 +64,7 @@ def momentum(
     )
 
 
-@register("lr_policy", "DecayOnStep", aliases=("DecayLRonStep",))
+@register("lr_policy", "DecayOnStep", aliases=("DecayLRonStep",), built_on="torch.optim.lr_scheduler.StepLR")
 def decay_on_step(
     optimizer: torch.optim.Optimizer, decay_ratio: float = 0.1, decay_freq: int = 50000
 ) -> StepLR:
@@ -68,9 +72,78 @@ def decay_on_step(
     return StepLR(optimizer, step_size=decay_freq, gamma=decay_ratio)
 
 
-@register("lr_policy", "ReducePoly")
+@register("lr_policy", "ReducePoly", built_on="torch.optim.lr_scheduler.LambdaLR")
 def reduce_poly(
     optimizer: torch.optim.Optimizer, poly_power: float = 0.9, total_steps: int = 100000
 ) -> LambdaLR:
     """Polynomial decay to zero over `total_steps` iterations: lr · (1 − step/total)^power."""
     return LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps) ** poly_power)
+
+
+@register("optimizer", "NovoGrad", built_on="monai.optimizers.Novograd")
+def novograd(
+    params: Params,
+    lr: float = 1e-3,
+    learning_rate: float | None = None,
+    beta1: float = 0.95,
+    beta2: float = 0.98,
+    epsilon: float = 1e-8,
+    weight_decay: float = 0.0,
+    grad_averaging: bool = False,
+) -> torch.optim.Optimizer:
+    """NovoGrad (layer-wise normalised gradients), Clara's defaults β = (0.95, 0.98)."""
+    return Novograd(
+        params,
+        lr=pick_rate(learning_rate, lr),
+        betas=(float(beta1), float(beta2)),
+        eps=epsilon,
+        weight_decay=weight_decay,
+        grad_averaging=grad_averaging,
+    )
+
+
+@register("lr_policy", "ReduceCosine", built_on="torch.optim.lr_scheduler.LambdaLR")
+def reduce_cosine(
+    optimizer: torch.optim.Optimizer, rate: float = 0.5, epochs: int = 1, steps_per_epoch: int = 1
+) -> LambdaLR:
+    """Cosine decay by epoch: lr · rate · (1 + cos(π · epoch / epochs)), so 0.5 goes from lr to 0.
+
+    Stepped once per iteration like every Clara policy; `epochs` (the global) and `steps_per_epoch` (the
+    training pipeline's batches) come from the workflow.
+    """
+    if epochs < 1 or steps_per_epoch < 1:
+        raise ConfigError(
+            f"ReduceCosine needs epochs and steps_per_epoch of at least 1, got {epochs}, {steps_per_epoch}"
+        )
+    return LambdaLR(
+        optimizer, lambda step: rate * (1 + math.cos(math.pi * min(step // steps_per_epoch, epochs) / epochs))
+    )
+
+
+@register("lr_policy", "ReduceOnPlateau", built_on="torch.optim.lr_scheduler.ReduceLROnPlateau")
+class ReduceOnPlateau:
+    """Multiply the learning rate by `reduction_rate` once the key validation metric (higher is better) has
+    not improved `plateau_count_trigger` validations in a row.
+
+    `step()` without a metric (the per-iteration step every policy gets) does nothing; `step(metric)` after a
+    validation counts the plateau.
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, plateau_count_trigger: int = 10, reduction_rate: float = 0.1
+    ) -> None:
+        if not 0 < reduction_rate < 1:
+            raise ConfigError(f"reduction_rate must be between 0 and 1, got {reduction_rate}")
+        self.scheduler = ReduceLROnPlateau(
+            optimizer, mode="max", factor=reduction_rate, patience=plateau_count_trigger
+        )
+
+    def step(self, metric: float | None = None) -> None:
+        if metric is not None:
+            self.scheduler.step(metric)
+
+    def state_dict(self) -> dict[str, object]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.scheduler.load_state_dict(state)

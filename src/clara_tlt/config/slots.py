@@ -2,7 +2,10 @@
 
 A slot is a key whose value is a component spec or a list of them (`"loss": {"name": "Dice"}`); everything else
 at the top level of a config is a global variable. The order of `SLOT_KINDS` is the build order: the network
-first, so the optimizer gets its parameters, the lr policy its optimizer, each image pipeline its transforms.
+first, so the optimizer gets its parameters, each image pipeline its transforms, the lr policy its optimizer and
+the pipeline's batches per epoch.
+Clara 3.1's `batch_transforms` (applied to whole batches, e.g. `MergeBatchDims`) and `handlers` (e.g.
+`StatsHandler`) are slots too, never global variables.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ SLOT_KINDS: dict[str, str] = {
     "model": "network",
     "loss": "loss",
     "optimizer": "optimizer",
-    "lr_policy": "lr_policy",
     "pre_transforms": "transform",
+    "batch_transforms": "transform",
     "label_transforms": "transform",
     "post_transforms": "transform",
     "aux_ops": "metric",
@@ -26,6 +29,8 @@ SLOT_KINDS: dict[str, str] = {
     "writers": "writer",
     "writer": "writer",
     "image_pipeline": "image_pipeline",
+    "lr_policy": "lr_policy",
+    "handlers": "handler",
 }
 
 # Sections that hold slots of their own; "" is the top level (validation configs, the EA form).

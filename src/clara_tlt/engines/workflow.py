@@ -3,7 +3,8 @@ infer and `--dry-run`.
 
 A config has components at the top level (validation/inference configs, the EA form's `net_config`) and in
 its `train` and `validate` sections. The network is built first, so the optimizer gets its parameters, the
-lr policy its optimizer, and each image pipeline its section's pre-transforms.
+lr policy its optimizer, and each image pipeline its section's pre-transforms. A `{"ref": "Class#instance"}`
+in a slot reuses the component the config defined under that name earlier (clara_tlt.config.references).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from clara_tlt.components import build, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.config.references import Definitions, reference_of
 from clara_tlt.config.slots import SECTIONS, SLOT_KINDS
 from clara_tlt.data.checks import check_entries, loaded_fields
 from clara_tlt.data.datalist import load_datalist
@@ -88,6 +90,7 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
     errors: list[str] = []
     search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
     model: Any = None
+    definitions = Definitions(config.file)
     for section in SECTIONS:
         body = config.data if section == "" else config.data.get(section)
         if not isinstance(body, dict):
@@ -102,7 +105,15 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
                     f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"
                 )
                 continue
-            built, problems = _build_slot(body[slot], kind, config, key_path, inject, search_dirs)
+            built, problems = _build_slot(
+                body[slot],
+                kind,
+                config=config,
+                key_path=key_path,
+                inject=inject,
+                search_dirs=search_dirs,
+                definitions=definitions,
+            )
             errors += problems
             if built is None:
                 continue
@@ -131,7 +142,13 @@ def _inject(
         return inject
     if slot == "lr_policy":
         optimizer = workflow.get(child(section, "optimizer"))
-        return None if optimizer is None else {"optimizer": optimizer}
+        if optimizer is None:
+            return None
+        inject = {"optimizer": optimizer, "epochs": int(config.get("epochs") or 1)}
+        pipeline = workflow.get(child(section, "image_pipeline"))
+        if pipeline is not None:
+            inject["steps_per_epoch"] = max(1, len(pipeline))
+        return inject
     if slot == "image_pipeline":
         return {"transforms": workflow.get(child(section, "pre_transforms")) or []}
     return {}
@@ -150,23 +167,34 @@ def _model_weight_decay(config: ResolvedConfig) -> float | None:
 def _build_slot(
     spec: Any,
     kind: str,
+    *,
     config: ResolvedConfig,
     key_path: str,
     inject: dict[str, Any],
     search_dirs: list[Path],
+    definitions: Definitions,
 ) -> tuple[BuiltComponent | None, list[str]]:
-    """Build a slot (one spec or a list of them); every failing item is reported, not only the first."""
+    """Build a slot (one spec or a list of them); every failing item is reported, not only the first.
+
+    Each built item is defined under its config name for later refs; a ref item reuses such an object.
+    """
     items = list(enumerate(spec)) if isinstance(spec, list) else [(None, spec)]
     objects, names, problems = [], [], []
     for index, item in items:
         item_path = key_path if index is None else child(key_path, index)
         try:
-            objects.append(
-                build(
-                    item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs
-                )
+            ref = reference_of(item, file=config.file, key_path=item_path)
+            if ref is not None:
+                objects.append(definitions.lookup(ref, kind=kind, key_path=item_path))
+                names.append(ref)
+                continue
+            obj = build(
+                item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs
             )
-            names.append(normalize_spec(item, file=config.file, key_path=item_path).label)
+            label = normalize_spec(item, file=config.file, key_path=item_path).label
+            definitions.define(label, key_path=item_path, kind=kind, obj=obj)
+            objects.append(obj)
+            names.append(label)
         except ConfigError as exc:
             problems.append(str(exc))
     if problems:

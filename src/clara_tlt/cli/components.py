@@ -1,0 +1,29 @@
+"""`clara-tlt components [KIND]`: every registered component name, its kind and what it is built on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from clara_tlt.cli.options import json_option
+from clara_tlt.cli.report import emit
+from clara_tlt.components import PROVIDERS, catalogue
+
+
+@click.command("components")
+@click.argument("kind", required=False, type=click.Choice(list(PROVIDERS)))
+@json_option
+def command(kind: str | None, as_json: bool) -> None:
+    """List registered component names (all kinds, or KIND): kind, name, aliases, what each is built on.
+
+    A config may also name any class of the libraries each kind falls back to (MONAI, torch) by its exact
+    name, or a class of its own by "path".
+    """
+    entries = catalogue(kind)
+    lines = [f"{'kind':<15} {'name':<36} built on"]
+    for e in entries:
+        also = f"  (also: {', '.join(e.aliases)})" if e.aliases else ""
+        lines.append(f"{e.kind:<15} {e.name:<36} {e.built_on}{also}")
+    lines.append(f"{len(entries)} registered names")
+    emit({"components": [asdict(e) for e in entries]}, as_json=as_json, lines=lines)

@@ -1,0 +1,64 @@
+"""Handlers a config names in a `handlers` slot (Clara 3.1 / MONAI names), built on the trainer's own
+`Handler` events (clara_tlt.engines.trainer). Keras callbacks cannot run here: naming one says what does
+their job instead.
+
+    "handlers": [{"name": "StatsHandler", "args": {"iteration_log": false}}]
+"""
+
+from __future__ import annotations
+
+import logging
+
+from clara_tlt.components import register, register_unavailable
+from clara_tlt.engines.trainer import Handler, Trainer
+
+register_unavailable(
+    "handler",
+    ("ModelCheckpoint", "EarlyStopping", "CSVLogger", "LearningRateScheduler", "Callback", "TensorBoard"),
+    instead=(
+        "it is a Keras callback. The trainer saves model.pt (best) and model_final.pt itself, writes TensorBoard "
+        "logs to the model folder, and steps the train section's lr_policy; use StatsHandler for loss logging"
+    ),
+)
+
+
+@register("handler", "StatsHandler", built_on="logging")
+class StatsHandler(Handler):
+    """Log the loss of every `log_every`-th iteration and each epoch's mean loss and validation metrics."""
+
+    def __init__(
+        self,
+        iteration_log: bool = True,
+        epoch_log: bool = True,
+        log_every: int = 1,
+        tag_name: str = "Loss",
+        name: str | None = None,
+    ) -> None:
+        self.iteration_log = iteration_log
+        self.epoch_log = epoch_log
+        self.log_every = max(1, log_every)
+        self.tag_name = tag_name
+        self.logger = logging.getLogger(name or "clara_tlt.train")
+
+    def iteration_completed(self, trainer: Trainer) -> None:
+        state = trainer.state
+        if self.iteration_log and state.iteration % self.log_every == 0:
+            self.logger.info(
+                "epoch %d iteration %d: %s %.4f",
+                state.epoch + 1,
+                state.iteration,
+                self.tag_name,
+                state.last_loss,
+            )
+
+    def epoch_completed(self, trainer: Trainer) -> None:
+        if not self.epoch_log:
+            return
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in trainer.state.metrics.items())
+        self.logger.info(
+            "epoch %d: mean %s %.4f%s",
+            trainer.state.epoch,
+            self.tag_name,
+            trainer.epoch_mean_loss,
+            f", {metrics}" if metrics else "",
+        )

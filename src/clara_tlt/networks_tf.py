@@ -1,0 +1,172 @@
+"""PyTorch networks with the topology and arguments of Clara 3.x's TensorFlow-only models (`Unet`, `SegResnet`).
+
+The layers match Clara's; trained TensorFlow weights do not carry over (train anew, or fine-tune from a `.pt`).
+Inputs `(N, C_in, *spatial)`, outputs `(N, num_classes, *spatial)` after `final_activation`.
+"""
+
+from __future__ import annotations
+
+import torch
+from monai.networks.nets import SegResNet
+from torch import nn
+
+from clara_tlt.components import register
+from clara_tlt.errors import ConfigError
+from clara_tlt.networks import ClaraNetwork, pretrained_path
+
+DATA_FORMATS = ("channels_first", "channels_last")
+
+
+def _channels_last(data_format: str) -> bool:
+    if data_format not in DATA_FORMATS:
+        raise ConfigError(f"data_format must be one of {', '.join(DATA_FORMATS)}, not {data_format!r}")
+    return data_format == "channels_last"
+
+
+def _conv(dims: int, in_channels: int, out_channels: int, *, stride: int = 1) -> nn.Module:
+    conv = nn.Conv3d if dims == 3 else nn.Conv2d
+    return nn.Sequential(conv(in_channels, out_channels, 3, stride=stride, padding=1), nn.LeakyReLU(0.2))
+
+
+class EncoderDecoderUnet(nn.Module):
+    """Clara 3.x's `Unet`: each `nf_enc` conv halves the size; the first len(nf_enc) `nf_dec` convs each are
+    followed by ×2 upsampling and the matching encoder output concatenated; the rest refine at full size; a
+    1×1 conv gives `num_classes` logits. Sides must be multiples of 2^len(nf_enc).
+
+    >>> EncoderDecoderUnet(3, in_channels=1, num_classes=2, nf_enc=[4, 8], nf_dec=[8, 4, 4])(torch.zeros(1, 1, 8, 8, 8)).shape
+    torch.Size([1, 2, 8, 8, 8])
+    """
+
+    def __init__(
+        self, dims: int, *, in_channels: int, num_classes: int, nf_enc: list[int], nf_dec: list[int]
+    ) -> None:
+        super().__init__()
+        if not nf_enc or len(nf_dec) < len(nf_enc):
+            raise ConfigError(
+                f"nf_dec needs at least as many entries as nf_enc ({len(nf_enc)}): one per upsampling, got "
+                f"{len(nf_dec)}"
+            )
+        self.encoder = nn.ModuleList()
+        widths = [in_channels]
+        for width in nf_enc:
+            self.encoder.append(_conv(dims, widths[-1], width, stride=2))
+            widths.append(width)
+        self.decoder = nn.ModuleList()
+        channels = widths.pop()
+        for width in nf_dec[: len(nf_enc)]:
+            self.decoder.append(_conv(dims, channels, width))
+            channels = width + widths.pop()
+        self.refine = nn.ModuleList()
+        for width in nf_dec[len(nf_enc) :]:
+            self.refine.append(_conv(dims, channels, width))
+            channels = width
+        self.head = (nn.Conv3d if dims == 3 else nn.Conv2d)(channels, num_classes, 1)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.levels = len(nf_enc)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        factor = 2**self.levels
+        if any(side % factor for side in x.shape[2:]):
+            raise ValueError(f"Unet input sides {tuple(x.shape[2:])} must be multiples of {factor}")
+        skips = [x]
+        for layer in self.encoder:
+            x = layer(x)
+            skips.append(x)
+        x = skips.pop()
+        for layer in self.decoder:
+            x = torch.cat([self.upsample(layer(x)), skips.pop()], dim=1)
+        for layer in self.refine:
+            x = layer(x)
+        return self.head(x)
+
+
+@register("network", "Unet", built_on="clara_tlt")
+def unet(
+    num_classes: int = 2,
+    nf_enc: list[int] | None = None,
+    nf_dec: list[int] | None = None,
+    n_spatial_dim: int = 3,
+    in_channels: int = 1,
+    final_activation: str = "softmax",
+    data_format: str = "channels_first",
+    pretrain_weight_name: str | None = None,
+) -> nn.Module:
+    """Clara 3.x `Unet` (defaults nf_enc [16, 32, 32, 32], nf_dec [32, 32, 32, 32, 32, 16, 16])."""
+    backbone = EncoderDecoderUnet(
+        n_spatial_dim,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        nf_enc=list(nf_enc or [16, 32, 32, 32]),
+        nf_dec=list(nf_dec or [32, 32, 32, 32, 32, 16, 16]),
+    )
+    return ClaraNetwork(
+        backbone,
+        final_activation,
+        channels_last=_channels_last(data_format),
+        pretrained_weights=pretrained_path(pretrain_weight_name),
+    )
+
+
+def _blocks(value: str | list[int], name: str) -> tuple[int, ...]:
+    """Clara wrote block counts as "1,2,2,4"; a JSON list means the same."""
+    try:
+        return tuple(int(v) for v in (value.split(",") if isinstance(value, str) else value))
+    except ValueError:
+        raise ConfigError(
+            f'{name} must be block counts like "1,2,2,4" or [1, 2, 2, 4], got {value!r}'
+        ) from None
+
+
+@register("network", "SegResnet", aliases=("SegResNet3D",), built_on="monai.networks.nets.SegResNet")
+def seg_resnet(
+    num_classes: int = 2,
+    in_channels: int = 1,
+    n_spatial_dim: int = 3,
+    init_filters: int = 8,
+    blocks_down: str | list[int] = "1,2,2,4",
+    blocks_up: str | list[int] = "1,1,1",
+    use_batch_norm: bool = False,
+    use_group_norm: bool = True,
+    use_group_normG: int = 8,
+    dropout_prob: float | None = None,
+    use_vae: bool = False,
+    reg_weight: float = 0.0,
+    final_activation: str = "softmax",
+    data_format: str = "channels_first",
+    pretrain_weight_name: str | None = None,
+) -> nn.Module:
+    """Clara 3.x `SegResnet` (Myronenko's encoder-decoder) on MONAI's SegResNet; sides multiples of 2^(levels-1).
+
+    Clara's VAE branch (`use_vae`, `reg_weight`) regularised training through an extra loss term our trainer
+    does not add: asking for it is an error rather than a silently different network.
+    """
+    if use_vae or reg_weight:
+        raise ConfigError(
+            "SegResnet's VAE regularisation (use_vae, reg_weight) cannot be honoured here; set use_vae false, or "
+            'give "path": "monai.networks.nets.SegResNetVAE" and add its VAE loss in your own loss'
+        )
+    if use_batch_norm and use_group_norm:
+        raise ConfigError("use_batch_norm and use_group_norm cannot both be true; choose one normalisation")
+    norm: tuple[str, dict[str, int]] | str = (
+        ("group", {"num_groups": use_group_normG})
+        if use_group_norm
+        else "batch"
+        if use_batch_norm
+        else "instance"
+    )
+    backbone = SegResNet(
+        spatial_dims=n_spatial_dim,
+        init_filters=init_filters,
+        in_channels=in_channels,
+        out_channels=num_classes,
+        dropout_prob=dropout_prob,
+        norm=norm,
+        blocks_down=_blocks(blocks_down, "blocks_down"),
+        blocks_up=_blocks(blocks_up, "blocks_up"),
+    )
+    return ClaraNetwork(
+        backbone,
+        final_activation,
+        channels_last=_channels_last(data_format),
+        pretrained_weights=pretrained_path(pretrain_weight_name),
+    )
