@@ -1,0 +1,61 @@
+"""Checkpoints to export, made without training: a freshly built network saved as `model.pt` with a small
+train_conf (the network spec and a validation ROI), as the training engine writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from clara_tlt.components import build
+from clara_tlt.engines.checkpoint import model_payload, save_checkpoint
+from clara_tlt.networks import ClaraNetwork
+from tests.engines.conftest import train_data, unet_mmar  # noqa: F401  (fixtures of the MMAR dialect test)
+
+AHNET = {"name": "SegAhnet", "args": {"num_classes": 2}}
+DENSENET = {"name": "DenseNet121", "args": {"num_classes": 3, "in_channels": 1}}
+
+
+def train_conf(spec: dict[str, Any], roi: list[int]) -> dict[str, Any]:
+    return {"train": {"model": spec}, "validate": {"inferer": {"args": {"roi_size": roi}}}}
+
+
+def write_checkpoint(folder: Path, spec: dict[str, Any], roi: list[int], name: str = "model") -> Path:
+    """`folder/NAME.pt` of a freshly built network of `spec` (one input channel) whose config states `roi`.
+
+    Logits are brought to the ±10 of a trained network by scaling the first convolution (the networks are
+    close to positively homogeneous): fresh from its initialiser AHNet gives ±10⁶, whose softmax flips on
+    rounding noise and so verifies nothing.
+    """
+    torch.manual_seed(0)
+    network = build(spec, "network", file="test", key_path="model").eval()
+    shape = (1, *roi, 1) if getattr(network, "channels_last", False) else (1, 1, *roi)
+    first = next(m for m in network.modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d))
+    with torch.no_grad():
+        largest = float(logits(network, torch.rand(shape)).abs().max())
+        if largest > 100:
+            first.weight.mul_(10 / largest)
+    payload = model_payload(network, train_conf(spec, roi), epoch=1, metric=None)
+    return save_checkpoint(folder / f"{name}.pt", payload)
+
+
+def logits(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The output before Clara's final activation (ClaraNetwork), else the output."""
+    if isinstance(network, ClaraNetwork):
+        return network.backbone(x.movedim(-1, 1) if network.channels_last else x)
+    return network(x)
+
+
+class BatchFrozen(nn.Module):
+    """Eager output scales with the batch size; a trace freezes it at 1, so exports of it differ from PyTorch
+    on any batch but the first (a network whose export verification must catch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(1, 2, kernel_size=3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y * float(int(y.shape[0]))

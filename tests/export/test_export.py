@@ -1,0 +1,159 @@
+"""Export from a user's seat: each network's artefacts load and match PyTorch, shapes stay dynamic where
+asked, bad checkpoints and bad exports fail loudly and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from clara_tlt.engines.checkpoint import network_from_checkpoint
+from clara_tlt.export import ExportOptions, export_model
+from tests.engines.conftest import UNET
+from tests.export.conftest import AHNET, DENSENET, write_checkpoint
+from tests.test_cli import invoke_streams
+
+NAMES = ("model.pt", "model.ts", "model.onnx")
+
+
+def torch_output(checkpoint: Path, x: np.ndarray) -> np.ndarray:
+    network, _ = network_from_checkpoint(checkpoint)
+    with torch.no_grad():
+        return network(torch.from_numpy(x)).numpy()
+
+
+def assert_artefacts_match(checkpoint: Path, shape: tuple[int, ...]) -> None:
+    """NAME.onnx in onnxruntime and NAME.ts in libtorch give PyTorch's output on a fresh input of `shape`."""
+    x = np.random.default_rng(1).random(shape, dtype=np.float32)
+    expected = torch_output(checkpoint, x)
+    session = ort.InferenceSession(str(checkpoint.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(["NV_MODEL_OUTPUT"], {"NV_MODEL_INPUT": x})[0]
+    scripted = torch.jit.load(str(checkpoint.with_suffix(".ts")))
+    with torch.no_grad():
+        ts_out = scripted(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-4)
+    np.testing.assert_allclose(ts_out, expected, atol=1e-5)
+
+
+def test_unet_fixed_shape_exports_verified_artefacts_with_a_dynamic_batch(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    summary = export_model(checkpoint)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(NAMES), "a temporary file was left behind"
+    assert summary["input_shape"] == [-1, 1, 16, 16, 16] and summary["network"] == "UNet"
+    for artefact in summary["artefacts"]:
+        assert artefact["bytes"] == Path(artefact["path"]).stat().st_size
+        assert [c["input_shape"][0] for c in artefact["checks"]] == [1, 2]
+        assert all(c["passed"] and c["max_rel"] < 1e-3 for c in artefact["checks"])
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == ["batch", 1, 16, 16, 16]
+    assert_artefacts_match(checkpoint, (5, 1, 16, 16, 16))  # up to --max_batch_size
+
+
+def test_dynamic_mode_takes_other_spatial_sizes(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    code, stdout, stderr = invoke_streams(
+        "export", "-m", str(tmp_path), "--model_file_path", str(tmp_path), "--trt_dynamic_mode", "--json"
+    )
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["input_shape"] == [-1, 1, -1, -1, -1]
+    shapes = [c["input_shape"] for c in summary["artefacts"][1]["checks"]]
+    assert shapes == [[1, 1, 16, 16, 16], [2, 1, 16, 16, 16], [1, 1, 32, 32, 32]]
+    assert_artefacts_match(checkpoint, (3, 1, 24, 16, 32))
+
+
+def test_segahnet_exports_and_matches(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, AHNET, [32, 32, 32])
+    summary = export_model(checkpoint, ExportOptions(max_batch_size=1))  # AHNet is big: one check per format
+    assert summary["network"] == "SegAhnet" and summary["input_shape"] == [-1, 1, 32, 32, 32]
+    assert_artefacts_match(checkpoint, (1, 1, 32, 32, 32))
+    probabilities = torch_output(checkpoint, np.zeros((1, 1, 32, 32, 32), np.float32))
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5), "the Clara softmax is part of the export"
+
+
+def test_channels_last_densenet121_exports_with_dynamic_image_size(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, DENSENET, [32, 32])
+    summary = export_model(checkpoint, ExportOptions(dynamic=True, max_batch_size=1))
+    assert summary["input_shape"] == [-1, -1, -1, 1]  # (N, H, W, C) as Clara's classifier took it
+    assert_artefacts_match(checkpoint, (1, 48, 40, 1))
+
+
+def test_a_checkpoint_that_does_not_fit_its_network_is_a_clear_error(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    saved = torch.load(checkpoint, weights_only=True)
+    name = next(iter(saved["model"]))
+    saved["model"][name] = torch.zeros(3, 3)
+    torch.save(saved, checkpoint)
+    code, _, stderr = invoke_streams("export", "-m", str(tmp_path), "--model_file_path", str(tmp_path))
+    assert code == 3
+    assert "does not fit this network" in stderr and name in stderr and "(3, 3)" in stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_a_wrong_export_fails_verification_and_removes_what_it_wrote(tmp_path: Path) -> None:
+    spec = {"path": "tests.export.conftest.BatchFrozen", "args": {}}
+    write_checkpoint(tmp_path, spec, [8, 8, 8])
+    (tmp_path / "model.ts").write_bytes(b"an earlier export")
+    code, _, stderr = invoke_streams("--model_file_path", str(tmp_path), command=tlt_export())
+    assert code == 1
+    assert "verification failed: model.ts on an input of shape (2, 1, 8, 8, 8)" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.ts"]
+    assert (tmp_path / "model.ts").read_bytes() == b"an earlier export"
+
+
+def test_skip_verify_says_it_is_unsafe(tmp_path: Path) -> None:
+    spec = {"path": "tests.export.conftest.BatchFrozen", "args": {}}
+    write_checkpoint(tmp_path, spec, [8, 8, 8])
+    code, stdout, stderr = invoke_streams(
+        "--model_file_path", str(tmp_path), "--skip_verify", command=tlt_export()
+    )
+    assert code == 0, stderr
+    assert "NOT verified" in stdout and "unsafe" in stdout
+    assert (tmp_path / "model.onnx").is_file()
+
+
+def test_mmar_dialect_takes_the_network_and_roi_from_the_config(unet_mmar: Path) -> None:
+    models = unet_mmar / "models"
+    spec = {**UNET, "args": {**UNET["args"], "out_channels": 3}}  # the checkpoint's own train_conf differs
+    write_checkpoint(models, spec, [8, 8, 8], name="model_final")
+    code, stdout, stderr = invoke_streams(
+        "export",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--model_name",
+        "model_final",
+        "--json",
+    )
+    assert code == 3 and "does not fit this network" in stderr  # -c names the 2-class UNet
+    write_checkpoint(models, UNET, [8, 8, 8], name="model_final")
+    code, stdout, stderr = invoke_streams(
+        "export",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--model_name",
+        "model_final",
+        "--json",
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["input_shape"] == [-1, 1, 16, 16, 16]  # validate.inferer.roi_size of -c
+    assert (models / "model_final.onnx").is_file() and (models / "model_final.ts").is_file()
+
+
+def test_missing_checkpoint_names_what_the_folder_holds(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, UNET, [16, 16, 16], name="model_final")
+    code, _, stderr = invoke_streams("export", "-m", str(tmp_path), "--model_file_path", str(tmp_path))
+    assert code == 3 and "model.pt' not found" in stderr and "model_final.pt" in stderr
+
+
+def tlt_export():  # type: ignore[no-untyped-def]
+    from clara_tlt.cli.export import tlt_command
+
+    return tlt_command
