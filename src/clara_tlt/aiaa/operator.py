@@ -61,6 +61,7 @@ class DeployWriter:
         )
         self.output_dir.mkdir(parents=True, exist_ok=True)
         written = write_image(volume, self.output_dir / f"{case_name(source)}.mhd", compress=False)
+        log.info("%s → %s", source, written)
         if self.publish_dir is not None:
             folder = self.publish_dir / case_name(source) if self.several else self.publish_dir
             self.publish(source, volume, folder)
@@ -98,7 +99,11 @@ def run_operator(
     """
     config_path = Path(config_file)
     entries = volumes_in(input_dir)
-    variables = {k: v for k, v in os.environ.items() if k.isupper()}
+    variables = {
+        "MMAR_EVAL_OUTPUT_PATH": str(output_dir),  # what the validation config's own writers name
+        "MMAR_CKPT_DIR": str(config_path.resolve().parent),  # a model_loader's {MMAR_CKPT_DIR}/model.ts
+        **{k: v for k, v in os.environ.items() if k.isupper()},
+    }
     config = load_config(config_path, variables=variables)
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     render = config_path.resolve().parent / RENDER_CONFIG
@@ -179,9 +184,12 @@ def _log_file(logs_dir: str | Path | None) -> Any:
     handler = logging.FileHandler(Path(logs_dir) / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("clara_tlt")
+    level = logger.level
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))  # the log file gets the info lines
     logger.addHandler(handler)
     try:
         yield
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
         handler.close()

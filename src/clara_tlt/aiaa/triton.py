@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 URI_VARIABLE = "NVIDIA_CLARA_TRTISURI"  # what Clara Deploy sets to the server's host:port
 PROTOCOLS = {"http": "tritonclient.http", "grpc": "tritonclient.grpc"}
 DEFAULT_PORTS = {"http": 8000, "grpc": 8001}
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 10.0
 POLL_S = 0.5
 # Arguments of Clara's TRTIS inferers and inference that name the server (the rest are the window's).
 SERVER_ARGS = ("model_name", "ip", "port", "protocol", "output_type", "ready_timeout")
