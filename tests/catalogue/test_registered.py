@@ -1,0 +1,221 @@
+"""Every name registered for issue 13's kinds builds from a config snippet and runs on a tiny sample."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from clara_tlt.components import build, catalogue
+from clara_tlt.errors import ConfigError
+
+WHERE = {"file": "config_train.json", "key_path": "train.x"}
+KINDS = ("loss", "optimizer", "lr_policy", "network", "handler")
+
+
+def probabilities_and_labels() -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax outputs `(2, 3, 4, 4, 4)` that lean towards the labels `(2, 1, 4, 4, 4)`."""
+    labels = torch.randint(0, 3, (2, 1, 4, 4, 4), generator=torch.Generator().manual_seed(0))
+    logits = torch.nn.functional.one_hot(labels[:, 0], 3).movedim(-1, 1).float() * 2
+    return logits.softmax(dim=1), labels
+
+
+def check_segmentation_loss(name: str, args: dict[str, Any]) -> None:
+    loss = build({"name": name, "args": args}, "loss", **WHERE)
+    good, labels = probabilities_and_labels()
+    bad = good.flip(1)
+    assert loss(good, labels) < loss(bad, labels)  # better predictions, lower loss
+    assert loss(good, labels).ndim == 0
+
+
+def check_classification_loss(name: str, args: dict[str, Any], targets: torch.Tensor) -> None:
+    loss = build({"name": name, "args": args}, "loss", **WHERE)
+    logits = torch.tensor([[4.0, -4.0, -4.0], [-4.0, 4.0, -4.0]])
+    right, wrong = loss(logits, targets), loss(-logits, targets)
+    assert right < wrong
+
+
+def test_loss_dice() -> None:
+    check_segmentation_loss("Dice", {"skip_background": True})
+
+
+def test_loss_cross_entropy_matches_the_formula() -> None:
+    check_segmentation_loss("CrossEntropy", {})
+    p, y = probabilities_and_labels()
+    loss = build({"name": "CrossEntropy", "args": {"smooth": 0.0}}, "loss", **WHERE)
+    expected = -torch.log(p.gather(1, y)).mean()
+    assert float(loss(p, y)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_loss_focal_with_gamma_0_is_cross_entropy_and_alpha_weighs_classes() -> None:
+    check_segmentation_loss("Focal", {"gamma": 2.0, "alpha": [0.2, 0.4, 0.4]})
+    p, y = probabilities_and_labels()
+    focal = build({"name": "Focal", "args": {"gamma": 0}}, "loss", **WHERE)
+    ce = build({"name": "CrossEntropy"}, "loss", **WHERE)
+    assert float(focal(p, y)) == pytest.approx(float(ce(p, y)), rel=1e-5)
+    with pytest.raises(ConfigError, match="alpha has 2 values for 3 classes"):
+        build({"name": "Focal", "args": {"alpha": [1, 1]}}, "loss", **WHERE)(p, y)
+
+
+def test_loss_channels_last_cannot_be_honoured() -> None:
+    with pytest.raises(ConfigError, match="data_format 'channels_last' cannot be honoured"):
+        build({"name": "CrossEntropy", "args": {"data_format": "channels_last"}}, "loss", **WHERE)
+
+
+def test_loss_binary_classification() -> None:
+    check_classification_loss(
+        "BinaryClassificationLoss", {}, torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    )
+
+
+def test_loss_multiclass_classification_takes_class_indices() -> None:
+    check_classification_loss("MulticlassClassificationLoss", {}, torch.tensor([[0.0], [1.0]]))
+
+
+def test_loss_weighted_multiclass_classification_weighs_classes() -> None:
+    check_classification_loss(
+        "WeightedMulticlassClassificationLoss", {"class_weights": [1, 1, 1]}, torch.tensor([0, 1])
+    )
+    logits, targets = torch.zeros(2, 3), torch.tensor([0, 1])
+    heavy = build(
+        {"name": "WeightedMulticlassClassificationLoss", "args": {"class_weights": [1, 0, 0]}},
+        "loss",
+        **WHERE,
+    )
+    assert float(heavy(logits, targets)) == pytest.approx(math.log(3))  # only class 0's sample counts
+
+
+def one_step(optimizer_spec: dict[str, Any]) -> float:
+    """Build the optimizer on a 1-weight model, take one step on loss w², return the new weight (from 1)."""
+    weight = torch.nn.Parameter(torch.ones(1))
+    optimizer = build(optimizer_spec, "optimizer", **WHERE, inject={"params": [weight], "lr": 0.1})
+    (weight**2).sum().backward()
+    optimizer.step()
+    return float(weight.detach())
+
+
+@pytest.mark.parametrize("name", ["Adam", "Momentum", "NovoGrad"])
+def test_optimizers_descend(name: str) -> None:
+    assert one_step({"name": name, "args": {"learning_rate": 0.1}}) < 1.0
+
+
+def test_novograd_is_monais_with_claras_betas() -> None:
+    weight = torch.nn.Parameter(torch.ones(1))
+    optimizer = build({"name": "NovoGrad"}, "optimizer", **WHERE, inject={"params": [weight]})
+    assert type(optimizer).__name__ == "Novograd" and optimizer.defaults["betas"] == (0.95, 0.98)
+
+
+def learning_rates(spec: dict[str, Any], steps: int, **inject: Any) -> list[float]:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
+    policy = build(spec, "lr_policy", **WHERE, inject={"optimizer": optimizer, **inject})
+    rates = []
+    for _ in range(steps):
+        optimizer.step()
+        policy.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    return rates
+
+
+def test_lr_decay_on_step_and_reduce_poly() -> None:
+    assert learning_rates({"name": "DecayOnStep", "args": {"decay_ratio": 0.5, "decay_freq": 2}}, 4) == [
+        1.0,
+        0.5,
+        0.5,
+        0.25,
+    ]
+    assert learning_rates({"name": "ReducePoly", "args": {"poly_power": 1.0, "total_steps": 4}}, 2) == [
+        0.75,
+        0.5,
+    ]
+
+
+def test_lr_reduce_cosine_follows_epochs() -> None:
+    rates = learning_rates({"name": "ReduceCosine"}, 4, epochs=2, steps_per_epoch=2)
+    assert rates == pytest.approx([1.0, 0.5, 0.5, 0.0], abs=1e-9)
+
+
+def test_lr_reduce_on_plateau_reduces_after_the_trigger_count() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
+    spec = {"name": "ReduceOnPlateau", "args": {"plateau_count_trigger": 1, "reduction_rate": 0.5}}
+    policy = build(spec, "lr_policy", **WHERE, inject={"optimizer": optimizer})
+    policy.step()  # the per-iteration step without a metric changes nothing
+    for metric in (0.5, 0.5, 0.5):
+        policy.step(metric)
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+NETWORKS: dict[str, tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]] = {
+    "SegAhnet": ({"num_classes": 2}, (1, 1, 32, 32, 32), (1, 2, 32, 32, 32)),
+    "DenseNet121": ({"num_classes": 3, "data_format": "channels_first"}, (1, 3, 32, 32), (1, 3)),
+    "Unet": (
+        {"num_classes": 3, "nf_enc": [4, 8], "nf_dec": [8, 4, 4]},
+        (1, 1, 16, 16, 16),
+        (1, 3, 16, 16, 16),
+    ),
+    "SegResnet": (
+        {"num_classes": 2, "init_filters": 4, "blocks_down": "1,1", "blocks_up": "1", "use_group_normG": 2},
+        (1, 1, 16, 16, 16),
+        (1, 2, 16, 16, 16),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_networks_give_softmax_or_logits_of_the_right_shape(name: str) -> None:
+    args, in_shape, out_shape = NETWORKS[name]
+    network = build({"name": name, "args": args}, "network", **WHERE).eval()
+    with torch.no_grad():
+        out = network(torch.rand(in_shape))
+    assert out.shape == out_shape
+    if len(out_shape) > 2:  # segmentation: softmax over channels
+        assert torch.allclose(out.sum(dim=1), torch.ones(()), atol=1e-5)
+
+
+def test_unet_topology_checks_its_arguments() -> None:
+    with pytest.raises(ConfigError, match=r"nf_dec needs at least as many entries as nf_enc \(3\)"):
+        build({"name": "Unet", "args": {"nf_enc": [4, 4, 4], "nf_dec": [4]}}, "network", **WHERE)
+
+
+def test_segresnet_vae_cannot_be_honoured_and_says_what_to_use() -> None:
+    with pytest.raises(ConfigError, match=r"VAE regularisation .* cannot be honoured.*SegResNetVAE"):
+        build({"name": "SegResnet", "args": {"use_vae": True}}, "network", **WHERE)
+
+
+def test_stats_handler_logs_loss(caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    handler = build({"name": "StatsHandler", "args": {"log_every": 2}}, "handler", **WHERE)
+    trainer: Any = SimpleNamespace(
+        state=SimpleNamespace(epoch=0, iteration=2, last_loss=0.25, metrics={"dice": 0.5}),
+        epoch_mean_loss=0.3,
+    )
+    with caplog.at_level("INFO", logger="clara_tlt.train"):
+        handler.iteration_completed(trainer)
+        trainer.state.iteration = 3
+        handler.iteration_completed(trainer)
+        handler.epoch_completed(trainer)
+    assert caplog.messages == ["epoch 1 iteration 2: Loss 0.2500", "epoch 0: mean Loss 0.3000, dice 0.5000"]
+
+
+TESTED: dict[str, set[str]] = {
+    "loss": {
+        "Dice",
+        "CrossEntropy",
+        "Focal",
+        "BinaryClassificationLoss",
+        "MulticlassClassificationLoss",
+        "WeightedMulticlassClassificationLoss",
+    },
+    "optimizer": {"Adam", "Momentum", "NovoGrad"},
+    "lr_policy": {"DecayOnStep", "ReducePoly", "ReduceCosine", "ReduceOnPlateau"},
+    "network": set(NETWORKS),
+    "handler": {"StatsHandler"},
+}
+
+
+def test_every_registered_name_of_these_kinds_is_tested_here() -> None:
+    for kind in KINDS:
+        registered = {e.name for e in catalogue(kind)}
+        assert registered == TESTED[kind], f"{kind}: add a test for {registered ^ TESTED[kind]}"
