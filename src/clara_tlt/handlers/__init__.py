@@ -21,6 +21,15 @@ register_unavailable(
     ),
 )
 
+register_unavailable(
+    "handler",
+    ("AdjustLayerLRs",),
+    instead=(
+        "Clara shipped it as an example of TensorFlow LR placeholders; set per-layer rates with your own handler "
+        '(a clara_tlt.engines.trainer.Handler given by "path") or one optimizer param group per layer'
+    ),
+)
+
 
 @register("handler", "StatsHandler", built_on="logging")
 class StatsHandler(Handler):
