@@ -73,22 +73,31 @@ class TensorRTExporter:
     def load(self, path: Path) -> Runner:
         import tensorrt as trt
 
-        engine: Any = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(path.read_bytes())
+        runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+        engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if engine is None:
             raise ClaraError(f"TensorRT cannot load the engine '{path}'")
-        context = engine.create_execution_context()
-        names = self.names
+        return EngineRunner(runtime=runtime, engine=engine, names=self.names)
 
-        def run(x: np.ndarray) -> np.ndarray:
-            source = torch.from_numpy(x).cuda().contiguous()
-            context.set_input_shape(names.input, tuple(source.shape))
-            result = torch.empty(tuple(context.get_tensor_shape(names.output)), device="cuda")
-            context.set_tensor_address(names.input, source.data_ptr())
-            context.set_tensor_address(names.output, result.data_ptr())
-            stream = torch.cuda.current_stream()
-            if not context.execute_async_v3(stream.cuda_stream):
-                raise ClaraError(f"TensorRT could not run the engine '{path}' on an input {tuple(x.shape)}")
-            stream.synchronize()
-            return result.cpu().numpy()
 
-        return run
+class EngineRunner:
+    """Runs a deserialized engine on CUDA tensors; holds the runtime and engine the context needs alive."""
+
+    def __init__(self, *, runtime: Any, engine: Any, names: TensorNames) -> None:
+        self.runtime = runtime
+        self.engine = engine
+        self.context = engine.create_execution_context()
+        self.names = names
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """`x` `(N, …)` float32 → the output, through the GPU."""
+        source = torch.from_numpy(x).cuda().contiguous()
+        self.context.set_input_shape(self.names.input, tuple(source.shape))
+        result = torch.empty(tuple(self.context.get_tensor_shape(self.names.output)), device="cuda")
+        self.context.set_tensor_address(self.names.input, source.data_ptr())
+        self.context.set_tensor_address(self.names.output, result.data_ptr())
+        stream = torch.cuda.current_stream()
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise ClaraError(f"TensorRT could not run its engine on an input {tuple(x.shape)}")
+        stream.synchronize()
+        return result.cpu().numpy()
