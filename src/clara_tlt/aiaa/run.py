@@ -77,7 +77,7 @@ def window_inferer(args: dict[str, Any], *, roi: Sequence[int] | None) -> Any:
 class ContextPredictor(Predictor):
     """A `Predictor` whose inference step is a custom AIAA `Inference` on the case's `TransformContext`."""
 
-    inference: Inference | None = None
+    inference: Inference | Callable[..., Any] | None = None
     name: str = ""
     model_config: ModelConfig | None = None
     triton_config: Any = None
@@ -85,7 +85,8 @@ class ContextPredictor(Predictor):
     def infer(self, sample: Sample) -> Sample:
         assert self.inference is not None and self.model_config is not None
         context = TransformContext(sample)
-        returned = self.inference.inference(self.name, context, self.model_config, self.triton_config)
+        call: Any = getattr(self.inference, "inference", self.inference)  # an Inference, or a callable
+        returned = call(self.name, context, self.model_config, self.triton_config)
         result = returned.sample if isinstance(returned, TransformContext) else returned
         result = result if isinstance(result, dict) else context.sample
         if "model" not in result:
@@ -201,7 +202,16 @@ def _predictor(aiaa: AiaaConfig, *, output_dir: Path, device: torch.device, reco
     if not aiaa.is_builtin():
         name = str(inference["name"])
         factory = import_path(name, file=file, key_path="inference.name", search_dirs=dirs)
-        custom = factory(**args)
+        try:
+            custom = factory(**args)
+        except TypeError as exc:
+            raise ConfigError(f"cannot build {name}: {exc}", file=file, key_path="inference.args") from exc
+        if not callable(getattr(custom, "inference", custom)):
+            raise ConfigError(
+                f"{name} has no inference(name, data, config, triton_config)",
+                file=file,
+                key_path="inference.name",
+            )
         return ContextPredictor(
             network=_no_network,
             inferer=_no_inferer,
