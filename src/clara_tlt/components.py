@@ -38,7 +38,7 @@ T = TypeVar("T")
 # Our modules that register each kind, imported the first time that kind is looked up (keeps startup cheap).
 PROVIDERS: dict[str, tuple[str, ...]] = {
     "transform": ("clara_tlt.transforms",),
-    "image_pipeline": ("clara_tlt.data",),
+    "image_pipeline": ("clara_tlt.data", "clara_tlt.aliases"),
     "network": ("clara_tlt.networks", "clara_tlt.networks_tf"),
     "loss": ("clara_tlt.losses",),
     "optimizer": ("clara_tlt.optim",),
@@ -134,6 +134,18 @@ def register(
         return factory
 
     return decorate
+
+
+def register_alias(kind: str, alias: str, *, of: str) -> None:
+    """Make `alias` build what the registered name `of` builds (Clara 3.1's Keras pipelines: same behaviour)."""
+    _load_providers(kind)
+    found = _registry[kind].get(of)
+    if found is None:
+        raise ValueError(f"{kind} {of!r} is not registered, so {alias!r} cannot stand for it")
+    existing = _registry[kind].get(alias)
+    if existing is not None and existing.factory is not found.factory:
+        raise ValueError(f"{kind} name {alias!r} is registered twice")
+    _registry[kind][alias] = found
 
 
 def register_unavailable(kind: str, names: Iterable[str], *, instead: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -219,3 +220,20 @@ def test_every_registered_name_of_these_kinds_is_tested_here() -> None:
     for kind in KINDS:
         registered = {e.name for e in catalogue(kind)}
         assert registered == TESTED[kind], f"{kind}: add a test for {registered ^ TESTED[kind]}"
+
+
+def test_keras_pipelines_build_their_twins(tmp_path: Path) -> None:
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text('{"training": [{"image": "a.nii.gz", "label": "b.nii.gz"}]}')
+    for name in ("a.nii.gz", "b.nii.gz"):
+        (tmp_path / name).touch()  # constructing reads the datalist only, no image
+    args = {"data_list_file_path": str(datalist), "data_list_key": "training", "output_batch_size": 1}
+    keras = build({"name": "SegmentationKerasImagePipeline", "args": args}, "image_pipeline", **WHERE)
+    twin = build({"name": "SegmentationImagePipeline", "args": args}, "image_pipeline", **WHERE)
+    assert type(keras) is type(twin) and keras.entries == twin.entries
+    with pytest.raises(ConfigError, match="has no argument 'sampling'"):
+        build(
+            {"name": "ClassificationKerasImagePipeline", "args": {**args, "sampling": "element"}},
+            "image_pipeline",
+            **WHERE,
+        )

@@ -212,7 +212,9 @@ def _datalists(workflow: Workflow, default_key: str) -> list[DatalistUse]:
     for section in ("train", "validate"):
         body = config.data.get(section)
         pipeline = body.get("image_pipeline") if isinstance(body, dict) else None
-        if isinstance(pipeline, dict):
+        if (
+            isinstance(pipeline, dict) and "ref" not in pipeline
+        ):  # a ref reuses a pipeline checked where defined
             args = normalize_spec(pipeline, file=config.file, key_path=child(section, "image_pipeline")).args
             if args.get("data_list_file_path"):
                 key = args.get("data_list_key") or ("training" if section == "train" else "validation")
