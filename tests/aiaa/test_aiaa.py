@@ -138,3 +138,28 @@ def test_missing_model_empty_folder_and_a_broken_volume(
     code, _, stderr = deploy(*args, "--model_save_path", model_file, "--input", ct_folder)
     assert code == 5 and "ct_c.nii.gz" in stderr
     assert (tmp_path / "out" / "ct_b" / "ct_b_model.nii.gz").is_file()
+
+
+def test_a_datalist_entry_brings_its_own_points(aiaa_config: Path, ct_folder: Path, tmp_path: Path) -> None:
+    config = json.loads(aiaa_config.read_text())
+    config["type"] = "annotation"
+    write_json(aiaa_config, config)
+    clicks = [[8, 16, 8], [19, 16, 8]]
+    datalist = write_json(
+        tmp_path / "datalist.json", {"validation": [{"image": "input/ct_a.nii.gz", "points": clicks}]}
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = deploy(
+        "--config",
+        aiaa_config,
+        "--model_save_path",
+        _annotation_model(tmp_path),
+        "--data_file",
+        datalist,
+        "--output",
+        out,
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["cases"] == 1
+    labels = np.asarray(nib.load(out / "ct_a" / "ct_a_model.nii.gz").dataobj)
+    assert all(labels[tuple(p)] == 1 for p in clicks)

@@ -29,13 +29,17 @@ from clara_tlt.engines.model_loaders import ModelLoader
 from clara_tlt.engines.predictor import Outcome, Predictor, Sample, case_file
 from clara_tlt.errors import ConfigError, NoInputError, UsageError
 from clara_tlt.inferers import ScanWindowInferer, SimpleInferer
-from clara_tlt.io.image import ITK_SUFFIXES
+from clara_tlt.io.image import NIFTI_SUFFIXES
 from clara_tlt.transforms.extreme_points import AddExtremePointsChannel
 from clara_tlt.transforms.spatial import PRE_SCALE_SHAPE
 
 log = logging.getLogger(__name__)
 
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".mhd", ".mha")  # what an input folder is scanned for
+VOLUME_SUFFIXES = (
+    *NIFTI_SUFFIXES,
+    ".mhd",
+    ".mha",
+)  # NIfTI and MetaImage: what an input folder is scanned for
 
 
 def volumes_in(folder: str | Path) -> list[Sample]:
@@ -45,9 +49,7 @@ def volumes_in(folder: str | Path) -> list[Sample]:
         raise NoInputError(f"input folder '{folder}' does not exist")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES))
     if not files:
-        raise NoInputError(
-            f"no volume in '{folder}': looked for {', '.join(s for s in ITK_SUFFIXES if s != '.nrrd')} files"
-        )
+        raise NoInputError(f"no volume in '{folder}': looked for {', '.join(VOLUME_SUFFIXES)} files")
     return [{"image": str(p)} for p in files]
 
 
