@@ -55,12 +55,14 @@ def mmar_run(command: str, mmar: Path, *extra: str) -> tuple[int, str, str]:
 def test_seed_validation_config_writes_labels_that_match_the_network(
     trained_mmar: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="clara_tlt")
     code, stdout, stderr = mmar_run("infer", trained_mmar)
     assert code == 0, stderr
     summary = json.loads(stdout)
     assert summary["cases"] == 2 and summary["failed"] == []
     # FrozenGraphModelLoader's model.trt.pb stands for the model.pt beside it, and says so
     assert summary["model"].endswith("model.pt") and "model.trt.pb is a TensorFlow model" in caplog.text
+    assert "the inferer streams labels instead" in caplog.text  # ArgmaxAcrossChannels comes first
     written = sorted((trained_mmar / "eval").glob("*/*_model.nii.gz"))
     assert [p.name for p in written] == ["case_002_model.nii.gz", "case_003_model.nii.gz"]
     for name in ("pred_class0", "pred_class1"):

@@ -31,7 +31,7 @@ from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.distributed import Context, setup, teardown
 from clara_tlt.engines.evaluation import plain
 from clara_tlt.engines.model_loaders import ModelLoader
-from clara_tlt.errors import PartialFailure, UsageError
+from clara_tlt.errors import ClaraError, PartialFailure, UsageError
 from clara_tlt.inferers import SimpleInferer
 from clara_tlt.metrics.base import Metric
 from clara_tlt.transforms.base import CHANNEL_DIM
@@ -73,8 +73,8 @@ def case_file(entry: Sample) -> str:
 
 
 def describe(error: BaseException) -> str:
-    text = str(error)
-    return text if text.startswith(("/", "'")) or ": " in text else f"{type(error).__name__}: {text}"
+    """Our errors say what failed in their message; others get their type in front (`ValueError: …`)."""
+    return str(error) if isinstance(error, ClaraError) else f"{type(error).__name__}: {error}"
 
 
 @dataclass
@@ -128,7 +128,7 @@ class Predictor:
         """Run the inferer on `sample["image"]` `(C_in, *spatial)`; the output goes to `"model"`."""
         image = sample["image"]
         inputs = plain(image).unsqueeze(0).to(self.device, non_blocking=True)
-        if inputs.is_floating_point() is False:
+        if not inputs.is_floating_point():
             inputs = inputs.float()
         with torch.autocast(self.device.type, enabled=self.amp):
             output = plain(self.inferer(inputs, self.network))[0]
@@ -227,8 +227,8 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     """`infer` (`score=False`) or `evaluate` (`score=True`) of a resolved config, on this rank's cases.
 
     Builds the workflow, loads the model, shards the datalist under torchrun, runs `predict_all`, and (rank 0)
-    writes the reports; returns the summary. Raises `PartialFailure` (exit 5) after everything else when any
-    case failed.
+    writes the reports; returns the summary, failed cases listed under `failed` (`raise_for_failures` turns
+    them into exit 5 once the caller has printed it).
     """
     from clara_tlt.components import build
     from clara_tlt.data.datalist import shard_entries
@@ -247,15 +247,16 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
             device=context.device, model_spec=model_spec_of(config.data), search_dirs=search_dirs
         )
         log.info("model %s (%s)", loaded.path, loaded.model_format)
+        slot, specs = _writer_specs(_section(config, section))
         writers = [
             build(
                 spec,
                 "writer",
                 file=config.file,
-                key_path=child(child(section, "writers"), i),
+                key_path=child(child(section, slot), i),
                 inject={"write_path": str(output_dir)},
             )
-            for i, spec in enumerate(_as_list(_section(config, section).get("writers")))
+            for i, spec in enumerate(specs)
         ]
         metrics = (
             (workflow.get(child(section, "val_metrics")) or workflow.get(child(section, "metrics")) or [])
@@ -313,8 +314,11 @@ def _section(config: ResolvedConfig, section: str) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _as_list(value: Any) -> list[Any]:
-    return [] if value is None else value if isinstance(value, list) else [value]
+def _writer_specs(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The slot (`writers`: a list, or `writer`: one) and its specs."""
+    slot = "writers" if "writers" in body else "writer"
+    value = body.get(slot)
+    return slot, [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _output_dir(config: ResolvedConfig) -> Path:
