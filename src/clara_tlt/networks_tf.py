@@ -170,3 +170,108 @@ def seg_resnet(
         channels_last=_channels_last(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )
+
+
+class AlexNetND(nn.Module):
+    """AlexNet for 2D or 3D images: five convolutions (kernels 11/4, 5, 3, 3, 3; max pooling after the 1st, 2nd
+    and 5th), global average pooling, two hidden fully connected layers with dropout, `num_classes` logits.
+
+    Clara's TensorFlow AlexNet flattened a fixed input size into the first dense layer; global pooling here lets
+    any input size through with the same layer widths (`num_feat`: 5 conv widths, then 2 dense widths).
+    """
+
+    def __init__(
+        self,
+        dims: int,
+        *,
+        in_channels: int,
+        num_classes: int,
+        num_feat: list[int],
+        norm: str,
+        groups: int,
+        dropout_prob: float,
+    ) -> None:
+        super().__init__()
+        conv, pool = (nn.Conv3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.MaxPool2d)
+        kernels, strides, pooled = (11, 5, 3, 3, 3), (4, 1, 1, 1, 1), (True, True, False, False, True)
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for width, kernel, stride, then_pool in zip(num_feat[:5], kernels, strides, pooled, strict=True):
+            layers += [
+                conv(channels, width, kernel, stride=stride, padding=kernel // 2),
+                _norm(norm, dims, width, groups),
+            ]
+            layers.append(nn.ReLU())
+            if then_pool:
+                layers.append(pool(3, stride=2, padding=1))
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool3d(1) if dims == 3 else nn.AdaptiveAvgPool2d(1)
+        hidden = num_feat[5:]
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout_prob),
+            nn.Linear(channels, hidden[0]),
+            nn.ReLU(),
+            nn.Dropout(dropout_prob),
+            nn.Linear(hidden[0], hidden[1]),
+            nn.ReLU(),
+            nn.Linear(hidden[1], num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(x)))
+
+
+def _norm(kind: str, dims: int, channels: int, groups: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(min(groups, channels), channels)
+    if kind == "batch":
+        return nn.BatchNorm3d(channels) if dims == 3 else nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+@register("network", "Alexnet", built_on="clara_tlt")
+def alexnet(
+    num_classes: int = 2,
+    num_feat: str | list[int] = "96,256,512,1024,1024,3072,4096",
+    mil: bool = False,
+    use_batch_norm: bool = False,
+    use_group_norm: bool = True,
+    use_group_normG: int = 8,
+    reg_weight: float = 0.0,
+    dropout_prob: float = 0.5,
+    final_activation: str = "softmax",
+    data_format: str = "channels_first",
+    n_spatial_dim: int = 3,
+    in_channels: int = 1,
+    pretrain_weight_name: str | None = None,
+) -> nn.Module:
+    """Clara 3.x `Alexnet` classifier `(N, C, *spatial)` → `(N, num_classes)`; `n_spatial_dim` and `in_channels`
+    are ours (Clara read them from the input)."""
+    if mil:
+        raise ConfigError("Alexnet's multiple-instance learning (mil) cannot be honoured here; set mil false")
+    if reg_weight:
+        raise ConfigError(
+            'reg_weight (L2 on the weights) belongs to the optimizer here: give "weight_decay" there'
+        )
+    if use_batch_norm and use_group_norm:
+        raise ConfigError("use_batch_norm and use_group_norm cannot both be true; choose one normalisation")
+    widths = list(_blocks(num_feat, "num_feat"))
+    if len(widths) != 7:
+        raise ConfigError(f"num_feat needs 7 widths (5 convolutions, 2 dense layers), got {len(widths)}")
+    backbone = AlexNetND(
+        n_spatial_dim,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        num_feat=widths,
+        norm="group" if use_group_norm else "batch" if use_batch_norm else "none",
+        groups=use_group_normG,
+        dropout_prob=dropout_prob,
+    )
+    return ClaraNetwork(
+        backbone,
+        final_activation,
+        channels_last=_channels_last(data_format),
+        pretrained_weights=pretrained_path(pretrain_weight_name),
+    )

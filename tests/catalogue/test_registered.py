@@ -148,6 +148,11 @@ def test_lr_reduce_on_plateau_reduces_after_the_trigger_count() -> None:
 
 
 NETWORKS: dict[str, tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]] = {
+    "Alexnet": (
+        {"num_classes": 3, "num_feat": "4,4,4,4,4,8,8", "n_spatial_dim": 2, "use_group_normG": 2},
+        (2, 1, 32, 32),
+        (2, 3),
+    ),
     "SegAhnet": ({"num_classes": 2}, (1, 1, 32, 32, 32), (1, 2, 32, 32, 32)),
     "DenseNet121": ({"num_classes": 3, "data_format": "channels_first"}, (1, 3, 32, 32), (1, 3)),
     "Unet": (
@@ -170,7 +175,7 @@ def test_networks_give_softmax_or_logits_of_the_right_shape(name: str) -> None:
     with torch.no_grad():
         out = network(torch.rand(in_shape))
     assert out.shape == out_shape
-    if len(out_shape) > 2:  # segmentation: softmax over channels
+    if name != "DenseNet121":  # final_activation softmax by default (DenseNet121's is linear: logits)
         assert torch.allclose(out.sum(dim=1), torch.ones(()), atol=1e-5)
 
 
@@ -212,7 +217,7 @@ TESTED: dict[str, set[str]] = {
     "optimizer": {"Adam", "Momentum", "NovoGrad"},
     "lr_policy": {"DecayOnStep", "ReducePoly", "ReduceCosine", "ReduceOnPlateau"},
     "network": set(NETWORKS),
-    "handler": {"StatsHandler"},
+    "handler": {"StatsHandler", "EarlyStop"},
 }
 
 
@@ -237,3 +242,32 @@ def test_keras_pipelines_build_their_twins(tmp_path: Path) -> None:
             "image_pipeline",
             **WHERE,
         )
+
+
+def test_alexnet_refuses_what_it_cannot_honour() -> None:
+    for args, message in (
+        ({"mil": True}, "multiple-instance learning"),
+        ({"reg_weight": 1e-4}, 'give "weight_decay" there'),
+        ({"num_feat": "4,4,4"}, "num_feat needs 7 widths"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            build({"name": "Alexnet", "args": args}, "network", **WHERE)
+
+
+def test_early_stop_ends_training_after_the_threshold_of_validations_without_a_better_metric() -> None:
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    @dataclass(frozen=True)
+    class Options:
+        epochs: int
+
+    handler = build({"name": "EarlyStop", "args": {"val_times_threshold": 2}}, "handler", **WHERE)
+    trainer: Any = SimpleNamespace(options=Options(epochs=10), state=SimpleNamespace(epoch=1, improved=True))
+    for epoch, improved in ((1, True), (2, False), (3, True), (4, False)):
+        trainer.state.epoch, trainer.state.improved = epoch, improved
+        handler.validated(trainer)
+    assert trainer.options.epochs == 10  # never two misses in a row
+    trainer.state.epoch, trainer.state.improved = 5, False
+    handler.validated(trainer)
+    assert trainer.options.epochs == 5  # the loop ends after epoch 5

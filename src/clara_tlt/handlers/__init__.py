@@ -8,9 +8,11 @@ their job instead.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from clara_tlt.components import register, register_unavailable
 from clara_tlt.engines.trainer import Handler, Trainer
+from clara_tlt.errors import ConfigError
 
 register_unavailable(
     "handler",
@@ -71,3 +73,28 @@ class StatsHandler(Handler):
             trainer.epoch_mean_loss,
             f", {metrics}" if metrics else "",
         )
+
+
+@register("handler", "EarlyStop", built_on="clara_tlt")
+class EarlyStop(Handler):
+    """End training after the epoch whose validation is the `val_times_threshold`-th in a row without a new best
+    key metric; the run completes normally (final checkpoint written), with fewer epochs than configured."""
+
+    def __init__(self, val_times_threshold: int) -> None:
+        if val_times_threshold < 1:
+            raise ConfigError(f"val_times_threshold must be at least 1, got {val_times_threshold}")
+        self.threshold = val_times_threshold
+        self.misses = 0
+
+    def validated(self, trainer: Trainer) -> None:
+        self.misses = 0 if trainer.state.improved else self.misses + 1
+        if self.misses >= self.threshold:
+            self.stop(trainer)
+
+    def stop(self, trainer: Trainer) -> None:
+        logging.getLogger("clara_tlt.train").info(
+            "early stop: no better key metric in %d validations; ending after epoch %d",
+            self.misses,
+            trainer.state.epoch,
+        )
+        trainer.options = replace(trainer.options, epochs=trainer.state.epoch)
