@@ -111,9 +111,7 @@ def test_hausdorff95_in_mm_equals_monai(trained_mmar: Path, tmp_path: Path) -> N
     )
     prediction = _read(tmp_path / "out" / "full" / "full_model.nii.gz")
     truth = torch.as_tensor(_cube()).long()[None, None]
-    if prediction.sum() == 0:
-        assert summary["metrics"]["hausdorff95"] is None  # an empty prediction has no distance
-        return
+    assert prediction.sum() > 0, "the tiny model found nothing: no distance to compare"
     hd95 = HausdorffDistanceMetric(include_background=False, percentile=95)
     hd95(
         torch.cat([prediction == 0, prediction == 1], 1),
