@@ -93,10 +93,14 @@ def seg_ahnet(
 ) -> nn.Module:
     """Anisotropic hybrid network (AH-Net) for segmentation; input sides must be multiples of 32.
 
-    `plane` chose the 2D-pretrained slice plane in Clara's TensorFlow model; MONAI's AHNet has no 2D encoder
-    transfer, so it is accepted for config compatibility and has no effect.
+    `plane` is the slice plane of the 2D-style encoder: MONAI's AHNet has it across the last axis, Clara's
+    default "z"; another plane cannot be honoured and is an error rather than silently the z plane.
     """
-    del plane
+    if plane != "z":
+        raise ConfigError(
+            f"plane {plane!r} cannot be honoured: this AH-Net's 2D-style encoder works on z slices (the last "
+            'axis); reorient the volumes so that axis is z and set plane "z"'
+        )
     backbone = AHNet(
         spatial_dims=n_spatial_dim,
         in_channels=num_channels or in_channels,

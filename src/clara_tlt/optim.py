@@ -52,14 +52,18 @@ def momentum(
     learning_rate: float | None = None,
     momentum: float = 0.9,
     use_nesterov: bool = False,
+    nesterov: bool | None = None,
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
-    """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov`."""
+    """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov` (Clara 3.x) or
+    `nesterov` (torch's spelling, Clara 4.x); both given must agree."""
+    if nesterov is not None and use_nesterov and not nesterov:
+        raise ConfigError("use_nesterov true and nesterov false disagree; give one of them")
     return torch.optim.SGD(
         params,
         lr=pick_rate(learning_rate, lr),
         momentum=momentum,
-        nesterov=use_nesterov,
+        nesterov=bool(use_nesterov or nesterov),
         weight_decay=weight_decay,
     )
 

@@ -271,3 +271,24 @@ def test_early_stop_ends_training_after_the_threshold_of_validations_without_a_b
     trainer.state.epoch, trainer.state.improved = 5, False
     handler.validated(trainer)
     assert trainer.options.epochs == 5  # the loop ends after epoch 5
+
+
+def test_argument_spellings_of_other_releases_mean_the_same_and_clash_loudly() -> None:
+    weight = torch.nn.Parameter(torch.ones(1))
+    for args in ({"use_nesterov": True}, {"nesterov": True}, {"use_nesterov": True, "nesterov": True}):
+        optimizer = build(
+            {"name": "Momentum", "args": args}, "optimizer", **WHERE, inject={"params": [weight]}
+        )
+        assert optimizer.defaults["nesterov"] is True
+    with pytest.raises(ConfigError, match="use_nesterov true and nesterov false disagree"):
+        build(
+            {"name": "Momentum", "args": {"use_nesterov": True, "nesterov": False}},
+            "optimizer",
+            **WHERE,
+            inject={"params": [weight]},
+        )
+
+
+def test_segahnet_plane_other_than_z_cannot_be_honoured() -> None:
+    with pytest.raises(ConfigError, match="plane 'x' cannot be honoured"):
+        build({"name": "SegAhnet", "args": {"plane": "x"}}, "network", **WHERE)
