@@ -6,6 +6,7 @@ such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment var
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str
 
 
 Run = Callable[[ResolvedConfig, bool], None]  # (config, as_json): a stage's engine and its report
+
+
+def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
+    """`emit` on rank 0 only: under torchrun every rank returns the summary, one prints it."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        emit(result, as_json=as_json, lines=lines)
 
 
 def dispatch(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from clara_tlt.cli.dialects import mmar_workflow_command, tlt_inference_command
-from clara_tlt.cli.report import emit
+from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.config import ResolvedConfig
 
 
@@ -19,7 +18,7 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
         *table_lines(summary),
         *(f"Wrote {path}" for path in summary["files"].values()),
     ]
-    emit(summary, as_json=as_json, lines=lines)
+    emit_once(summary, as_json=as_json, lines=lines)
     raise_for_failures(summary)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from clara_tlt.cli.dialects import mmar_workflow_command, tlt_inference_command
-from clara_tlt.cli.report import emit
+from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.config import ResolvedConfig
 
 
@@ -16,7 +15,7 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
         f"Inferred {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
         f"({summary['model_format']}); outputs in {summary['output_path']}."
     )
-    emit(summary, as_json=as_json, lines=[line])
+    emit_once(summary, as_json=as_json, lines=[line])
     raise_for_failures(summary)
 
 
