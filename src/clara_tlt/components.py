@@ -20,15 +20,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import re
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clara_tlt.component_args import accepted_names, check_arguments
+from clara_tlt.component_errors import OUR_PACKAGE, PIP_NAMES, missing_package, raised_in_our_code
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
@@ -77,15 +76,6 @@ TLT_PREFIXES = (
 )
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
 INSTANCE_MARK = "#"  # "ScaleByResolution#fine": an instance name after the class name
-OUR_PACKAGE = __name__.split(".")[0]
-# Import names whose package on PyPI is called otherwise (for the install hint of a missing package).
-PIP_NAMES = {
-    "PIL": "pillow",
-    "cv2": "opencv-python",
-    "skimage": "scikit-image",
-    "sklearn": "scikit-learn",
-    "yaml": "pyyaml",
-}
 
 
 @dataclass(frozen=True)
@@ -400,25 +390,3 @@ def build(
         if raised_in_our_code(exc):
             raise
         raise ConfigError(f"cannot build {label}: {exc}", **where) from exc
-
-
-def missing_package(error: ImportError) -> str | None:
-    """The top-level package an import error says is not installed (None: not that kind, or one of ours).
-
-    MONAI's `OptionalImportError` carries no module name, only "... (No module named 'x')" in its message.
-    """
-    name = error.name if isinstance(error, ModuleNotFoundError) else None
-    if name is None:
-        found = re.search(r"No module named '([\w.]+)'", str(error))
-        name = found.group(1) if found else None
-    package = name.split(".")[0] if name else None
-    return None if package in (None, OUR_PACKAGE) else package
-
-
-def raised_in_our_code(error: BaseException) -> bool:
-    """Whether the innermost frame of `error`'s traceback is in a clara_tlt module."""
-    frames = list(traceback.walk_tb(error.__traceback__))
-    if not frames:
-        return False
-    module = str(frames[-1][0].f_globals.get("__name__", ""))
-    return module == OUR_PACKAGE or module.startswith(OUR_PACKAGE + ".")
