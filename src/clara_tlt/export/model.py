@@ -68,7 +68,16 @@ def export_model(
             temporary = stack.enter_context(atomic_path(target))
             log.info("Exporting %s …", target.name)
             exporter.export(network, shape.example(), temporary)
-            artefacts.append(_verified(exporter, temporary, target, cases, tolerance, verify=options.verify))
+            artefacts.append(
+                _verified(
+                    exporter,
+                    temporary,
+                    target=target,
+                    cases=cases,
+                    tolerance=tolerance,
+                    verify=options.verify,
+                )
+            )
             written[exporter.name] = temporary
             return temporary
 
@@ -103,7 +112,13 @@ def export_model(
 
 
 def _verified(
-    exporter: Exporter, temporary: Path, target: Path, cases: list[Case], tolerance: float, *, verify: bool
+    exporter: Exporter,
+    temporary: Path,
+    *,
+    target: Path,
+    cases: list[Case],
+    tolerance: float,
+    verify: bool,
 ) -> dict[str, Any]:
     """Load the artefact back and compare it with PyTorch on every case; raise on the first one past
     `tolerance` (the caller's ExitStack then removes every file of this export)."""
