@@ -86,13 +86,15 @@ def _image_of(mmar: Path, case: str) -> Path:
     return Path(datalist).parent / "imagesTr" / f"{case}.nii.gz"
 
 
-def tlt_run(mmar: Path, data_file: Path, output: Path, *extra: str) -> tuple[int, str, str]:
-    """`tlt-infer` with seed 003's flags on the trained model and the seed's validation config."""
+def tlt_run(
+    mmar: Path, data_file: Path, output: Path, *extra: str, config: Path | None = None
+) -> tuple[int, str, str]:
+    """`tlt-infer` with seed 003's flags on the trained model and (by default) the seed's validation config."""
     return invoke_streams(
         "--model_save_path",
         str(mmar / "models" / "model.pt"),
         "--config",
-        str(mmar / "config" / "config_validation.json"),
+        str(config or mmar / "config" / "config_validation.json"),
         "--output_path",
         str(output),
         "--data_file",
@@ -115,7 +117,23 @@ ORIENTATIONS = {
 }
 
 
-def test_outputs_overlay_their_input_in_any_orientation(trained_mmar: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("resampled", [False, True], ids=["copy-properties", "restore-original-shape"])
+def test_outputs_overlay_their_input_in_any_orientation(
+    trained_mmar: Path, tmp_path: Path, resampled: bool
+) -> None:
+    """Labels land on the input's grid: after CopyProperties, or after RestoreOriginalShape when the
+    pre-transforms resampled the image to 2 mm."""
+    config = json.loads((trained_mmar / "config" / "config_validation.json").read_text())
+    if resampled:
+        config["pre_transforms"].insert(
+            2,
+            {"name": "ScaleByResolution", "args": {"fields": "image", "target_resolution": [2.0, 2.0, 2.0]}},
+        )
+        # RestoreOriginalShape puts `model` back on the file's grid (CopyProperties would copy the 2 mm one)
+        argmax, split, _copy_properties = config["post_transforms"]
+        restore = {"name": "RestoreOriginalShape", "args": {"field": "model", "is_label": True}}
+        config["post_transforms"] = [argmax, restore, split]
+    config_file = write_json(tmp_path / "config.json", config)
     rng = np.random.default_rng(0)
     entries = []
     for name, linear in ORIENTATIONS.items():
@@ -125,7 +143,7 @@ def test_outputs_overlay_their_input_in_any_orientation(trained_mmar: Path, tmp_
         nib.save(nib.Nifti1Image(data, affine), tmp_path / f"{name}.nii.gz")
         entries.append({"image": f"{name}.nii.gz"})
     data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
-    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "out", "--json")
+    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "out", "--json", config=config_file)
     assert code == 0, stderr
     assert json.loads(stdout)["cases"] == len(ORIENTATIONS)
     for name in ORIENTATIONS:
