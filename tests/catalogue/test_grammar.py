@@ -132,7 +132,9 @@ def clara31_config(seed_configs: Path) -> dict[str, Any]:
         {"ref": "ConvertToChannelsFirst"},
         {"ref": "ScaleIntensityRange#ct"},
     ]
-    train["batch_transforms"] = [{"name": "MergeBatchDims", "args": {"fields": ["image", "label"]}}]
+    train["image_pipeline"]["args"]["batch_transforms"] = [
+        {"name": "MergeBatchDims", "args": {"fields": ["image", "label"]}}
+    ]
     train["handlers"] = [{"name": "StatsHandler"}]
     train["lr_policy"] = {"name": "ReduceCosine"}
     return config
@@ -146,8 +148,52 @@ def test_a_clara_31_config_dry_runs_and_trains_one_epoch(unet_mmar: Path, seed_c
     assert code == 0, output
     plan = json.loads(output[output.index("{") :])
     kinds = {c["key_path"]: c["kind"] for c in plan["components"]}
-    assert kinds["train.batch_transforms"] == "transform" and kinds["train.handlers"] == "handler"
+    assert kinds["train.image_pipeline.args.batch_transforms"] == "transform"
+    assert kinds["train.handlers"] == "handler"
     assert "batch_transforms" not in plan["globals"] and "handlers" not in plan["globals"]
     code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json")
     assert code == 0, output
     assert (unet_mmar / "models" / "model_final.pt").is_file()
+
+
+CONSTANT = {
+    "name": "ScaleIntensityRanged",
+    "args": {"keys": "image", "a_min": 0, "a_max": 1, "b_min": 5, "b_max": 5},
+}
+
+
+@pytest.mark.parametrize("where", ["section", "pipeline args"])
+def test_batch_transforms_apply_to_every_batch_the_pipeline_yields(
+    unet_mmar: Path,  # noqa: F811
+    seed_configs: Path,
+    where: str,
+) -> None:
+    config = tiny_train_config(seed_configs)
+    if where == "section":
+        config["train"]["batch_transforms"] = [CONSTANT]
+    else:
+        config["train"]["image_pipeline"]["args"]["batch_transforms"] = [CONSTANT]
+    write_json(unet_mmar / "config" / "config_train.json", config)
+    workflow = build_workflow(
+        load_config(
+            "config/config_train.json", environment_path="config/environment.json", mmar_root=unet_mmar
+        )
+    )
+    pipeline = workflow.get("train.image_pipeline")
+    batch = next(iter(pipeline))
+    assert batch["image"].shape[0] == 2 and bool((batch["image"] == 5).all())  # every voxel rescaled to 5
+    assert batch["label"].max() > 0  # other fields untouched
+    assert len(pipeline) == 2 and workflow.get("train.batch_transforms")[0].keys == ("image",)
+    pipeline.close()
+
+
+def test_batch_transforms_in_both_places_are_refused(tmp_path: Path, seed_configs: Path) -> None:
+    config = tiny_train_config(seed_configs, DATASET_JSON="datalist.json", DATA_ROOT=".")
+    config["train"]["batch_transforms"] = [CONSTANT]
+    config["train"]["image_pipeline"]["args"]["batch_transforms"] = [CONSTANT]
+    with pytest.raises(
+        ConfigError,
+        match=r"train.image_pipeline.args.batch_transforms: batch transforms are also "
+        r"given at train.batch_transforms; keep one list",
+    ):
+        workflow_of(tmp_path, config)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clara_tlt.batching import WithBatchTransforms
 from clara_tlt.components import build, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
@@ -105,8 +106,12 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
                     f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"
                 )
                 continue
+            spec = body[slot]
+            if slot == "image_pipeline":  # Clara 3.1 writes batch_transforms among the pipeline's args
+                spec, problems = _lift_batch_transforms(spec, section, workflow, definitions, search_dirs)
+                errors += problems
             built, problems = _build_slot(
-                body[slot],
+                spec,
                 kind,
                 config=config,
                 key_path=key_path,
@@ -117,6 +122,9 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
             errors += problems
             if built is None:
                 continue
+            batch_transforms = workflow.get(child(section, "batch_transforms"))
+            if slot == "image_pipeline" and batch_transforms:
+                built.obj = WithBatchTransforms(built.obj, batch_transforms)
             workflow.components[key_path] = built
             if kind == "network":
                 model = built.obj
@@ -124,6 +132,39 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
         raise ConfigError(f"{len(errors)} problem(s) in the config:\n" + "\n".join(f"- {e}" for e in errors))
     workflow.datalists = _datalists(workflow, default_data_list_key)
     return workflow
+
+
+def _lift_batch_transforms(
+    spec: Any, section: str, workflow: Workflow, definitions: Definitions, search_dirs: list[Path]
+) -> tuple[Any, list[str]]:
+    """Build the `batch_transforms` of an image pipeline's args as the section's `batch_transforms`; the spec
+    is returned without them. Both places at once is an error (which list would run first?)."""
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("args"), dict)
+        or "batch_transforms" not in spec["args"]
+    ):
+        return spec, []
+    config = workflow.config
+    key_path = child(child(child(section, "image_pipeline"), "args"), "batch_transforms")
+    slot_path = child(section, "batch_transforms")
+    if slot_path in workflow.components:
+        return spec, [
+            f"{config.file}: {key_path}: batch transforms are also given at {slot_path}; keep one list"
+        ]
+    args = dict(spec["args"])
+    built, problems = _build_slot(
+        args.pop("batch_transforms") or [],
+        "transform",
+        config=config,
+        key_path=key_path,
+        inject={},
+        search_dirs=search_dirs,
+        definitions=definitions,
+    )
+    if built is not None:
+        workflow.components[slot_path] = built
+    return {**spec, "args": args}, problems
 
 
 def _inject(
