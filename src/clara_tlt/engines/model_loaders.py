@@ -33,7 +33,7 @@ CHECKPOINT, TORCHSCRIPT, ONNX, TENSORRT = "checkpoint", "torchscript", "onnx", "
 SUFFIXES = {CHECKPOINT: (".pt", ".pth"), TORCHSCRIPT: (".ts",), ONNX: (".onnx",), TENSORRT: (".trt", ".plan")}
 # PyTorch artefacts a TensorFlow model file stands for, in the order they are looked for.
 BESIDE_TF = (".ts", ".onnx", ".pt")
-TF_SUFFIXES = (".trt.pb", ".pb", ".ckpt", ".index", ".meta", ".h5")
+TF_SUFFIXES = (".trt.pb", ".pb", ".ckpt", ".index", ".meta", ".h5", ".graphdef")
 # `--model_format` values (TLT's and ours) → format; None: a TensorFlow format, mapped to the file beside.
 FORMATS: dict[str, str | None] = {
     CHECKPOINT: CHECKPOINT,
@@ -234,6 +234,19 @@ def _tf_loader(name: str) -> Callable[..., ModelLoader]:
     return build
 
 
+def triton_model_loader(
+    model_spec_file_name: str | None = None, model_file_path: str | None = None
+) -> ModelLoader:
+    """Clara's `TRTISModelLoader`: the model of a Triton model folder, named by its `config.pbtxt`
+    (`model_spec_file_name`, seed 001) or by the model file itself; the PyTorch file stands in for Triton's
+    TensorFlow `1/model.graphdef` (`1/model.ts`, `1/model.onnx`, `1/model.pt`, the first found)."""
+    if model_file_path is None and model_spec_file_name is None:
+        raise ConfigError("TRTISModelLoader needs model_spec_file_name (config.pbtxt) or model_file_path")
+    path = model_file_path or str(Path(str(model_spec_file_name)).parent / "1" / "model.graphdef")
+    return ModelLoader(path, model_format="trtmodel")
+
+
 register("model_loader", "ModelLoader", aliases=("PyTorchModelLoader",))(ModelLoader)
-for _name in ("FrozenGraphModelLoader", "CheckpointModelLoader", "TRTISModelLoader"):
+register("model_loader", "TRTISModelLoader")(triton_model_loader)
+for _name in ("FrozenGraphModelLoader", "CheckpointModelLoader"):
     register("model_loader", _name)(_tf_loader(_name))
