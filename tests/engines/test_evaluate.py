@@ -238,3 +238,32 @@ def test_the_training_config_evaluates_to_the_trainers_validation_metric(trained
     assert code == 0, stderr
     best = torch.load(trained_mmar / "models" / "model.pt", weights_only=True)["metric"]
     assert json.loads(stdout)["metrics"]["mean_dice"] == pytest.approx(best, abs=1e-6)
+
+
+def test_a_case_whose_label_does_not_fit_fails_alone(trained_mmar: Path, tmp_path: Path) -> None:  # noqa: F811
+    """exit 5 naming the case; the reports hold the other cases, one row each, in order."""
+    entries = [
+        _tiny_case(tmp_path, "first", _cube(), (1.5, 1.5, 3.0)),
+        _tiny_case(tmp_path, "misfit", _cube(), (1.5, 1.5, 3.0)),
+        _tiny_case(tmp_path, "last", _cube(), (1.5, 1.5, 3.0)),
+    ]
+    small = nib.Nifti1Image(np.ones((16, 16, 8), dtype=np.uint8), np.diag([1.5, 1.5, 3.0, 1.0]))
+    nib.save(small, tmp_path / "misfit_seg.nii.gz")
+    config = trained_mmar / "config" / "config_validation.json"
+    data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
+    code, _, stderr = invoke_streams(
+        "--model_save_path",
+        str(trained_mmar / "models" / "model.pt"),
+        "--config",
+        str(config),
+        "--output_path",
+        str(tmp_path / "out"),
+        "--data_file",
+        str(data_file),
+        command=tlt_evaluate,
+    )
+    assert code == 5 and "1 of 3 case(s) failed" in stderr and "misfit.nii.gz: write" in stderr
+    raw = (tmp_path / "out" / "mean_dice_raw_results.txt").read_text().splitlines()
+    assert [Path(line.split("\t")[0]).name for line in raw[1:]] == ["first.nii.gz", "last.nii.gz"]
+    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert [Path(f["file"]).name for f in report["failed"]] == ["misfit.nii.gz"]

@@ -142,12 +142,24 @@ class Predictor:
         for step in (*self.post_transforms, *self.writers):
             sample = step(sample)
         if self.metrics:
-            batch = {k: v.unsqueeze(0) if isinstance(v, torch.Tensor) else v for k, v in sample.items()}
-            for op in self.aux_ops:
-                batch = op(batch)
+            self.score(sample)
+        return sample
+
+    def score(self, sample: Sample) -> None:
+        """Run the aux ops and update every metric with one case, or (on an error) none: each metric keeps
+        one row per scored case, in the same order, for the per-case reports."""
+        batch = {k: v.unsqueeze(0) if isinstance(v, torch.Tensor) else v for k, v in sample.items()}
+        for op in self.aux_ops:
+            batch = op(batch)
+        kept = [_row_counts(metric) for metric in self.metrics]
+        try:
             for metric in self.metrics:
                 metric.update(batch)
-        return sample
+        except Exception:
+            for metric, counts in zip(self.metrics, kept, strict=True):
+                for name, rows in getattr(metric, "buffers", {}).items():
+                    del rows[counts.get(name, 0) :]
+            raise
 
     def predict(self, entry: Sample) -> Sample:
         """One case from its datalist entry to its written outputs; returns the finished sample."""
@@ -204,6 +216,11 @@ class Predictor:
         outcome.failures.sort(key=lambda f: order.get(f.file, len(order)))
         outcome.seconds = time.perf_counter() - started
         return outcome
+
+
+def _row_counts(metric: Metric) -> dict[str, int]:
+    """How many rows each per-case buffer of a `ClaraMetric` holds (none for other metrics)."""
+    return {name: len(rows) for name, rows in getattr(metric, "buffers", {}).items()}
 
 
 class _NoBar:

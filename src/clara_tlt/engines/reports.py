@@ -82,7 +82,7 @@ def build_report(metrics: Sequence[Metric], cases: Sequence[str], failed: Sequen
             column: statistics(table.values[:, j], table.empty[:, j])
             for j, column in enumerate(table.columns)
         }
-        for row, case in zip(table.values.tolist(), report["cases"], strict=False):
+        for row, case in zip(table.values.tolist(), report["cases"], strict=True):
             case[metric.name] = {
                 column: (value if math.isfinite(value) else None)
                 for column, value in zip(table.columns, row, strict=True)
