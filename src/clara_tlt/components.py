@@ -42,7 +42,7 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "loss": ("clara_tlt.losses",),
     "optimizer": ("clara_tlt.optim",),
     "lr_policy": ("clara_tlt.optim",),
-    "metric": ("clara_tlt.metrics",),
+    "metric": ("clara_tlt.metrics", "clara_tlt.metrics.catalogue"),
     "inferer": ("clara_tlt.inferers",),
     "writer": ("clara_tlt.writers",),
     "model_loader": ("clara_tlt.engines.model_loaders",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,34 @@ def test_argument_spellings_of_other_releases_mean_the_same_and_clash_loudly() -
 def test_segahnet_plane_other_than_z_cannot_be_honoured() -> None:
     with pytest.raises(ConfigError, match="plane 'x' cannot be honoured"):
         build({"name": "SegAhnet", "args": {"plane": "x"}}, "network", **WHERE)
+
+
+def test_neg_loss_puts_the_negated_loss_of_each_case_for_a_metric(tmp_path: Path) -> None:
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.workflow import build_workflow
+
+    config = {
+        "train": {"loss": {"name": "Dice"}},
+        "validate": {
+            "aux_ops": [{"name": "NegLoss", "args": {"tag": "neg_dice"}}],
+            "metrics": [
+                {
+                    "name": "ComputeAverage",
+                    "args": {"name": "neg_dice", "field": "neg_dice", "is_key_metric": True},
+                }
+            ],
+        },
+    }
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    workflow = build_workflow(load_config(tmp_path / "c.json"))
+    p, y = probabilities_and_labels()
+    sample = workflow.get("validate.aux_ops")[0]({"model": p, "label": y})
+    dice = workflow.get("train.loss")
+    assert sample["neg_dice"].shape == (2,)
+    assert float(sample["neg_dice"][1]) == pytest.approx(-float(dice(p[1:], y[1:])))
+    metric = workflow.get("validate.metrics")[0]
+    metric.reset()
+    metric.update(sample)
+    assert metric.aggregate() == pytest.approx(float(sample["neg_dice"].mean()))
+    with pytest.raises(ConfigError, match='add a "loss" to the train section'):
+        build({"name": "NegLoss"}, "metric", **WHERE)

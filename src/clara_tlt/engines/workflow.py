@@ -192,6 +192,9 @@ def _inject(
         return inject
     if slot == "image_pipeline":
         return {"transforms": workflow.get(child(section, "pre_transforms")) or []}
+    if slot == "aux_ops":  # NegLoss scores the loss; the validate section has none of its own
+        loss = workflow.get(child(section, "loss")) or workflow.get("train.loss")
+        return {} if loss is None else {"loss": loss}
     return {}
 
 
