@@ -6,7 +6,7 @@ updates the metrics. `predict_all(entries)` does the same for many cases with re
 case n+1 and the writing of case n−1 overlapping the inference of case n (queues of two cases, so memory
 stays bounded); a case that fails is reported with its file and the others go on.
 
->>> predictor = Predictor(network=net, inferer=SimpleInferer(), pre_transforms=[LoadNifti(fields="image")])
+>>> predictor = Predictor(network=net, inferer=SimpleInferer(), pre_transforms=[load])  # doctest: +SKIP
 >>> outcome = predictor.predict_all([{"image": "ct_1.nii.gz"}, {"image": "ct_2.nii.gz"}])  # doctest: +SKIP
 """
 

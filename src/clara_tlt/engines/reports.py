@@ -19,13 +19,17 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.metrics.base import EMPTY_BOTH, EMPTY_LABEL, EMPTY_NOTES, EMPTY_PREDICTION, CaseValues, Metric
+
+if TYPE_CHECKING:
+    from clara_tlt.engines.predictor import CaseFailure
 
 CSV_COLUMNS = ("file", "metric", "class", "value", "note")
 
@@ -66,13 +70,15 @@ def note(code: int) -> str:
     return EMPTY_NOTES.get(code, "")
 
 
-def build_report(metrics: Sequence[Metric], cases: Sequence[str], failed: Sequence[Any]) -> dict[str, Any]:
+def build_report(
+    metrics: Sequence[Metric], cases: Sequence[str], failed: Sequence[CaseFailure]
+) -> dict[str, Any]:
     """The JSON-ready report: aggregates, per-class summaries, per-case values (None: no value), failures."""
     report: dict[str, Any] = {
         "metrics": {m.name: aggregate(m) for m in metrics},
         "summary": {},
         "cases": [{"file": file} for file in cases],
-        "failed": [vars(f) if hasattr(f, "__dict__") else f for f in failed],
+        "failed": [asdict(f) for f in failed],
     }
     for metric in metrics:
         table = case_values(metric)
