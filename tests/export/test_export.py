@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 
 from clara_tlt.engines.checkpoint import network_from_checkpoint
 from clara_tlt.export import ExportOptions, export_model
+from clara_tlt.export.onnx import OnnxExporter
 from tests.engines.conftest import UNET
 from tests.export.conftest import AHNET, DENSENET, write_checkpoint
 from tests.test_cli import invoke_streams
@@ -63,6 +65,7 @@ def test_dynamic_mode_takes_other_spatial_sizes(tmp_path: Path) -> None:
         "export", "-m", str(tmp_path), "--model_file_path", str(tmp_path), "--trt_dynamic_mode", "--json"
     )
     assert code == 0, stderr
+    assert "warn" not in stderr.lower(), "exporter noise reached the console"
     summary = json.loads(stdout)
     assert summary["input_shape"] == [-1, 1, -1, -1, -1]
     shapes = [c["input_shape"] for c in summary["artefacts"][1]["checks"]]
@@ -109,6 +112,22 @@ def test_a_wrong_export_fails_verification_and_removes_what_it_wrote(tmp_path: P
     assert "verification failed: model.ts on an input of shape (2, 1, 8, 8, 8)" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.ts"]
     assert (tmp_path / "model.ts").read_bytes() == b"an earlier export"
+
+
+def test_an_interrupted_export_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    export_onnx = OnnxExporter.export
+
+    def interrupted(self: OnnxExporter, network: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+        export_onnx(self, network, example, path)
+        raise KeyboardInterrupt  # Ctrl-C after the ONNX file is half done (written, not verified)
+
+    monkeypatch.setattr(OnnxExporter, "export", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(checkpoint, ExportOptions(triton_repo=tmp_path / "repo"))
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["model.pt"]
 
 
 def test_skip_verify_says_it_is_unsafe(tmp_path: Path) -> None:
