@@ -163,3 +163,30 @@ def test_a_datalist_entry_brings_its_own_points(aiaa_config: Path, ct_folder: Pa
     assert json.loads(stdout)["cases"] == 1
     labels = np.asarray(nib.load(out / "ct_a" / "ct_a_model.nii.gz").dataobj)
     assert all(labels[tuple(p)] == 1 for p in clicks)
+
+
+def test_tlt_infer_runs_an_aiaa_config_on_a_datalist(
+    aiaa_config: Path, model_file: Path, ct_folder: Path, tmp_path: Path
+) -> None:
+    from clara_tlt.cli.infer import tlt_command
+
+    datalist = write_json(
+        tmp_path / "datalist.json", {"validation": [{"image": str(ct_folder / "ct_a.nii.gz")}]}
+    )
+    out = tmp_path / "infer"
+    code, stdout, stderr = invoke_streams(
+        "--config",
+        str(aiaa_config),
+        "--model_save_path",
+        str(model_file),
+        "--data_file",
+        str(datalist),
+        "--output_path",
+        str(out),
+        "--json",
+        command=tlt_command,
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["cases"] == 1
+    labels = np.asarray(nib.load(out / "ct_a" / "ct_a_model.nii.gz").dataobj)
+    assert (labels == cube_mask(0)).mean() > 0.99

@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.config import ResolvedConfig
+from clara_tlt.errors import UsageError
 
 
 def run(config: ResolvedConfig, as_json: bool) -> None:
-    """Write the predictions of every case; exit 5 after the others when some case failed."""
+    """Write the predictions of every case; exit 5 after the others when some case failed.
+
+    An AIAA model config (seed 000: `type` and `inference`) runs through `clara_tlt.aiaa` on the datalist.
+    """
+    from clara_tlt.aiaa.model_config import is_aiaa_config
     from clara_tlt.engines.predictor import raise_for_failures, run_config
 
-    summary = run_config(config, score=False)
-    line = (
-        f"Inferred {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
-        f"({summary['model_format']}); outputs in {summary['output_path']}."
-    )
+    if is_aiaa_config(config.data):
+        summary = _run_aiaa(config)
+        line = f"Inferred {summary['cases']} case(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
+    else:
+        summary = run_config(config, score=False)
+        line = (
+            f"Inferred {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
+            f"({summary['model_format']}); outputs in {summary['output_path']}."
+        )
     emit_once(summary, as_json=as_json, lines=[line])
     raise_for_failures(summary)
+
+
+def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
+    from clara_tlt.aiaa.run import run_aiaa
+    from clara_tlt.data.datalist import load_datalist
+
+    variables = config.variables
+    if not variables.get("DATASET_JSON") or not variables.get("MMAR_EVAL_OUTPUT_PATH"):
+        raise UsageError(
+            "an AIAA config runs with --data_file DATALIST and --output_path DIR (tlt-infer), or over a folder "
+            "with `clara-tlt deploy --config CONFIG --input DIR --output DIR`"
+        )
+    key = variables.get("DATA_LIST_KEY") or "validation"
+    entries = load_datalist(variables["DATASET_JSON"], key, base_dir=variables.get("DATA_ROOT") or None)
+    return run_aiaa(
+        config.file,
+        model_path=variables.get("MODEL_FILE_PATH"),
+        entries=entries,
+        output_dir=variables["MMAR_EVAL_OUTPUT_PATH"],
+    )
 
 
 mmar_command = mmar_workflow_command(
