@@ -32,7 +32,7 @@ from clara_tlt.config import load_config
 from clara_tlt.engines.predictor import Predictor, Sample
 from clara_tlt.errors import ConfigError
 from clara_tlt.io import Volume, read_image, write_image
-from clara_tlt.writers.metaimage import case_name
+from clara_tlt.transforms.io import case_name
 
 log = logging.getLogger(__name__)
 

@@ -109,13 +109,13 @@ def register_transform(name: str, *, aliases: Iterable[str] = ()) -> Callable[[t
     """
 
     def decorate(cls: type[T]) -> type[T]:
-        register("transform", name, aliases=aliases)(_config_factory(cls))
+        register("transform", name, aliases=aliases)(config_factory(cls))
         return cls
 
     return decorate
 
 
-def _config_factory(cls: type[T]) -> Callable[..., T]:
+def config_factory(cls: type[T]) -> Callable[..., T]:
     """`cls`, or where it takes `fields`, a factory that also accepts the synonyms (and says so in its
     signature, which the component factory lists in its messages and whose types it checks: the annotations
     are evaluated here, so `a_min: "1"` is refused as "a_min must be a number")."""

@@ -135,11 +135,13 @@ class LoadSpatialShape(_FieldProperty):
 
 @register_transform("WriteNiftyResults")
 class WriteNiftyResults(ClaraTransform):
-    """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (atomically, through `clara_tlt.io`).
+    """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (`suffix`; atomically, through `clara_tlt.io`).
 
     `<name>` is the stem of the file the field (or `image`) was loaded from. A single channel is dropped; the
     field must then be one 3-D volume. MONAI: `SaveImaged(keys, output_dir, output_postfix)`.
     """
+
+    suffix = ".nii.gz"  # the writer of another format changes only this
 
     def __init__(self, fields: FieldsArg, write_path: str = ".", dtype: str = "float32") -> None:
         self.key = one_field(fields)
@@ -151,18 +153,20 @@ class WriteNiftyResults(ClaraTransform):
         source = image.meta.get("filename_or_obj") or getattr(data.get("image"), "meta", {}).get(
             "filename_or_obj"
         )
-        name = _stem(str(source)) if source else "sample"
+        name = case_name(source)
         array = image.detach().cpu().numpy()
         if array.ndim > len(spatial_shape(image)) and array.shape[0] == 1:
             array = array[0]
         affine = image.affine.detach().cpu().numpy()
-        target = self.write_path / name / f"{name}_{self.key}.nii.gz"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.write_path / name / f"{name}_{self.key}{self.suffix}"
         write_array(array.astype(self.dtype), affine, target)
         return {**data, f"{self.key}_path": str(target)}
 
 
-def _stem(path: str) -> str:
-    name = Path(path).name
+def case_name(source: str | Path | None) -> str:
+    """`/data/case_003.nii.gz` → `case_003` (the whole image suffix goes); `sample` without a source."""
+    if not source:
+        return "sample"
+    name = Path(source).name
     suffix = array_suffix(name)
-    return name[: -len(suffix)] if suffix else Path(path).stem
+    return name[: -len(suffix)] if suffix else Path(name).stem

@@ -14,11 +14,11 @@ overlay their image in any viewer whatever the input's orientation.
 from __future__ import annotations
 
 from clara_tlt.components import register
-from clara_tlt.transforms.base import _config_factory
+from clara_tlt.transforms.base import config_factory
 from clara_tlt.transforms.io import WriteNiftyResults
 from clara_tlt.writers.metaimage import WriteMhd
 
-register("writer", "WriteNifti", aliases=("WriteNiftyResults",))(_config_factory(WriteNiftyResults))
-register("writer", "WriteMhd", aliases=("WriteMetaImage",))(_config_factory(WriteMhd))
+register("writer", "WriteNifti", aliases=("WriteNiftyResults",))(config_factory(WriteNiftyResults))
+register("writer", "WriteMhd", aliases=("WriteMetaImage",))(config_factory(WriteMhd))
 
 __all__ = ["WriteMhd", "WriteNiftyResults"]
