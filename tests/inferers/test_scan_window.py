@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from math import nan
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from monai.inferers import sliding_window_inference
 
 from clara_tlt.errors import ClaraError
 from clara_tlt.inferers import ScanWindowInferer
-from clara_tlt.inferers.blending import LabelTarget, SlabBlender
+from clara_tlt.inferers.blending import CellBlender, LabelTarget, argmax_channels
 from clara_tlt.inferers.placement import plan_windows
 
 
@@ -80,19 +82,28 @@ def test_network_sees_batches_of_windows_of_the_roi_size() -> None:
     assert all(s[0] <= 3 and s[2:] == (8, 8, 8) for s in calls) and sum(s[0] for s in calls) == 3 * 2 * 5
 
 
-def test_label_mode_holds_at_most_one_window_depth_of_float_scores() -> None:
-    plan = plan_windows((16, 16, 64), (8, 8, 8), 0.25)
-    blender = SlabBlender(
-        plan, LabelTarget(torch.zeros(1, 16, 16, 64, dtype=torch.uint8), torch.float32), None
+def test_label_mode_holds_less_than_one_window_deep_slab_in_floats() -> None:
+    """64×16×16 image, 8³ windows 6 apart: MONAI holds scores for all 64 planes; we hold under 8 planes' worth."""
+    plan = plan_windows((64, 16, 16), (8, 8, 8), 0.25, cut=True)
+    blender = CellBlender(
+        plan, LabelTarget(torch.zeros(1, 64, 16, 16, dtype=torch.uint8), torch.float32), None
     )
-    deepest = 0
-    for i, window in enumerate(plan.windows):
-        blender.add(window, torch.rand(3, 8, 8, 8))
-        if i + 1 < len(plan.windows):
-            blender.finish_before(plan.windows[i + 1][-1].start)
-        deepest = max(deepest, sum(plan.slab(k).stop - plan.slab(k).start for k in blender.open))
-    blender.finish_all()
-    assert deepest <= 8 and not blender.open
+    peak = 0
+    for index in range(len(plan.windows)):
+        blender.add(index, torch.rand(3, 8, 8, 8))
+        held = [plan.cell(cell) for cell in blender.open]
+        peak = max(peak, sum(math.prod(r.stop - r.start for r in region) for region in held))
+    assert not blender.open
+    assert peak < 8 * 16 * 16
+
+
+def test_streamed_argmax_breaks_ties_and_nans_as_torch_does() -> None:
+    scores = torch.tensor(
+        [[0.5, 1.0, 2.0, nan, 0.0], [0.5, 3.0, 2.0, 1.0, nan], [0.1, 3.0, 1.0, nan, nan]]
+    ).reshape(3, 5, 1)
+    out = torch.empty(5, 1, dtype=torch.uint8)
+    argmax_channels(scores, out=out)
+    assert out.flatten().tolist() == scores.argmax(dim=0).flatten().tolist() == [0, 1, 0, 0, 1]
 
 
 def test_more_than_256_classes_give_int16_labels() -> None:
@@ -108,12 +119,10 @@ def test_more_than_256_classes_give_int16_labels() -> None:
 
 
 def test_output_lives_on_device_and_windows_on_the_network_device() -> None:
-    """On a CPU-only machine the meta device stands in for a second device."""
+    """On a CPU-only machine the meta device (shapes, no data) stands in for a second device."""
     meta_network = random_network(seed=1, spatial=3).to("meta")
-    volume = torch.randn(1, 2, 12, 12, 12)
-    for labels in (False, True):
-        out = ScanWindowInferer((8, 8, 8), device="meta", labels=labels)(volume, meta_network)
-        assert out.device.type == "meta" and out.shape == (1, 1 if labels else 5, 12, 12, 12)
+    out = ScanWindowInferer((8, 8, 8), device="meta")(torch.randn(1, 2, 12, 12, 12), meta_network)
+    assert out.device.type == "meta" and out.shape == (1, 5, 12, 12, 12)
 
 
 def test_out_of_memory_off_the_cpu_falls_back_to_blending_on_the_cpu_once() -> None:

@@ -16,7 +16,7 @@ from monai.utils import BlendMode, PytorchPadMode
 
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ClaraError, ConfigError
-from clara_tlt.inferers.blending import LabelTarget, ScoreTarget, SlabBlender, Target
+from clara_tlt.inferers.blending import CellBlender, LabelTarget, ScoreTarget, Target
 from clara_tlt.inferers.outputs import as_input_type, checked_scores, label_dtype
 from clara_tlt.inferers.placement import plan_windows
 
@@ -34,9 +34,12 @@ class ScanWindowInferer(Inferer):
 
     With `labels = True` (an attribute the infer engine sets when the first post-transform takes the argmax
     across channels) the call returns `(N, 1, *spatial)` class indices instead (uint8 up to 256 classes,
-    int16 beyond): each slab along the last spatial axis is argmax'ed and its float buffers freed as soon as
-    no later window touches it, so at most about one window's depth of `C_out` float channels is held.
-    Ties go to the lowest class index, as `torch.argmax`.
+    int16 beyond). Windows are visited in MONAI's order (first axis slowest); the image is cut into cells at
+    every window boundary, and each cell is normalised, argmax'ed and its float buffer freed right after the
+    last window that covers it. The `C_out` float channels held at once are then about the band that the
+    next row of windows will overlap (`overlap · roi` deep on the first axis, across the image) plus the row
+    in progress, not the whole `C_out × H × W × D` volume. Ties go to the lowest class index, as
+    `torch.argmax`; the labels equal the argmax of the plain output exactly.
 
     If blending on a GPU runs out of memory, the call is redone with the output on the CPU, and the inferer
     keeps blending there (one warning).
@@ -103,7 +106,7 @@ class ScanWindowInferer(Inferer):
     ) -> torch.Tensor:
         image = inputs.as_tensor() if isinstance(inputs, MetaTensor) else inputs
         self._check_dimensions(image)
-        plan = plan_windows(image.shape[2:], self.roi_size, self.overlap)
+        plan = plan_windows(image.shape[2:], self.roi_size, self.overlap, cut=self.labels)
         if any(plan.pad):
             image = F.pad(image, list(plan.pad), mode=self.padding_mode)
         score_dtype = torch.promote_types(image.dtype, torch.float32)
@@ -121,7 +124,7 @@ class ScanWindowInferer(Inferer):
         result: torch.Tensor | None = None
         with torch.no_grad():
             for case in range(image.shape[0]):
-                blender: SlabBlender | None = None
+                blender: CellBlender | None = None
                 for first in range(0, len(plan.windows), self.batch_size):
                     batch = plan.windows[first : first + self.batch_size]
                     windows = torch.cat([image[(slice(case, case + 1), slice(None), *w)] for w in batch])
@@ -133,15 +136,11 @@ class ScanWindowInferer(Inferer):
                             image, channels=scores.shape[1], device=device, dtype=score_dtype
                         )
                     if blender is None:
-                        blender = SlabBlender(plan, self._target(result[case], score_dtype), importance)
-                    for window, window_scores in zip(batch, scores, strict=True):
-                        blender.add(window, window_scores)
-                    if first + self.batch_size < len(plan.windows):
-                        blender.finish_before(plan.windows[first + self.batch_size][-1].start)
+                        blender = CellBlender(plan, self._target(result[case], score_dtype), importance)
+                    for offset, window_scores in enumerate(scores):
+                        blender.add(first + offset, window_scores)
                     if bar is not None:
                         bar.update(len(batch))
-                if blender is not None:
-                    blender.finish_all()
         if bar is not None:
             bar.close()
         assert result is not None  # every plan has at least one window
