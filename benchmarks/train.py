@@ -18,9 +18,11 @@ Compute time is measured around `Trainer.step` (ours) and the same lines of the 
 loss value, which waits for the device. Ours runs with the seed's `prefetch_size` 0 and again with 1 (the
 ThreadDataLoader prepares one batch ahead in a thread, as `prefetch_size` 1 does).
 
-Target: ours/peer throughput ≥ 1.0×.
+Target: ours/peer throughput ≥ 1.0×. On a machine other processes share, run with `OMP_NUM_THREADS=1`: two
+OpenMP threads on two busy cores made the same step take 0.3 to 5 s, in both contenders, and the epoch pairs
+printed show whether the run was quiet enough to compare.
 
-    .venv/bin/python benchmarks/train.py [--volumes 8] [--shape 64 64 48] [--crop 32] [--epochs 5]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train.py [--volumes 8] [--shape 64 64 48] [--crop 32] [--epochs 5]
     python benchmarks/train.py --device cuda --amp --shape 192 192 96 --crop 96 --channels 16 32 64 128
 """
 
@@ -306,6 +308,8 @@ def report(peer: Run, ours: dict[int, Run], describe: str) -> str:
             f"compute {run.compute_fraction:.1%} of epoch wall time, "
             f"throughput ours/MONAI {1 / run.median_pair_ratio:.2f}x (median of epoch pairs; target >= 1.0x)"
         )
+        pairs = ", ".join(f"{o:.2f}/{p:.2f}" for o, p in zip(run.epoch_s[1:], run.peer_s[1:], strict=True))
+        lines.append(f"  epoch pairs, ours/MONAI s: {pairs}")
     return "\n".join(lines)
 
 
