@@ -48,7 +48,7 @@ class LabelTarget:
         return torch.zeros(shape, dtype=self.score_dtype, device=self.labels.device)
 
     def finish(self, region: Region, scores: torch.Tensor) -> None:
-        argmax_channels(scores, out=self.labels[(0, *region)])
+        argmax_channels(scores, out=self.labels[0][region])
 
 
 def argmax_channels(scores: torch.Tensor, *, out: torch.Tensor) -> None:
