@@ -13,6 +13,7 @@ from monai.data import MetaTensor
 from monai.data.utils import compute_importance_map
 from monai.inferers import Inferer
 from monai.utils import BlendMode, PytorchPadMode
+from tqdm import tqdm
 
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ClaraError, ConfigError
@@ -32,13 +33,14 @@ class ScanWindowInferer(Inferer):
     the blended output lives on `device` (default: the input's device). Window positions and importance maps
     are MONAI's, so the output matches `monai.inferers.sliding_window_inference` with the same settings.
 
-    With `labels = True` (an attribute the infer engine sets when the first post-transform takes the argmax
-    across channels) the call returns `(N, 1, *spatial)` class indices instead (uint8 up to 256 classes,
-    int16 beyond). Windows are visited in MONAI's order (first axis slowest); the image is cut into cells at
-    every window boundary, and each cell is normalised, argmax'ed and its float buffer freed right after the
-    last window that covers it. The `C_out` float channels held at once are then about the band that the
-    next row of windows will overlap (`overlap · roi` deep on the first axis, across the image) plus the row
-    in progress, not the whole `C_out × H × W × D` volume. Ties go to the lowest class index, as
+    With `labels = True` (a public attribute, for the infer engine to set when the first post-transform takes
+    the argmax across channels) the call returns `(N, 1, *spatial)` class indices instead (uint8 up to 256 classes,
+    int16 beyond). Windows are visited row by row along the axis with the most window positions
+    (`placement.visiting_order`); the image is cut into cells at the window edges on the two outer axes, and
+    each cell is normalised, argmax'ed and its float buffer freed right after the last window that covers it.
+    The `C_out` float channels held at once are then about the band the next row of windows overlaps
+    (`overlap · roi` deep) plus the row in progress, not the whole `C_out × H × W × D` volume (20% of it for
+    256×256×160 and 96³ windows). Ties go to the lowest class index and NaN counts as the maximum, as
     `torch.argmax`; the labels equal the argmax of the plain output exactly.
 
     If blending on a GPU runs out of memory, the call is redone with the output on the CPU, and the inferer
@@ -120,9 +122,10 @@ class ScanWindowInferer(Inferer):
                 dtype=score_dtype,
             )
         window_device = _parameter_device(network) or image.device
-        bar = _progress_bar(self.progress, total=image.shape[0] * len(plan.windows))
+        total = image.shape[0] * len(plan.windows)
+        bar = tqdm(total=total, unit="window", desc="scanning windows", disable=not self.progress)
         result: torch.Tensor | None = None
-        with torch.no_grad():
+        with torch.no_grad(), bar:
             for case in range(image.shape[0]):
                 blender: CellBlender | None = None
                 for first in range(0, len(plan.windows), self.batch_size):
@@ -139,10 +142,7 @@ class ScanWindowInferer(Inferer):
                         blender = CellBlender(plan, self._target(result[case], score_dtype), importance)
                     for offset, window_scores in enumerate(scores):
                         blender.add(first + offset, window_scores)
-                    if bar is not None:
-                        bar.update(len(batch))
-        if bar is not None:
-            bar.close()
+                    bar.update(len(batch))
         assert result is not None  # every plan has at least one window
         return as_input_type(result[(slice(None), slice(None), *plan.crop())], inputs)
 
@@ -185,11 +185,3 @@ def _parameter_device(network: Callable[..., Any]) -> torch.device | None:
         for parameter in network.parameters():
             return parameter.device
     return None
-
-
-def _progress_bar(enabled: bool, *, total: int) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="window", desc="scanning windows")
