@@ -3,9 +3,11 @@ train_conf (the network spec and a validation ROI), as the training engine write
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -16,6 +18,16 @@ from tests.engines.conftest import train_data, unet_mmar  # noqa: F401  (fixture
 
 AHNET = {"name": "SegAhnet", "args": {"num_classes": 2}}
 DENSENET = {"name": "DenseNet121", "args": {"num_classes": 3, "in_channels": 1}}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: on these small inputs two threads on a shared 2-core machine contend more than
+    they help (measured: the DenseNet121 export took 24 s with two, 12 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def train_conf(spec: dict[str, Any], roi: list[int]) -> dict[str, Any]:
