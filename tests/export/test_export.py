@@ -182,3 +182,15 @@ def tlt_export():  # type: ignore[no-untyped-def]
     from clara_tlt.cli.export import tlt_command
 
     return tlt_command
+
+
+def test_a_config_without_an_input_size_says_where_to_set_one(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["train_conf"]["validate"]
+    torch.save(saved, checkpoint)
+    # --checkpoint_ext .ckpt (a Clara script's TensorFlow suffix) means the .pt beside it
+    code, _, stderr = invoke_streams(
+        "--model_file_path", str(tmp_path), "--checkpoint_ext", ".ckpt", command=tlt_export()
+    )
+    assert code == 3 and "validate.inferer.args.roi_size" in stderr and "3-D input size" in stderr
