@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -56,6 +57,8 @@ def test_unet_fixed_shape_exports_verified_artefacts_with_a_dynamic_batch(tmp_pa
         assert all(c["passed"] and c["max_rel"] < 1e-3 for c in artefact["checks"])
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == ["batch", 1, 16, 16, 16]
+    opsets = {o.domain: o.version for o in onnx.load(str(tmp_path / "model.onnx")).opset_import}
+    assert opsets[""] == summary["onnx_opset"] == 17  # what onnxruntime and TensorRT ≥ 8.6 both take
     assert_artefacts_match(checkpoint, (5, 1, 16, 16, 16))  # up to --max_batch_size
 
 
