@@ -129,9 +129,10 @@ class ReduceOnPlateau:
     """Multiply the learning rate by `reduction_rate` once the key validation metric (higher is better) has
     not improved `plateau_count_trigger` validations in a row.
 
-    `step()` without a metric (the per-iteration step every policy gets) does nothing; `step(metric)` after a
-    validation counts the plateau.
+    The trainer calls `step(metric)` after each validation (`steps_on_metric`), not once per iteration.
     """
+
+    steps_on_metric = True
 
     def __init__(
         self, optimizer: torch.optim.Optimizer, plateau_count_trigger: int = 10, reduction_rate: float = 0.1
@@ -142,9 +143,8 @@ class ReduceOnPlateau:
             optimizer, mode="max", factor=reduction_rate, patience=plateau_count_trigger
         )
 
-    def step(self, metric: float | None = None) -> None:
-        if metric is not None:
-            self.scheduler.step(metric)
+    def step(self, metric: float) -> None:
+        self.scheduler.step(metric)
 
     def state_dict(self) -> dict[str, object]:
         return self.scheduler.state_dict()

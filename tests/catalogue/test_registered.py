@@ -142,7 +142,7 @@ def test_lr_reduce_on_plateau_reduces_after_the_trigger_count() -> None:
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
     spec = {"name": "ReduceOnPlateau", "args": {"plateau_count_trigger": 1, "reduction_rate": 0.5}}
     policy = build(spec, "lr_policy", **WHERE, inject={"optimizer": optimizer})
-    policy.step()  # the per-iteration step without a metric changes nothing
+    assert policy.steps_on_metric  # the trainer steps it after each validation, not per iteration
     for metric in (0.5, 0.5, 0.5):
         policy.step(metric)
     assert optimizer.param_groups[0]["lr"] == 0.5

@@ -78,10 +78,35 @@ def test_lr_policy_steps_per_iteration_and_validation_follows_its_cadence(unet_m
         "train.lr_policy.args.decay_freq=1",
         "train.lr_policy.args.decay_ratio=0.5",
     )
-    assert [h["epoch"] for h in summary["history"] if "metrics" in h] == [2, 3]  # every 2nd epoch and the last
+    assert [h["epoch"] for h in summary["history"] if "metrics" in h] == [
+        2,
+        3,
+    ]  # every 2nd epoch and the last
     state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)
     assert state["trainer"]["iteration"] == 6  # 2 volumes a epoch
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5**6)
+
+
+def test_config_handlers_run_and_reduce_on_plateau_follows_the_key_metric(unet_mmar: Path) -> None:
+    """A learning rate too small to change any prediction keeps the key metric flat: ReduceOnPlateau halves
+    the rate after each validation without a new best, and EarlyStop ends the run after two of them."""
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    config["train"]["handlers"] = [
+        {"name": "EarlyStop", "args": {"val_times_threshold": 2}},
+        {"name": "StatsHandler"},
+    ]
+    config["train"]["lr_policy"] = {
+        "name": "ReduceOnPlateau",
+        "args": {"plateau_count_trigger": 0, "reduction_rate": 0.5},
+    }
+    write_json(config_file, config)
+    summary = train_mmar(unet_mmar, "epochs=6", "learning_rate=1e-12")
+    assert summary["epochs"] == 3 and summary["best_epoch"] == 1
+    final = torch.load(unet_mmar / "models" / "model_final.pt", weights_only=True)
+    assert final["epoch"] == 3
+    state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-12 * 0.25)
 
 
 def test_rerun_without_state_refuses_then_force_starts_over(unet_mmar: Path) -> None:

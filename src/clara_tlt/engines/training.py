@@ -65,7 +65,8 @@ def train(
     workflow = None
     try:
         _seed(options.seeds)
-        workflow = build_workflow(config, default_data_list_key="training")
+        shard = (context.rank, context.world_size) if context.distributed else None
+        workflow = build_workflow(config, default_data_list_key="training", shard=shard)
         trainer = _trainer(workflow, options, context)
         started = time.perf_counter()
         first_iteration = trainer.state.iteration
@@ -180,7 +181,6 @@ def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, contex
         log.info("use_amp is ignored on CPU: mixed precision needs a CUDA device")
     train_data = workflow.get("train.image_pipeline")
     if context.distributed:
-        train_data.shard(context.rank, context.world_size, pad=True)
         ids = [context.device.index] if context.device.type == "cuda" else None
         network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
     return TrainSetup(
@@ -199,18 +199,17 @@ def _handlers(
     workflow: Workflow, setup: TrainSetup, options: TrainOptions, context: Context
 ) -> list[Handler]:
     """Progress first (its epoch line precedes the validation line), then validation, whose `validated` event
-    reaches the checkpoint saver and TensorBoard."""
+    reaches the checkpoint saver, TensorBoard and then the config's own `handlers` (an EarlyStop sees whether
+    this validation improved)."""
+    metrics = workflow.get("validate.metrics") or []
     handlers: list[Handler] = [StopOnSignal()]
     if setup.lr_policy is not None:
-        handlers.append(LrStep(setup.lr_policy))
+        handlers.append(LrStep(setup.lr_policy, key_metric=key_metric_name(metrics)))
     if context.is_main:
         handlers.append(Progress())
-    metrics = workflow.get("validate.metrics") or []
     validation = None
     val_data = workflow.get("validate.image_pipeline")
     if metrics and val_data is not None:
-        if context.distributed:
-            val_data.shard(context.rank, context.world_size, pad=False)
         inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
         aux_ops = (workflow.get("train.aux_ops") or []) + (workflow.get("validate.aux_ops") or [])
 
@@ -237,7 +236,7 @@ def _handlers(
             )
         )
         handlers.append(TensorBoard(options.model_dir, validation))
-    return handlers
+    return handlers + list(workflow.get("train.handlers") or [])
 
 
 def _summary(trainer: Trainer, workflow: Workflow, wall_time: float, first_iteration: int) -> dict[str, Any]:

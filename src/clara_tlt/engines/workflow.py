@@ -80,12 +80,17 @@ def _type_name(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "validation") -> Workflow:
+def build_workflow(
+    config: ResolvedConfig, *, default_data_list_key: str = "validation", shard: tuple[int, int] | None = None
+) -> Workflow:
     """Build every component of `config` and check every datalist it reads.
 
     All component errors are collected and raised together as one `ConfigError` (exit 3), so a user fixes
     them in one pass; missing data files then raise `NoInputError` (exit 4). A config without any
     `image_pipeline` reads `DATASET_JSON` / `DATA_ROOT` / `DATA_LIST_KEY` from its variables.
+    `shard` `(rank, world_size)` (torchrun) gives each image pipeline its rank's share as soon as it is built,
+    so what counts its batches (an lr policy's steps per epoch) counts this rank's; training shards are padded
+    to equal length, validation shards are not.
     """
     workflow = Workflow(config)
     errors: list[str] = []
@@ -122,6 +127,8 @@ def build_workflow(config: ResolvedConfig, *, default_data_list_key: str = "vali
             errors += problems
             if built is None:
                 continue
+            if slot == "image_pipeline" and shard is not None:
+                built.obj.shard(*shard, pad=section == "train")
             batch_transforms = workflow.get(child(section, "batch_transforms"))
             if slot == "image_pipeline" and batch_transforms:
                 built.obj = WithBatchTransforms(built.obj, batch_transforms)
