@@ -74,7 +74,7 @@ class ClaraNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
-            x = x.movedim(-1, 1)
+            x = x.movedim(x.dim() - 1, 1)  # a positive axis: the ONNX exporter writes -1 as an invalid perm
         return self.activation(self.backbone(x))
 
 

@@ -68,9 +68,9 @@ class OnnxExporter:
 def normalise_transposes(model: onnx.ModelProto) -> bool:
     """Make negative `perm` entries of Transpose nodes positive; returns whether any changed.
 
-    The TorchScript-based exporter writes `x.movedim(-1, 1)` (Clara's channels_last input) as a Transpose with
-    `perm` `[0, -1, 1, 2]`, which ONNX forbids and onnxruntime refuses; `perm` always lists every axis, so its
-    length is the rank.
+    The TorchScript-based exporter writes `x.movedim(-1, 1)` as a Transpose with `perm` `[0, -1, 1, 2]`, which
+    ONNX forbids and onnxruntime refuses. Our networks avoid it; a user's network (given by `path`) may not.
+    `perm` always lists every axis, so its length is the rank.
     """
     changed = False
     for node in model.graph.node:
