@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ def run_training(
     from clara_tlt.engines.training import train
 
     summary = train(config, model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
-    emit(summary, as_json=as_json, lines=summary_lines(summary))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports (its node holds the files)
+        emit(summary, as_json=as_json, lines=summary_lines(summary))
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -83,7 +85,7 @@ def mmar_command(
         as_json=as_json,
         no_resume=no_resume,
         force=force,
-        hint=f"train -m {mmar} -c {config}" + (f" -e {environment}" if environment else ""),
+        hint=f"-m clara_tlt train -m {mmar} -c {config}" + (f" -e {environment}" if environment else ""),
     )
 
 
@@ -131,6 +133,6 @@ def tlt_command(
         as_json=as_json,
         no_resume=no_resume,
         force=force,
-        hint=f"train -m MMAR -c {config}",
+        hint=f"$(which tlt-train) {task} -e {config} -d {data_list} -r {model_dir}",
         model_dir=resolved.variables.get("MMAR_CKPT_DIR"),
     )

@@ -39,14 +39,15 @@ class Context:
 def setup(*, multi_gpu: bool, command_hint: str) -> Context:
     """Join the torchrun job this process belongs to (if any) and pick the device.
 
-    `multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use.
+    `multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use:
+    `command_hint` is what follows torchrun's own flags (`-m clara_tlt train -m MMAR -c CONFIG`).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         if multi_gpu:
             raise UsageError(
                 "multi_gpu is true but this process was not started by torchrun; run\n"
-                f"  torchrun --nproc_per_node=NUM_GPUS -m clara_tlt {command_hint}\n"
+                f"  torchrun --nproc_per_node=NUM_GPUS {command_hint}\n"
                 "or --set multi_gpu=false for one process"
             )
         return Context(rank=0, world_size=1, device=_device(0))

@@ -257,7 +257,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     workflow = build_workflow(config, default_data_list_key="validation")
     section = "" if "pre_transforms" in config.data else "validate"
     output_dir = _output_dir(config)
-    context = setup(multi_gpu=False, command_hint="evaluate -m MMAR -c CONFIG")
+    context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
     try:
         search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
         loaded = _model_loader(config, workflow.get(child(section, "model_loader"))).load(

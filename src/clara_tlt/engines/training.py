@@ -55,7 +55,7 @@ def train(
     model_dir: str | Path | None = None,
     resume: bool = True,
     force: bool = False,
-    command_hint: str = "train -m MMAR -c config/config_train.json",
+    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
 ) -> dict[str, Any]:
     """Train the model `config` describes; returns the summary also written to `train_summary.json`."""
     options = TrainOptions.from_config(
