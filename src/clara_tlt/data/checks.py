@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from clara_tlt.data.datalist import path_values
 from clara_tlt.errors import ConfigError, NoInputError
 from clara_tlt.io.arrays import array_suffix
 from clara_tlt.io.dicom_files import find_dicom_files, looks_like_dicom
@@ -56,7 +57,7 @@ def check_entries(
             if field not in entry:
                 missing_fields.append(f"  {key}[{index}] has no '{field}' (its fields: {', '.join(entry)})")
                 continue
-            for path in _paths(entry[field]):
+            for path in path_values(entry[field]):
                 reason = unreadable_reason(Path(path))
                 if reason:
                     unreadable.append(f"  {key}[{index}].{field}: {path}: {reason}")
@@ -98,14 +99,6 @@ def unreadable_reason(path: Path) -> str | None:
         first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         return f"unreadable ({first_line})"
     return None
-
-
-def _paths(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return []
 
 
 def _first(lines: list[str], shown: int = 20) -> str:

@@ -52,7 +52,7 @@ def load_datalist(
             f"  {key}[{index}].{field}: {file}"
             for index, entry in enumerate(resolved)
             for field in path_fields
-            for file in _as_list(entry.get(field))
+            for file in path_values(entry.get(field))
             if not Path(file).exists()
         ]
         if missing:
@@ -83,7 +83,8 @@ def _resolve_entry(
     return resolved
 
 
-def _as_list(value: Any) -> list[str]:
+def path_values(value: Any) -> list[str]:
+    """The paths an entry's field holds: a string, or a list of strings (channels); nothing otherwise."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
