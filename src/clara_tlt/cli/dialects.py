@@ -17,7 +17,6 @@ from clara_tlt.cli.options import SetCommand, common_options, mmar_options, tlt_
 from clara_tlt.cli.report import emit, plan_lines
 from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
 from clara_tlt.config.environment import is_path_variable
-from clara_tlt.errors import ClaraError
 
 
 def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]) -> ResolvedConfig:
@@ -63,11 +62,6 @@ def dispatch(
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)
         return
     run(config, as_json)
-
-
-def engine_missing(stage: str, *, hint: str = "") -> ClaraError:
-    """The error of a command whose engine is not part of this version: loud, never a silent success."""
-    return ClaraError(f"the {stage} engine is not part of this version of clara-tlt yet{hint}")
 
 
 def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, summary: str) -> click.Command:

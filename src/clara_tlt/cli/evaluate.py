@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 
 
@@ -26,7 +27,7 @@ mmar_command = mmar_workflow_command(
     "evaluate",
     run=run,
     default_data_list_key="validation",
-    summary="Evaluate a model against ground truth with an MMAR's config_validation.json.",
+    summary=SUMMARIES["evaluate"],
 )
 tlt_command = tlt_inference_command(
     "tlt-evaluate",

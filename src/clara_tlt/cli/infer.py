@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 from clara_tlt.errors import UsageError
 
@@ -54,7 +55,7 @@ mmar_command = mmar_workflow_command(
     "infer",
     run=run,
     default_data_list_key="validation",
-    summary="Run inference with an MMAR's config on the DATA_LIST_KEY list of its datalist.",
+    summary=SUMMARIES["infer"],
 )
 tlt_command = tlt_inference_command(
     "tlt-infer", run=run, summary="Run inference on a datalist's validation list."

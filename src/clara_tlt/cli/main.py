@@ -25,8 +25,8 @@ SUBCOMMANDS: dict[str, str] = {
 SUMMARIES: dict[str, str] = {
     "dataconvert": "Convert DICOM series and volumes to NIfTI, resampled to a target resolution.",
     "train": "Train a model from an MMAR's config_train.json.",
-    "evaluate": "Evaluate a model against ground truth: metrics and reports.",
-    "infer": "Run inference and write predictions.",
+    "evaluate": "Evaluate a model against ground truth with an MMAR's config_validation.json: metrics, reports.",
+    "infer": "Run inference with an MMAR's config on the DATA_LIST_KEY list of its datalist.",
     "export": "Export a model to TorchScript, ONNX, TensorRT and Triton.",
     "pull": "List and download pre-trained models from a model registry.",
     "deploy": "Run the Clara Deploy operator or an AIAA model config over a folder of volumes.",
