@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -31,7 +32,7 @@ def tiny_train_config(seed_configs: Path, **globals_: Any) -> dict[str, Any]:
     config = json.loads((seed_configs / "config_train_spleen.json").read_text())
     config.update({"epochs": 3, "num_training_epoch_per_valid": 1, "learning_rate": 0.01, **globals_})
     train, validate = config["train"], config["validate"]
-    train["model"] = UNET
+    train["model"] = copy.deepcopy(UNET)  # tests change it; the module's stays as written
     train["loss"] = {"name": "DiceLoss", "args": {"to_onehot_y": True, "softmax": True}}
     train["pre_transforms"][3]["args"].update({"size": [16, 16, 16], "batch_size": 2})
     train["image_pipeline"]["args"].update(

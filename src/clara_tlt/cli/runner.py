@@ -30,6 +30,8 @@ def enable_debug(ctx: click.Context, param: click.Parameter, value: bool) -> boo
 def run(command: click.Command, args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     """Invoke `command` and exit: 0 on success, the error's exit code otherwise (docs/exit-codes.md)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    state.debug = False  # each run starts quiet; --debug (an eager option) turns it on for this run
+    logging.getLogger("clara_tlt").setLevel(logging.NOTSET)
     try:
         command.main(
             args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False
