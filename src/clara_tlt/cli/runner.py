@@ -28,31 +28,43 @@ def enable_debug(ctx: click.Context, param: click.Parameter, value: bool) -> boo
 
 
 def run(command: click.Command, args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
-    """Invoke `command` and exit: 0 on success, the error's exit code otherwise (docs/exit-codes.md)."""
+    """Invoke `command` and exit: 0 on success, the error's exit code otherwise (docs/exit-codes.md).
+
+    What `--debug` turns on lasts for this run only (library users and tests may call `run` many times).
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    state.debug = False  # each run starts quiet; --debug (an eager option) turns it on for this run
-    logging.getLogger("clara_tlt").setLevel(logging.NOTSET)
+    logger = logging.getLogger("clara_tlt")
+    level = logger.level
+    try:
+        sys.exit(_invoke(command, args, prog_name))
+    finally:
+        state.debug = False
+        logger.setLevel(level)
+
+
+def _invoke(command: click.Command, args: Sequence[str] | None, prog_name: str | None) -> int:
+    """Run `command`; every error becomes its message on stderr and the exit code returned."""
     try:
         command.main(
             args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False
         )
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        sys.exit(Interrupted.exit_code)
+        return Interrupted.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except ClaraError as exc:
         if state.debug:
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except Exception as exc:
         if state.debug:
             traceback.print_exc()
         else:
             click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
-        sys.exit(1)
-    sys.exit(0)
+        return 1
+    return 0
