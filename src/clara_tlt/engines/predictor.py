@@ -247,16 +247,17 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     writes the reports; returns the summary, failed cases listed under `failed` (`raise_for_failures` turns
     them into exit 5 once the caller has printed it).
     """
-    from clara_tlt.components import build
     from clara_tlt.data.datalist import shard_entries
     from clara_tlt.engines.checkpoint import model_spec_of
     from clara_tlt.engines.reports import build_report, write_reports
-    from clara_tlt.engines.workflow import build_workflow
+    from clara_tlt.engines.workflow import build_workflow, eval_output_dir
     from clara_tlt.metrics.base import sync_metrics
 
     workflow = build_workflow(config, default_data_list_key="validation")
     section = "" if "pre_transforms" in config.data else "validate"
-    output_dir = _output_dir(config)
+    output_dir = eval_output_dir(config)
+    if output_dir is None:
+        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
     context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
     try:
         search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
@@ -264,17 +265,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
             device=context.device, model_spec=model_spec_of(config.data), search_dirs=search_dirs
         )
         log.info("model %s (%s)", loaded.path, loaded.model_format)
-        slot, specs = _writer_specs(_section(config, section))
-        writers = [
-            build(
-                spec,
-                "writer",
-                file=config.file,
-                key_path=child(child(section, slot), i),
-                inject={"write_path": str(output_dir)},
-            )
-            for i, spec in enumerate(specs)
-        ]
+        writers = _as_list(workflow.get(child(section, "writers")) or workflow.get(child(section, "writer")))
         metrics = (
             (workflow.get(child(section, "val_metrics")) or workflow.get(child(section, "metrics")) or [])
             if score
@@ -326,26 +317,9 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
         )
 
 
-def _section(config: ResolvedConfig, section: str) -> dict[str, Any]:
-    body = config.data if section == "" else config.data.get(section)
-    return body if isinstance(body, dict) else {}
-
-
-def _writer_specs(body: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The slot (`writers`: a list, or `writer`: one) and its specs."""
-    slot = "writers" if "writers" in body else "writer"
-    value = body.get(slot)
-    return slot, [] if value is None else value if isinstance(value, list) else [value]
-
-
-def _output_dir(config: ResolvedConfig) -> Path:
-    """MMAR_EVAL_OUTPUT_PATH (`--output_path`), else the MMAR's `eval/` folder."""
-    chosen = config.variables.get("MMAR_EVAL_OUTPUT_PATH")
-    if not chosen:
-        if config.mmar_root is None:
-            raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
-        return config.mmar_root / "eval"
-    return Path(chosen)
+def _as_list(built: Any) -> list[Any]:
+    """A slot's built object(s) as a list (`writers` is a list, `writer` one object)."""
+    return [] if built is None else built if isinstance(built, list) else [built]
 
 
 def _model_loader(config: ResolvedConfig, configured: ModelLoader | None) -> ModelLoader:

@@ -174,6 +174,14 @@ def _lift_batch_transforms(
     return {**spec, "args": args}, problems
 
 
+def eval_output_dir(config: ResolvedConfig) -> Path | None:
+    """Where infer/evaluate write: MMAR_EVAL_OUTPUT_PATH (`--output_path`), else the MMAR's `eval/` folder."""
+    chosen = config.variables.get("MMAR_EVAL_OUTPUT_PATH")
+    if chosen:
+        return Path(chosen)
+    return config.mmar_root / "eval" if config.mmar_root is not None else None
+
+
 def _inject(
     slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any
 ) -> dict[str, Any] | None:
@@ -199,6 +207,9 @@ def _inject(
         return inject
     if slot == "image_pipeline":
         return {"transforms": workflow.get(child(section, "pre_transforms")) or []}
+    if slot in ("writers", "writer"):  # a writer without write_path writes where evaluate reports
+        folder = eval_output_dir(config)
+        return {} if folder is None else {"write_path": str(folder)}
     if slot == "aux_ops":  # NegLoss scores the loss; the validate section has none of its own
         loss = workflow.get(child(section, "loss")) or workflow.get("train.loss")
         return {} if loss is None else {"loss": loss}
