@@ -7,11 +7,13 @@ one backend, so each Keras name builds its twin (an argument only the Keras pipe
 from __future__ import annotations
 
 from clara_tlt.components import register_alias
+from clara_tlt.data.pipelines import classification_cached as classification_cached  # registers its name
 
 KERAS_TWINS = {
     "SegmentationKerasImagePipeline": "SegmentationImagePipeline",
     "SegmentationKerasImagePipelineWithCache": "SegmentationImagePipelineWithCache",
     "ClassificationKerasImagePipeline": "ClassificationImagePipeline",
+    "ClassificationKerasImagePipelineWithCache": "ClassificationImagePipelineWithCache",
 }
 
 for keras_name, twin in KERAS_TWINS.items():

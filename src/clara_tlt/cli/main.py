@@ -58,8 +58,24 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, SUMMARIES[name]) for name in SUBCOMMANDS])
 
 
+def list_components(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`--list-components`: print what `clara-tlt components` prints, then exit (imports it only when given)."""
+    if not value or ctx.resilient_parsing:
+        return
+    ctx.invoke(load_command(SUBCOMMANDS["components"]), kind=None, as_json=False)
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clara-tlt")
+@click.option(
+    "--list-components",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=list_components,
+    help="List registered component names (as `clara-tlt components`) and exit.",
+)
 @debug_option
 def cli() -> None:
     """Clara Train workflow on PyTorch: dataconvert → train → export → infer → evaluate, and pull.

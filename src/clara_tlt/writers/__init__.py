@@ -16,6 +16,7 @@ from __future__ import annotations
 from clara_tlt.components import register
 from clara_tlt.transforms.base import config_factory
 from clara_tlt.transforms.io import WriteNiftyResults
+from clara_tlt.writers import classification as classification  # registers WriteClassificationResult
 from clara_tlt.writers.metaimage import WriteMhd
 
 register("writer", "WriteNifti", aliases=("WriteNiftyResults",))(config_factory(WriteNiftyResults))
