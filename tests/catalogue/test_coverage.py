@@ -14,7 +14,7 @@ from tests.test_cli import invoke_streams
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"
 SLOT_KIND = {"aux_op": "metric"}  # aux ops stand in the `aux_ops` slot, built as metrics
-OURS = ("network", "loss", "optimizer", "lr_policy", "handler")  # kinds this table must cover in full
+OURS = ("network", "loss", "optimizer", "lr_policy", "handler", "image_pipeline")  # covered in full
 
 
 def table_rows() -> list[dict[str, str]]:

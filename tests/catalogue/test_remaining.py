@@ -82,6 +82,14 @@ def test_write_classification_result_writes_a_row_per_case(tmp_path: Path) -> No
         ["/data/b.png", "0.2", "0.8"],
     ]
     assert [p.name for p in target.parent.iterdir()] == ["preds.csv"]  # no temporary file left
+    in_folder = build(
+        {"name": "WriteClassificationResult", "args": {"field": "model"}},
+        "writer",
+        **WHERE,
+        inject={"write_path": str(tmp_path / "eval")},
+    )  # as the workflow gives it
+    in_folder({"image": image, "model": torch.tensor([0.5, 0.5])})
+    assert (tmp_path / "eval" / "classification_result.csv").read_text().endswith("/data/b.png,0.5,0.5\n")
 
 
 def write_png_datalist(folder: Path, count: int) -> Path:

@@ -15,16 +15,19 @@ from clara_tlt.transforms.base import FieldsArg, config_factory, one_field
 
 
 class WriteClassificationResult:
-    """Append each case to the CSV file `write_path`: `image` (the file the image was read from), then one
-    column per value of the field (`(K,)` scores: `<field>_0` … `<field>_{K-1}`).
+    """Append each case to a CSV file: `image` (the file the image was read from), then one column per value
+    of the field (`(K,)` scores: `<field>_0` … `<field>_{K-1}`).
 
-    The whole file is rewritten atomically after each case, so an interrupted run leaves the cases done so far.
-    A new writer (a new run) starts the file anew. The sample passes on with `<field>_path` set to the CSV.
+    `write_path` is the CSV file when it ends in `.csv`, else the folder of `classification_result.csv` (the
+    workflow gives a writer without `write_path` the evaluation output folder). The whole file is rewritten
+    atomically after each case, so an interrupted run leaves the cases done so far; a new writer (a new run)
+    starts the file anew. The sample passes on with `<field>_path` set to the CSV.
     """
 
-    def __init__(self, fields: FieldsArg, write_path: str = "classification_result.csv") -> None:
+    def __init__(self, fields: FieldsArg, write_path: str = ".") -> None:
         self.key = one_field(fields)
-        self.write_path = Path(write_path)
+        path = Path(write_path)
+        self.write_path = path if path.suffix.lower() == ".csv" else path / "classification_result.csv"
         self.rows: list[list[str]] = []
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
