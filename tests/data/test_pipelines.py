@@ -183,3 +183,25 @@ def test_classification_pipeline_takes_only_its_own_arguments(tmp_path: Path) ->
         ConfigError, match="output_data_format must be one of 'channels_first', 'channels_last'"
     ):
         make(section, tmp_path, crop=None, output_data_format="NHWC")
+
+
+def test_classification_pipeline_gives_a_grey_png_its_channel_axis(tmp_path: Path) -> None:
+    Image.fromarray(np.full((8, 6), 7, dtype=np.uint8)).save(tmp_path / "grey.png")
+    (tmp_path / "datalist.json").write_text(
+        json.dumps({"training": [{"image": "grey.png", "label": [1, 0]}]})
+    )
+    loader = build(
+        {"name": "LoadPng", "args": {"fields": ["image", "label"]}}, "transform", file="c.json", key_path="t"
+    )
+    pipeline = build(
+        {
+            "name": "ClassificationImagePipeline",
+            "args": {"data_list_file_path": str(tmp_path / "datalist.json"), "output_crop_size": [6, 8]},
+        },
+        "image_pipeline",
+        file="c.json",
+        key_path="train.image_pipeline",
+        inject={"transforms": [loader]},
+    )
+    (batch,) = list(pipeline)
+    assert tuple(batch["image"].shape) == (1, 1, 6, 8)  # (N, C, *spatial), channels first by default

@@ -46,8 +46,8 @@ class ClassificationImagePipeline(ImagePipeline):
             )
         wanted = DATA_FORMATS[self.output_data_format]
         layout = channel_dim(image)
-        if layout is None:
-            image = image.unsqueeze(wanted)
+        if layout is None:  # a grey picture without a channel axis: add it where the output wants it
+            image = set_layout(image.unsqueeze(wanted), wanted)
             layout = wanted
         shape = spatial_shape(image)
         if self.output_crop_size and list(shape) != list(self.output_crop_size):
