@@ -224,7 +224,13 @@ class TensorRTNetwork:
 def _tf_loader(name: str) -> Callable[..., ModelLoader]:
     """Clara's TensorFlow loader `name`: takes `model_file_path` and loads the PyTorch file beside it."""
 
-    def build(model_file_path: str) -> ModelLoader:
+    def build(
+        model_file_path: str,
+        input_node_names: Any = None,
+        output_node_names: Any = None,
+        infer_in_training_mode: bool = False,
+    ) -> ModelLoader:
+        _tf_only(name, input_node_names, output_node_names, infer_in_training_mode)
         return ModelLoader(model_file_path, model_format="trtmodel")
 
     build.__name__ = build.__qualname__ = name
@@ -232,6 +238,31 @@ def _tf_loader(name: str) -> Callable[..., ModelLoader]:
         f"Clara's {name}: loads the PyTorch model with the same base name beside `model_file_path`."
     )
     return build
+
+
+def checkpoint_loader(
+    checkpoint_dir: str,
+    checkpoint_file_prefix: str = "model",
+    input_node_names: Any = None,
+    output_node_names: Any = None,
+    infer_in_training_mode: bool = False,
+) -> ModelLoader:
+    """Clara 3.1's `CheckpointLoader`: the TF checkpoint `<checkpoint_dir>/<prefix>.ckpt` stands for the
+    PyTorch file beside it (`<prefix>.ts`, `.onnx`, `.pt`)."""
+    _tf_only("CheckpointLoader", input_node_names, output_node_names, infer_in_training_mode)
+    return ModelLoader(str(Path(checkpoint_dir) / f"{checkpoint_file_prefix}.ckpt"), model_format="trtmodel")
+
+
+def _tf_only(name: str, input_nodes: Any, output_nodes: Any, training_mode: bool) -> None:
+    """TF graph tensor names do not apply to a PyTorch model (accepted, said at debug level); running in
+    training mode (batch statistics at inference) is not something our loaders do, so it is refused."""
+    if input_nodes or output_nodes:
+        log.debug("%s: input/output node names name TensorFlow graph tensors; a PyTorch model has none", name)
+    if training_mode:
+        raise ConfigError(
+            f"{name}: infer_in_training_mode=true (inference with batch statistics) is not supported; "
+            "remove it or set it to false"
+        )
 
 
 def triton_model_loader(
@@ -248,5 +279,6 @@ def triton_model_loader(
 
 register("model_loader", "ModelLoader", aliases=("PyTorchModelLoader",))(ModelLoader)
 register("model_loader", "TRTISModelLoader")(triton_model_loader)
+register("model_loader", "CheckpointLoader")(checkpoint_loader)
 for _name in ("FrozenGraphModelLoader", "CheckpointModelLoader"):
     register("model_loader", _name)(_tf_loader(_name))
