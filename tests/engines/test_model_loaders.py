@@ -27,7 +27,7 @@ def test_frozen_graph_loader_takes_node_names_and_refuses_training_mode(tmp_path
     args = {"model_file_path": str(tmp_path / "model.trt.pb"), "output_node_names": ["NV_MODEL_OUTPUT"]}
     loader = build({"name": "FrozenGraphModelLoader", "args": args}, "model_loader", **WHERE)
     assert loader.resolve() == (tmp_path / "model.ts", "torchscript")
-    with pytest.raises(ConfigError, match="infer_in_training_mode=true .* is not supported"):
+    with pytest.raises(ConfigError, match=r"infer_in_training_mode=true .* is not supported"):
         build(
             {"name": "FrozenGraphModelLoader", "args": {**args, "infer_in_training_mode": True}},
             "model_loader",
