@@ -78,3 +78,17 @@ def test_fields_of_the_wrong_type_are_refused_under_every_name(synonym: str) -> 
 def test_an_integer_where_a_number_is_hinted_is_accepted() -> None:
     scale = t("ScaleIntensityRange", fields="image", a_min=-57, a_max=164, b_min=0, b_max=1, clip=True)
     assert callable(scale)
+
+
+def test_add_gaussian_noise_takes_clara_31_variance() -> None:
+    where = {"file": "c.json", "key_path": "train.pre_transforms[0]"}
+    noise = build(
+        {"name": "AddGaussianNoise", "args": {"fields": "image", "variance": 0.25}}, "transform", **where
+    )
+    assert noise.std == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="std or variance"):
+        build(
+            {"name": "AddGaussianNoise", "args": {"fields": "image", "variance": 0.25, "std": 1.0}},
+            "transform",
+            **where,
+        )

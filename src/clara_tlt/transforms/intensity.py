@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -160,6 +161,7 @@ class AdjustContrast(RandomFieldTransform):
 class AddGaussianNoise(RandomFieldTransform):
     """With `probability`, add noise N(`mean`, `std`²) drawn per voxel from the transform's generator.
 
+    Clara 3.1 spells the spread `variance` (std = √variance); give one of `std` and `variance`.
     MONAI: `RandGaussianNoised(keys, prob, mean, std)`.
     """
 
@@ -168,11 +170,17 @@ class AddGaussianNoise(RandomFieldTransform):
         fields: FieldsArg,
         *,
         mean: float = 0.0,
-        std: float = 0.1,
+        std: float | None = None,
+        variance: float | None = None,
         probability: float = 1.0,
     ) -> None:
         super().__init__(fields)
-        self.mean, self.std, self.probability = mean, std, probability
+        if std is not None and variance is not None:
+            raise ConfigError("give the noise's spread once: std or variance (Clara 3.1's name), not both")
+        if variance is not None and variance < 0:
+            raise ConfigError(f"variance must be at least 0, got {variance}")
+        self.mean, self.probability = mean, probability
+        self.std = math.sqrt(variance) if variance is not None else 0.1 if std is None else std
 
     def draw(self, first: MetaTensor) -> FieldOp | None:
         return None if self.R.rand() >= self.probability else self._add_noise
