@@ -92,3 +92,15 @@ def test_add_gaussian_noise_takes_clara_31_variance() -> None:
             "transform",
             **where,
         )
+
+
+def test_add_extreme_points_channel_takes_clara_31_permutation() -> None:
+    spec = {"name": "AddExtremePointsChannel", "args": {"permutation": 2}}
+    assert build(spec, "transform", file="c.json", key_path="t").pert == 2.0
+    with pytest.raises(ConfigError, match=r"pert .* or permutation"):
+        build(
+            {"name": "AddExtremePointsChannel", "args": {"permutation": 2, "pert": 1}},
+            "transform",
+            file="c.json",
+            key_path="t",
+        )

@@ -9,6 +9,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms.utils import extreme_points_to_image, get_extreme_points
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     ClaraTransform,
     RandomTransform,
@@ -45,8 +46,8 @@ def _mask(label: Any) -> torch.Tensor:
 @register_transform("AddExtremePointsChannel")
 class AddExtremePointsChannel(RandomTransform):
     """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
-    heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` moves each point by up to `pert`
-    voxels at random; ties between extreme voxels are drawn at random too. Points given in `points_field`
+    heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` (Clara 3.1: `permutation`) moves each
+    point by up to `pert` voxels at random; ties between extreme voxels are drawn at random too. Points given in `points_field`
     (user clicks at inference) are used instead of the label's.
 
     Shapes: image `(C, *spatial)` → `(C + 1, *spatial)`. MONAI: `AddExtremePointsChanneld(keys, label_key,
@@ -63,10 +64,15 @@ class AddExtremePointsChannel(RandomTransform):
         rescale_min: float = -1.0,
         rescale_max: float = 1.0,
         points_field: str | None = None,
+        permutation: float | None = None,
     ) -> None:
         super().__init__()
+        if permutation is not None and pert:
+            raise ConfigError(
+                "give the point perturbation once: pert (TLT) or permutation (Clara 3.1), not both"
+            )
         self.image_field, self.label_field = image_field, label_field
-        self.sigma, self.pert = float(sigma), float(pert)
+        self.sigma, self.pert = float(sigma), float(pert if permutation is None else permutation)
         self.rescale_min, self.rescale_max = float(rescale_min), float(rescale_max)
         self.points_field = points_field
 
