@@ -109,6 +109,33 @@ def test_config_handlers_run_and_reduce_on_plateau_follows_the_key_metric(unet_m
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-12 * 0.25)
 
 
+STOP_AFTER_VALIDATION = """
+from clara_tlt.engines.trainer import Handler
+
+
+class StopAfterFirstValidation(Handler):
+    def validated(self, trainer):
+        trainer.state.stop_requested = trainer.state.epoch == 1  # as a Ctrl-C during validation would
+"""
+
+
+def test_a_stop_during_validation_ends_at_the_epoch_boundary_and_resumes(unet_mmar: Path) -> None:
+    (unet_mmar / "custom").mkdir()
+    (unet_mmar / "custom" / "stopper.py").write_text(STOP_AFTER_VALIDATION)
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    config["train"]["handlers"] = [{"path": "stopper.StopAfterFirstValidation"}]
+    write_json(config_file, config)
+    command = ("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=2")
+    code, output = run(*command)
+    assert code == 130 and "stopped after 1 epoch(s) and 0 iteration(s) of the next" in output
+    state = torch.load(unet_mmar / "models" / "train_state.pt", weights_only=True)["trainer"]
+    assert (state["epoch"], state["epoch_iteration"]) == (1, 0)
+    code, output = run(*command)
+    assert code == 0, output
+    assert torch.load(unet_mmar / "models" / "model_final.pt", weights_only=True)["epoch"] == 2
+
+
 def test_rerun_without_state_refuses_then_force_starts_over(unet_mmar: Path) -> None:
     train_mmar(unet_mmar, "epochs=1")
     (unet_mmar / "models" / "train_state.pt").unlink()

@@ -116,14 +116,10 @@ class Trainer:
                 self.fire("epoch_started")
                 for batch in self._batches():
                     self._iterate(batch)
-                    if broadcast_flag(self.state.stop_requested, self.setup.context):
-                        self.fire("interrupted")
-                        raise Interrupted(
-                            f"training stopped during epoch {self.state.epoch + 1}; the state is saved in "
-                            f"{self.options.model_dir}: run the same command again to resume"
-                        )
+                    self._stop_if_requested()
                 self._finish_epoch()
                 self.fire("epoch_completed")
+                self._stop_if_requested()  # a stop asked for during validation: the epoch's state is saved
         except Interrupted:
             raise
         except BaseException:
@@ -131,6 +127,15 @@ class Trainer:
             raise
         self.fire("completed")
         return self.state
+
+    def _stop_if_requested(self) -> None:
+        """On a stop request seen by any rank: fire `interrupted` (the state is saved) and raise `Interrupted`."""
+        if broadcast_flag(self.state.stop_requested, self.setup.context):
+            self.fire("interrupted")
+            raise Interrupted(
+                f"training stopped after {self.state.epoch} epoch(s) and {self.state.epoch_iteration} iteration(s) "
+                f"of the next; the state is saved in {self.options.model_dir}: run the same command again to resume"
+            )
 
     def _batches(self) -> Iterator[Batch]:
         """This epoch's batches; a resumed epoch skips those it already trained on (the same batches when the
