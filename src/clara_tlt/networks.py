@@ -14,6 +14,7 @@ from torch import nn
 
 from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.tf_files import TF_SUFFIXES
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
@@ -43,7 +44,7 @@ def pretrained_path(weights: str | None) -> Path | None:
             f"pretrained weights '{weights}' not found; set PRETRAIN_WEIGHTS_FILE (or pretrain_weight_name) to an "
             'existing .pt file, or to "" to train from scratch'
         )
-    if path.suffix in (".h5", ".hdf5", ".ckpt", ".pb"):
+    if path.name.lower().endswith(TF_SUFFIXES):
         raise ConfigError(
             f"pretrained weights '{weights}' are TensorFlow/Keras weights, which PyTorch cannot load; give a .pt "
             'state dict, or "" to train from scratch'

@@ -16,8 +16,7 @@ from clara_tlt.cli.options import F, debug_option, json_option, set_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
-
-TF_CHECKPOINT_EXTS = (".ckpt", ".meta", ".index", ".h5", ".pb")
+from clara_tlt.tf_files import TF_SUFFIXES
 
 
 def _export_options(f: F) -> F:
@@ -180,7 +179,7 @@ def run_export(
 
 def checkpoint_path(folder: Path, name: str, ext: str) -> Path:
     """`FOLDER/NAME.pt`; Clara's TensorFlow suffixes (`.ckpt`, …) in old scripts mean the PyTorch file."""
-    suffix = ".pt" if ext.lower() in TF_CHECKPOINT_EXTS else ext
+    suffix = ".pt" if ext.lower() in TF_SUFFIXES else ext
     path = folder / f"{name}{suffix}"
     if not path.is_file():
         found = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []

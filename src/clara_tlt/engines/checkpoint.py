@@ -18,9 +18,9 @@ from torch import nn
 
 from clara_tlt.atomic import atomic_path
 from clara_tlt.errors import ClaraError, ConfigError
+from clara_tlt.tf_files import TF_SUFFIXES
 
 MODEL_KEY = "model"
-TF_SUFFIXES = (".h5", ".hdf5", ".ckpt", ".pb", ".index", ".meta")
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:

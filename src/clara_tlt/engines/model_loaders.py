@@ -24,6 +24,7 @@ import torch
 
 from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.tf_files import TF_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ CHECKPOINT, TORCHSCRIPT, ONNX, TENSORRT = "checkpoint", "torchscript", "onnx", "
 SUFFIXES = {CHECKPOINT: (".pt", ".pth"), TORCHSCRIPT: (".ts",), ONNX: (".onnx",), TENSORRT: (".trt", ".plan")}
 # PyTorch artefacts a TensorFlow model file stands for, in the order they are looked for.
 BESIDE_TF = (".ts", ".onnx", ".pt")
-TF_SUFFIXES = (".trt.pb", ".pb", ".ckpt", ".index", ".meta", ".h5", ".graphdef")
 # `--model_format` values (TLT's and ours) → format; None: a TensorFlow format, mapped to the file beside.
 FORMATS: dict[str, str | None] = {
     CHECKPOINT: CHECKPOINT,
