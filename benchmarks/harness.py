@@ -11,6 +11,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+# The seeds' configs (../shared beside the repo, as CI and developers have it): the benchmarks run them as written.
+SEED_CONFIGS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "configs"
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measurement, median_seconds, ratio_table
+from harness import SEED_CONFIGS, Measurement, median_seconds, ratio_table
 
-REPO = Path(__file__).resolve().parents[1]
-SEED_CONFIG = REPO.parent / "shared" / "seeds" / "configs" / "config_validation_spleen.json"
+SEED_CONFIG = SEED_CONFIGS / "config_validation_spleen.json"
 UNET = {
     "name": "UNet",
     "args": {

@@ -35,11 +35,9 @@ from monai.transforms import (
 from clara_tlt.components import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measurement, median_seconds, ratio_table
+from harness import SEED_CONFIGS, Measurement, median_seconds, ratio_table
 
-SEED_CONFIG = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "seeds" / "configs" / "config_train_spleen.json"
-)
+SEED_CONFIG = SEED_CONFIGS / "config_train_spleen.json"
 
 
 def make_data(folder: Path, volumes: int, shape: tuple[int, int, int]) -> Path:

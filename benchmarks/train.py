@@ -64,11 +64,9 @@ from clara_tlt.engines.training import train
 from clara_tlt.synthetic.dataset import write_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measurement, ratio_table
+from harness import SEED_CONFIGS, Measurement, ratio_table
 
-SEED_CONFIG = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "seeds" / "configs" / "config_train_spleen.json"
-)
+SEED_CONFIG = SEED_CONFIGS / "config_train_spleen.json"
 LR, DECAY_RATIO, DECAY_FREQ = 1e-4, 0.1, 50000  # the seed's learning_rate and DecayOnStep
 INDICES = ("label_fg_indices", "label_bg_indices")
 
