@@ -12,7 +12,14 @@ from typing import Any
 import click
 
 from clara_tlt.cli.main import SUMMARIES
-from clara_tlt.cli.options import F, debug_option, json_option, set_option
+from clara_tlt.cli.options import (
+    F,
+    debug_option,
+    environment_option,
+    json_option,
+    mmar_root_option,
+    set_option,
+)
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
@@ -87,23 +94,14 @@ def _export_options(f: F) -> F:
 
 
 @click.command("export", help=SUMMARIES["export"])
-@click.option(
-    "-m",
-    "--mmar",
-    type=click.Path(file_okay=False, exists=True),
-    default=".",
-    show_default=True,
-    help="MMAR root.",
-)
+@mmar_root_option
 @click.option(
     "-c",
     "--config",
     type=click.Path(dir_okay=False),
     help="Training config naming the network (else the checkpoint's).",
 )
-@click.option(
-    "-e", "--environment", type=click.Path(dir_okay=False), help="environment.json (relative to the MMAR)."
-)
+@environment_option
 @click.option(
     "--model_file_path", type=click.Path(file_okay=False), help="Folder of the checkpoint [MMAR/models]."
 )

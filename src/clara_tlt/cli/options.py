@@ -65,22 +65,9 @@ def set_option(f: F) -> F:
     )(f)
 
 
-def mmar_options(f: F) -> F:
-    """The MMAR dialect of seed 004: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
-    f = click.option(
-        "-e",
-        "--environment",
-        type=click.Path(dir_okay=False),
-        help="environment.json (relative to the MMAR).",
-    )(f)
-    f = click.option(
-        "-c",
-        "--config",
-        required=True,
-        type=click.Path(dir_okay=False),
-        help="Config JSON (relative to the MMAR).",
-    )(f)
-    f = click.option(
+def mmar_root_option(f: F) -> F:
+    """`-m/--mmar MMAR_ROOT` (default: the working folder)."""
+    return click.option(
         "-m",
         "--mmar",
         type=click.Path(file_okay=False, exists=True),
@@ -88,7 +75,29 @@ def mmar_options(f: F) -> F:
         show_default=True,
         help="MMAR root folder.",
     )(f)
-    return f
+
+
+def environment_option(f: F) -> F:
+    """`-e/--environment environment.json`, relative to the MMAR."""
+    return click.option(
+        "-e",
+        "--environment",
+        type=click.Path(dir_okay=False),
+        help="environment.json (relative to the MMAR).",
+    )(f)
+
+
+def mmar_options(f: F) -> F:
+    """The MMAR dialect of seed 004: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
+    f = environment_option(f)
+    f = click.option(
+        "-c",
+        "--config",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Config JSON (relative to the MMAR).",
+    )(f)
+    return mmar_root_option(f)
 
 
 def common_options(f: F) -> F:
