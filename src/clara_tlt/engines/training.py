@@ -8,6 +8,7 @@ Rerunning on a model folder that holds `train_state.pt` resumes; `resume=False` 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -262,6 +263,4 @@ def _summary(trainer: Trainer, workflow: Workflow, wall_time: float, first_itera
 
 
 def _json(data: Any) -> str:
-    import json
-
     return json.dumps(data, indent=2, default=str) + "\n"
