@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from clara_tlt.component_args import accepted_names, check_arguments
 from clara_tlt.component_errors import OUR_PACKAGE, PIP_NAMES, missing_package, raised_in_our_code
 from clara_tlt.config.keypath import child
+from clara_tlt.config.references import INSTANCE_MARK
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
@@ -75,7 +76,6 @@ TLT_PREFIXES = (
     "metrics.",
 )
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
-INSTANCE_MARK = "#"  # "ScaleByResolution#fine": an instance name after the class name
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,17 @@ def test_instances_are_told_apart_and_a_ref_reuses_the_same_component(tmp_path: 
     assert names["train.pre_transforms"] == "LoadNifti, ScaleIntensityRange#coarse, ScaleIntensityRange#fine"
 
 
+def test_a_ref_may_name_the_instance_alone(tmp_path: Path) -> None:
+    """NVIDIA's example configs write `{"ref": "ScaleImg"}` for `"name": "ScaleByResolution#ScaleImg"`."""
+    config = {
+        "train": {"pre_transforms": [LOAD, scale("coarse", 100.0), scale("fine", 10.0)]},
+        "validate": {"pre_transforms": [{"ref": "fine"}, {"ref": "coarse"}]},
+    }
+    workflow = workflow_of(tmp_path, config)
+    train, validate = workflow.get("train.pre_transforms"), workflow.get("validate.pre_transforms")
+    assert validate[0] is train[2] and validate[1] is train[1]
+
+
 @pytest.mark.parametrize(
     ("ref", "message"),
     [

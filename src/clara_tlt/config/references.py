@@ -1,8 +1,9 @@
 """Clara 3.x `{"ref": "Class#instance"}`: reuse a component defined earlier in the config (the validate
 section reusing the train section's transforms), the same object with the same arguments.
 
-A component is defined under the name the config gave it (`"ScaleByResolution#fine"`, or `"LoadNifti"`);
-a name defined twice without an `#instance` cannot be referred to (which one?).
+A component is defined under the name the config gave it (`"ScaleByResolution#fine"`, or `"LoadNifti"`), and
+an instance also under its instance name alone (`{"ref": "fine"}`, as NVIDIA's example configs write it);
+a name defined twice cannot be referred to (which one?).
 
     definitions = Definitions(file="config_train.json")
     definitions.define("LoadNifti", key_path="train.pre_transforms[0]", kind="transform", obj=loader)
@@ -19,6 +20,7 @@ from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
 REF_KEY = "ref"
+INSTANCE_MARK = "#"  # "ScaleByResolution#fine": an instance name after the class name
 
 
 def reference_of(spec: Any, *, file: str, key_path: str) -> str | None:
@@ -60,7 +62,10 @@ class Definitions:
     by_name: dict[str, list[Definition]] = field(default_factory=dict)
 
     def define(self, name: str, *, key_path: str, kind: str, obj: Any) -> None:
-        self.by_name.setdefault(name, []).append(Definition(key_path, kind, obj))
+        definition = Definition(key_path, kind, obj)
+        _, mark, instance = name.partition(INSTANCE_MARK)
+        for key in (name, instance) if mark else (name,):
+            self.by_name.setdefault(key, []).append(definition)
 
     def lookup(self, name: str, *, kind: str, key_path: str) -> Any:
         """The object defined as `name`; an unknown, ambiguous or wrong-kind name is a `ConfigError`."""
