@@ -104,6 +104,19 @@ def test_a_ref_with_arguments_of_its_own_is_refused(tmp_path: Path) -> None:
         workflow_of(tmp_path, config)
 
 
+def test_a_ref_to_a_component_that_failed_says_so_not_that_it_is_undefined(tmp_path: Path) -> None:
+    broken = {"name": "ScaleIntensityRange#ct", "args": {"fields": "image", "a_mni": 0}}
+    config = {"train": {"pre_transforms": [broken]}, "validate": {"pre_transforms": [{"ref": "ct"}]}}
+    with pytest.raises(ConfigError) as info:
+        workflow_of(tmp_path, config)
+    message = str(info.value)
+    assert "train.pre_transforms[0].args.a_mni" in message
+    assert (
+        "validate.pre_transforms[0].ref: ref 'ct' names the component at train.pre_transforms[0], which "
+        in (message)
+    )
+
+
 def test_batch_transforms_and_handlers_are_built_not_read_as_globals(tmp_path: Path) -> None:
     config = {
         "epochs": 2,

@@ -47,7 +47,7 @@ def reference_of(spec: Any, *, file: str, key_path: str) -> str | None:
 
 @dataclass(frozen=True)
 class Definition:
-    """Where a named component was defined, its kind, and the object."""
+    """Where a named component was defined, its kind, and the object (None: it failed to build)."""
 
     key_path: str
     kind: str
@@ -62,6 +62,8 @@ class Definitions:
     by_name: dict[str, list[Definition]] = field(default_factory=dict)
 
     def define(self, name: str, *, key_path: str, kind: str, obj: Any) -> None:
+        """Define `name` (and its instance part); `obj` None records a component that failed to build, so a
+        ref to it says so instead of claiming nothing of that name exists."""
         definition = Definition(key_path, kind, obj)
         _, mark, instance = name.partition(INSTANCE_MARK)
         for key in (name, instance) if mark else (name,):
@@ -83,6 +85,11 @@ class Definitions:
             raise ConfigError(
                 f"ref '{name}' is ambiguous: {name} is defined at {places}; give each a name "
                 f'"{name}#instance" and refer to one of them',
+                **where,
+            )
+        if found[0].obj is None:
+            raise ConfigError(
+                f"ref '{name}' names the component at {found[0].key_path}, which was not built (see its error)",
                 **where,
             )
         if found[0].kind != kind:

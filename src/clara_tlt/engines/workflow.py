@@ -250,15 +250,20 @@ def _build_slot(
                 objects.append(definitions.lookup(ref, kind=kind, key_path=item_path))
                 names.append(ref)
                 continue
+            label = normalize_spec(item, file=config.file, key_path=item_path).label
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        try:
             obj = build(
                 item, kind, file=config.file, key_path=item_path, inject=inject, search_dirs=search_dirs
             )
-            label = normalize_spec(item, file=config.file, key_path=item_path).label
-            definitions.define(label, key_path=item_path, kind=kind, obj=obj)
-            objects.append(obj)
-            names.append(label)
         except ConfigError as exc:
             problems.append(str(exc))
+            obj = None
+        definitions.define(label, key_path=item_path, kind=kind, obj=obj)
+        objects.append(obj)
+        names.append(label)
     if problems:
         return None, problems
     if isinstance(spec, list):
