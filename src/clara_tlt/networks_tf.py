@@ -23,9 +23,31 @@ def _channels_last(data_format: str) -> bool:
     return data_format == "channels_last"
 
 
-def _conv(dims: int, in_channels: int, out_channels: int, *, stride: int = 1) -> nn.Module:
+def _norm(kind: str, dims: int, channels: int, groups: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(min(groups, channels), channels)
+    if kind == "batch":
+        return nn.BatchNorm3d(channels) if dims == 3 else nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+def _norm_kind(use_batch_norm: bool, use_group_norm: bool) -> str:
+    """Clara's two normalisation switches as one choice: "group", "batch" or "none"."""
+    if use_batch_norm and use_group_norm:
+        raise ConfigError("use_batch_norm and use_group_norm cannot both be true; choose one normalisation")
+    return "group" if use_group_norm else "batch" if use_batch_norm else "none"
+
+
+def _conv(
+    dims: int, in_channels: int, out_channels: int, *, stride: int = 1, norm: str = "none", groups: int = 8
+) -> nn.Module:
+    """3×3 convolution → normalisation → LeakyReLU(0.2)."""
     conv = nn.Conv3d if dims == 3 else nn.Conv2d
-    return nn.Sequential(conv(in_channels, out_channels, 3, stride=stride, padding=1), nn.LeakyReLU(0.2))
+    return nn.Sequential(
+        conv(in_channels, out_channels, 3, stride=stride, padding=1),
+        _norm(norm, dims, out_channels, groups),
+        nn.LeakyReLU(0.2),
+    )
 
 
 class EncoderDecoderUnet(nn.Module):
@@ -38,7 +60,15 @@ class EncoderDecoderUnet(nn.Module):
     """
 
     def __init__(
-        self, dims: int, *, in_channels: int, num_classes: int, nf_enc: list[int], nf_dec: list[int]
+        self,
+        dims: int,
+        *,
+        in_channels: int,
+        num_classes: int,
+        nf_enc: list[int],
+        nf_dec: list[int],
+        norm: str = "none",
+        groups: int = 8,
     ) -> None:
         super().__init__()
         if not nf_enc or len(nf_dec) < len(nf_enc):
@@ -49,16 +79,16 @@ class EncoderDecoderUnet(nn.Module):
         self.encoder = nn.ModuleList()
         widths = [in_channels]
         for width in nf_enc:
-            self.encoder.append(_conv(dims, widths[-1], width, stride=2))
+            self.encoder.append(_conv(dims, widths[-1], width, stride=2, norm=norm, groups=groups))
             widths.append(width)
         self.decoder = nn.ModuleList()
         channels = widths.pop()
         for width in nf_dec[: len(nf_enc)]:
-            self.decoder.append(_conv(dims, channels, width))
+            self.decoder.append(_conv(dims, channels, width, norm=norm, groups=groups))
             channels = width + widths.pop()
         self.refine = nn.ModuleList()
         for width in nf_dec[len(nf_enc) :]:
-            self.refine.append(_conv(dims, channels, width))
+            self.refine.append(_conv(dims, channels, width, norm=norm, groups=groups))
             channels = width
         self.head = (nn.Conv3d if dims == 3 else nn.Conv2d)(channels, num_classes, 1)
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
@@ -83,21 +113,26 @@ class EncoderDecoderUnet(nn.Module):
 @register("network", "Unet", built_on="clara_tlt")
 def unet(
     num_classes: int = 2,
-    nf_enc: list[int] | None = None,
-    nf_dec: list[int] | None = None,
+    nf_enc: str | list[int] = "16,32,32,32",
+    nf_dec: str | list[int] = "32,32,32,32,32,16,16",
+    use_batch_norm: bool = False,
+    use_group_norm: bool = False,
+    use_group_normG: int = 8,
     n_spatial_dim: int = 3,
     in_channels: int = 1,
     final_activation: str = "softmax",
     data_format: str = "channels_first",
     pretrain_weight_name: str | None = None,
 ) -> nn.Module:
-    """Clara 3.x `Unet` (defaults nf_enc [16, 32, 32, 32], nf_dec [32, 32, 32, 32, 32, 16, 16])."""
+    """Clara 3.x `Unet`; widths as Clara wrote them ("16,32,32,32") or as JSON lists."""
     backbone = EncoderDecoderUnet(
         n_spatial_dim,
         in_channels=in_channels,
         num_classes=num_classes,
-        nf_enc=list(nf_enc or [16, 32, 32, 32]),
-        nf_dec=list(nf_dec or [32, 32, 32, 32, 32, 16, 16]),
+        nf_enc=list(_blocks(nf_enc, "nf_enc")),
+        nf_dec=list(_blocks(nf_dec, "nf_dec")),
+        norm=_norm_kind(use_batch_norm, use_group_norm),
+        groups=use_group_normG,
     )
     return ClaraNetwork(
         backbone,
@@ -108,7 +143,7 @@ def unet(
 
 
 def _blocks(value: str | list[int], name: str) -> tuple[int, ...]:
-    """Clara wrote block counts as "1,2,2,4"; a JSON list means the same."""
+    """Clara wrote block counts and widths as "1,2,2,4"; a JSON list means the same."""
     try:
         return tuple(int(v) for v in (value.split(",") if isinstance(value, str) else value))
     except ValueError:
@@ -145,13 +180,12 @@ def seg_resnet(
             "SegResnet's VAE regularisation (use_vae, reg_weight) cannot be honoured here; set use_vae false, or "
             'give "path": "monai.networks.nets.SegResNetVAE" and add its VAE loss in your own loss'
         )
-    if use_batch_norm and use_group_norm:
-        raise ConfigError("use_batch_norm and use_group_norm cannot both be true; choose one normalisation")
+    kind = _norm_kind(use_batch_norm, use_group_norm)
     norm: tuple[str, dict[str, int]] | str = (
         ("group", {"num_groups": use_group_normG})
-        if use_group_norm
+        if kind == "group"
         else "batch"
-        if use_batch_norm
+        if kind == "batch"
         else "instance"
     )
     backbone = SegResNet(
@@ -223,14 +257,6 @@ class AlexNetND(nn.Module):
         return self.classifier(self.pool(self.features(x)))
 
 
-def _norm(kind: str, dims: int, channels: int, groups: int) -> nn.Module:
-    if kind == "group":
-        return nn.GroupNorm(min(groups, channels), channels)
-    if kind == "batch":
-        return nn.BatchNorm3d(channels) if dims == 3 else nn.BatchNorm2d(channels)
-    return nn.Identity()
-
-
 @register("network", "Alexnet", built_on="clara_tlt")
 def alexnet(
     num_classes: int = 2,
@@ -255,8 +281,6 @@ def alexnet(
         raise ConfigError(
             'reg_weight (L2 on the weights) belongs to the optimizer here: give "weight_decay" there'
         )
-    if use_batch_norm and use_group_norm:
-        raise ConfigError("use_batch_norm and use_group_norm cannot both be true; choose one normalisation")
     widths = list(_blocks(num_feat, "num_feat"))
     if len(widths) != 7:
         raise ConfigError(f"num_feat needs 7 widths (5 convolutions, 2 dense layers), got {len(widths)}")
@@ -265,7 +289,7 @@ def alexnet(
         in_channels=in_channels,
         num_classes=num_classes,
         num_feat=widths,
-        norm="group" if use_group_norm else "batch" if use_batch_norm else "none",
+        norm=_norm_kind(use_batch_norm, use_group_norm),
         groups=use_group_normG,
         dropout_prob=dropout_prob,
     )

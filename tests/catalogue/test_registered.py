@@ -180,6 +180,20 @@ def test_networks_give_softmax_or_logits_of_the_right_shape(name: str) -> None:
         assert torch.allclose(out.sum(dim=1), torch.ones(()), atol=1e-5)
 
 
+def test_unet_takes_clara_width_strings_and_its_normalisation_switches() -> None:
+    args = {"num_classes": 2, "nf_enc": "4,8", "nf_dec": "8,4,4", "use_batch_norm": True}
+    network = build({"name": "Unet", "args": args}, "network", **WHERE)
+    assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in network.modules()) == 5  # one per 3×3 conv
+    grouped = build(
+        {"name": "Unet", "args": {**args, "use_batch_norm": False, "use_group_norm": True}},
+        "network",
+        **WHERE,
+    )
+    assert sum(isinstance(m, torch.nn.GroupNorm) for m in grouped.modules()) == 5
+    with pytest.raises(ConfigError, match="use_batch_norm and use_group_norm cannot both be true"):
+        build({"name": "Unet", "args": {**args, "use_group_norm": True}}, "network", **WHERE)
+
+
 def test_unet_topology_checks_its_arguments() -> None:
     with pytest.raises(ConfigError, match=r"nf_dec needs at least as many entries as nf_enc \(3\)"):
         build({"name": "Unet", "args": {"nf_enc": [4, 4, 4], "nf_dec": [4]}}, "network", **WHERE)
