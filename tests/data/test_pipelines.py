@@ -84,6 +84,24 @@ def test_spleen_training_batches(spleen_data: Path) -> None:
         assert not any(k.endswith("_indices") for k in batch)
 
 
+@pytest.mark.parametrize("batched_by_transforms", [True, False])
+def test_batches_to_gen_at_once_makes_that_many_batches_of_each_volume(
+    spleen_data: Path, batched_by_transforms: bool
+) -> None:
+    section = seed_section("config_train_spleen.json", "train")
+    (crop_spec,) = [s for s in section["pre_transforms"] if s["name"] == "FastCropByPosNegRatio"]
+    crop_spec["args"]["batches_to_gen_at_once"] = 2
+    pipeline = make(
+        section, spleen_data, batched_by_transforms=batched_by_transforms, output_batch_size=3, shuffle=False
+    )
+    pipeline.set_random_state(0)
+    batches = list(pipeline)
+    assert len(batches) == len(pipeline) == 8  # 4 volumes × 2 batches of the crop's batch_size 3
+    assert all(b["image"].shape == (3, 1, 8, 8, 8) for b in batches)
+    files = [b["image"].meta["filename_or_obj"][0] for b in batches]
+    assert files[0] == files[1] != files[2] == files[3]  # one volume read, two batches made of it
+
+
 def test_smart_cache_replaces_a_share_each_epoch_and_serves_what_it_reports(spleen_data: Path) -> None:
     pipeline = make(
         seed_section("config_train_spleen.json", "train"),

@@ -148,6 +148,17 @@ def test_scale_by_resolution_then_restore() -> None:
     assert torch.equal(restored, label) and torch.allclose(restored.affine, label.affine)
 
 
+def test_scale_by_resolution_is_label_chooses_nearest_or_linear() -> None:
+    """Clara 3.x writes `is_label: true` on the label's ScaleByResolution (float labels stay 0/1)."""
+    label = box_label().float()
+    label.affine = torch.diag(torch.tensor([2.0, 2.0, 2.0, 1.0], dtype=torch.float64))
+    label.meta["channel_dim"] = 0
+    nearest = t("ScaleByResolution", fields="label", is_label=True)({"label": label})["label"]
+    assert set(nearest.unique().tolist()) == {0.0, 1.0}
+    linear = t("ScaleByResolution", fields="label", is_label=False)({"label": label})["label"]
+    assert len(linear.unique()) > 2  # interpolated at the box's edges
+
+
 def test_random_rotate_and_flip_keep_image_and_label_aligned() -> None:
     for name in ("RandomRotate3D", "RandomAxisFlip"):
         rot = t(name, fields=["image", "label"], probability=1.0)

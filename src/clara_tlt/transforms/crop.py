@@ -125,8 +125,10 @@ class _PosNegCrop(RandomTransform):
 class FastCropByPosNegRatio(_PosNegCrop):
     """`batch_size` crops of `size` from one volume; `pos:neg` of their centres lie on label foreground.
 
-    The count of positive centres is `batch_size·pos/(pos+neg)`, a fractional part decided at random.
-    Foreground indices are computed once per volume (cached by the pipelines). Returns a list of samples.
+    `batches_to_gen_at_once` (Clara 3.x) makes that many batches of crops from each loaded volume, so a volume
+    is read once for several iterations (the epoch has that many times more batches). The count of positive
+    centres is `batch_size·pos/(pos+neg)` per batch, a fractional part decided at random. Foreground indices
+    are computed once per volume (cached by the pipelines). Returns a list of samples.
     MONAI: `RandCropByPosNegLabeld(keys, label_key, spatial_size, pos, neg, num_samples)`.
     """
 
@@ -139,6 +141,7 @@ class FastCropByPosNegRatio(_PosNegCrop):
         pos: float = 1.0,
         neg: float = 1.0,
         batch_size: int = 1,
+        batches_to_gen_at_once: int = 1,
     ) -> None:
         super().__init__()
         self.fields = as_fields(fields)
@@ -150,12 +153,21 @@ class FastCropByPosNegRatio(_PosNegCrop):
             )
         self.pos_fraction = pos / (pos + neg)
         self.batch_size = int(batch_size)
+        self.batches_to_gen_at_once = int(batches_to_gen_at_once)
+        if self.batch_size < 1 or self.batches_to_gen_at_once < 1:
+            raise ConfigError(
+                f"batch_size and batches_to_gen_at_once must be at least 1, got {batch_size} and "
+                f"{batches_to_gen_at_once}"
+            )
 
     def __call__(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        positives: list[bool] = []
         expected = self.batch_size * self.pos_fraction
-        n_pos = math.floor(expected) + int(self.R.rand() < expected - math.floor(expected))
-        positives = [True] * n_pos + [False] * (self.batch_size - n_pos)
-        self.R.shuffle(positives)
+        for _ in range(self.batches_to_gen_at_once):
+            n_pos = math.floor(expected) + int(self.R.rand() < expected - math.floor(expected))
+            batch = [True] * n_pos + [False] * (self.batch_size - n_pos)
+            self.R.shuffle(batch)
+            positives += batch
         return self.crops(data, positives)
 
 

@@ -78,7 +78,8 @@ class ScaleByResolution(FieldTransform):
     """Resample to `target_resolution` (mm), keeping the extent; remembers the grid for `RestoreOriginalShape`.
 
     The voxel spacing comes from the affine, or from `resolution` (TLT `ResampleVolume`). Output shape
-    `round(shape * spacing / target)`. MONAI: `Spacingd(keys, pixdim=target_resolution)`.
+    `round(shape * spacing / target)`. Labels (integer fields, or `is_label: true` as Clara 3.x writes it)
+    take nearest-neighbour values; `is_label: false` interpolates linearly. MONAI: `Spacingd(keys, pixdim=…)`.
     """
 
     def __init__(
@@ -86,8 +87,10 @@ class ScaleByResolution(FieldTransform):
         fields: FieldsArg,
         target_resolution: Sequence[float] = (1.0, 1.0, 1.0),
         resolution: Sequence[float] | None = None,
+        is_label: bool | None = None,
     ) -> None:
         super().__init__(fields)
+        self.is_label = is_label
         self.target = [float(v) for v in target_resolution]
         self.resolution = None if resolution is None else [float(v) for v in resolution]
         if any(v <= 0 for v in self.target):
@@ -103,7 +106,7 @@ class ScaleByResolution(FieldTransform):
             )
         spacing = self.resolution or voxel_spacing(image.affine, len(old))
         new = [max(1, round(n * s / t)) for n, s, t in zip(old, spacing, self.target, strict=True)]
-        scaled = resize(image, new)
+        scaled = resize(image, new, nearest=self.is_label)
         scaled.meta[PRE_SCALE_SHAPE] = list(old)
         scaled.meta[PRE_SCALE_AFFINE] = image.affine.clone()
         return scaled

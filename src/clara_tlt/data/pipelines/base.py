@@ -94,7 +94,7 @@ class ImagePipeline:
         """Batches per epoch (the last may be smaller)."""
         volumes = self.volume_count()
         if self.one_volume_per_batch():
-            return volumes
+            return volumes * self.batches_per_volume()
         return math.ceil(volumes * self.samples_per_volume() / self.output_batch_size)
 
     def __iter__(self) -> Iterator[Sample]:
@@ -133,10 +133,18 @@ class ImagePipeline:
 
     # -- batching ---------------------------------------------------------------------------------------------
     def samples_per_volume(self) -> int:
-        """Samples the random tail makes of one volume (a crop's `batch_size` or `num_samples`)."""
+        """Samples the random tail makes of one volume (a crop's `batch_size` or `num_samples`, times its
+        `batches_to_gen_at_once`)."""
         count = 1
         for transform in self.tail:
             count *= int(getattr(transform, "batch_size", None) or getattr(transform, "num_samples", 1) or 1)
+        return count * self.batches_per_volume()
+
+    def batches_per_volume(self) -> int:
+        """Batches a transform makes of one volume at once (Clara's `batches_to_gen_at_once`), else 1."""
+        count = 1
+        for transform in self.tail:
+            count *= int(getattr(transform, "batches_to_gen_at_once", 1))
         return count
 
     def order(self) -> list[int]:
@@ -162,7 +170,9 @@ class ImagePipeline:
             result = apply_chain(self.tail, volume)
             samples = [self.finish(s) for s in (result if isinstance(result, list) else [result])]
             if self.one_volume_per_batch():
-                yield list_data_collate(samples)
+                per_batch = len(samples) // self.batches_per_volume()
+                for start in range(0, len(samples), per_batch):
+                    yield list_data_collate(samples[start : start + per_batch])
                 continue
             pending.extend(samples)
             while len(pending) >= self.output_batch_size:
