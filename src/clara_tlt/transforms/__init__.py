@@ -5,18 +5,31 @@ Importing this package registers every transform with `clara_tlt.components` (ki
 read and written through `clara_tlt.io` (`clara_tlt.io.arrays` hands them over the way MONAI indexes them).
 """
 
+from clara_tlt.transforms import (
+    augment,
+    crop,
+    crop_fixed,
+    extreme_points,
+    intensity,
+    io,
+    labels,
+    layout,
+    spatial,
+)
 from clara_tlt.transforms import catalogue as catalogue  # registers the names of issue 13
-from clara_tlt.transforms import crop, extreme_points, intensity, io, layout, spatial
 from clara_tlt.transforms.base import ClaraTransform, RandomTransform, apply_chain, set_random_state
 
 __all__ = [
     "ClaraTransform",
     "RandomTransform",
     "apply_chain",
+    "augment",
     "crop",
+    "crop_fixed",
     "extreme_points",
     "intensity",
     "io",
+    "labels",
     "layout",
     "set_random_state",
     "spatial",

@@ -1,0 +1,1 @@
+"""Clara 3.x fixed-size crops and padding: `CropFixedSizeRandomCenter`, `SymmetricPadderDiv`."""
