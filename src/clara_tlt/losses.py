@@ -27,7 +27,7 @@ def dice(
 ) -> nn.Module:
     """Soft Dice on probabilities `(N, C, ...)` against integer labels `(N, 1, ...)` (or one-hot when
     `is_onehot_targets`), as Clara's Dice: the network's final activation makes the probabilities."""
-    del data_format
+    _check_channels_first(data_format)
     return DiceLoss(
         include_background=not skip_background,
         to_onehot_y=not is_onehot_targets,
@@ -155,3 +155,75 @@ class ClassIndexLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss(logits, targets.reshape(targets.shape[0]).long())
+
+
+class SumOfLosses(nn.Module):
+    """The sum of two losses on the same `(predictions, targets)`."""
+
+    def __init__(self, first: nn.Module, second: nn.Module) -> None:
+        super().__init__()
+        self.first = first
+        self.second = second
+
+    def forward(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.first(predictions, targets) + self.second(predictions, targets)
+
+
+@register("loss", "CrossEntropyDice", built_on="clara_tlt")
+def cross_entropy_dice(
+    data_format: str = "channels_first",
+    skip_background: bool = False,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    smooth: float = 1e-5,
+    top_smooth: float | None = None,
+    is_onehot_targets: bool = False,
+) -> nn.Module:
+    """Clara 3.x `CrossEntropyDice` (our reading: the sum, weights 1 and 1): `CrossEntropy` + `Dice` on
+    probabilities `(N, C, ...)`, the shared arguments meaning the same for both."""
+    return SumOfLosses(
+        CrossEntropy(data_format, skip_background=skip_background, is_onehot_targets=is_onehot_targets),
+        dice(
+            skip_background=skip_background,
+            squared_pred=squared_pred,
+            jaccard=jaccard,
+            smooth=smooth,
+            top_smooth=top_smooth,
+            is_onehot_targets=is_onehot_targets,
+            data_format=data_format,
+        ),
+    )
+
+
+@register("loss", "FocalDice", built_on="clara_tlt")
+def focal_dice(
+    data_format: str = "channels_first",
+    skip_background: bool = False,
+    gamma: float = 2.0,
+    alpha: float | list[float] | None = None,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    smooth: float = 1e-5,
+    top_smooth: float | None = None,
+    is_onehot_targets: bool = False,
+) -> nn.Module:
+    """Clara 3.x `FocalDice` (our reading: the sum, weights 1 and 1): `Focal` (`gamma`, `alpha`) + `Dice` on
+    probabilities `(N, C, ...)`."""
+    return SumOfLosses(
+        Focal(
+            data_format,
+            skip_background=skip_background,
+            gamma=gamma,
+            alpha=alpha,
+            is_onehot_targets=is_onehot_targets,
+        ),
+        dice(
+            skip_background=skip_background,
+            squared_pred=squared_pred,
+            jaccard=jaccard,
+            smooth=smooth,
+            top_smooth=top_smooth,
+            is_onehot_targets=is_onehot_targets,
+            data_format=data_format,
+        ),
+    )

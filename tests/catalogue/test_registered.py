@@ -61,9 +61,19 @@ def test_loss_focal_with_gamma_0_is_cross_entropy_and_alpha_weighs_classes() -> 
         build({"name": "Focal", "args": {"alpha": [1, 1]}}, "loss", **WHERE)(p, y)
 
 
-def test_loss_channels_last_cannot_be_honoured() -> None:
+@pytest.mark.parametrize(("name", "other"), [("CrossEntropyDice", "CrossEntropy"), ("FocalDice", "Focal")])
+def test_combined_losses_are_the_sum_of_their_parts(name: str, other: str) -> None:
+    check_segmentation_loss(name, {"skip_background": True})
+    p, y = probabilities_and_labels()
+    combined = build({"name": name, "args": {"skip_background": True}}, "loss", **WHERE)
+    parts = [build({"name": n, "args": {"skip_background": True}}, "loss", **WHERE) for n in (other, "Dice")]
+    assert float(combined(p, y)) == pytest.approx(sum(float(part(p, y)) for part in parts), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["CrossEntropy", "Dice", "FocalDice"])
+def test_loss_channels_last_cannot_be_honoured(name: str) -> None:
     with pytest.raises(ConfigError, match="data_format 'channels_last' cannot be honoured"):
-        build({"name": "CrossEntropy", "args": {"data_format": "channels_last"}}, "loss", **WHERE)
+        build({"name": name, "args": {"data_format": "channels_last"}}, "loss", **WHERE)
 
 
 def test_loss_binary_classification() -> None:
@@ -225,6 +235,8 @@ TESTED: dict[str, set[str]] = {
         "Dice",
         "CrossEntropy",
         "Focal",
+        "CrossEntropyDice",
+        "FocalDice",
         "BinaryClassificationLoss",
         "MulticlassClassificationLoss",
         "WeightedMulticlassClassificationLoss",
