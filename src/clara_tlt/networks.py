@@ -17,6 +17,33 @@ from clara_tlt.errors import ConfigError
 from clara_tlt.tf_files import TF_SUFFIXES
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
+DATA_FORMATS = ("channels_first", "channels_last")
+
+
+def channels_last_of(data_format: str) -> bool:
+    """Clara's `data_format`: whether the network takes `(N, *spatial, C)` inputs."""
+    if data_format not in DATA_FORMATS:
+        raise ConfigError(f"data_format must be one of {', '.join(DATA_FORMATS)}, not {data_format!r}")
+    return data_format == "channels_last"
+
+
+def check_dtype(dtype: str) -> None:
+    """Clara's network `dtype`: the weights stay float32 here; half precision comes from `use_amp`."""
+    if dtype != "float32":
+        raise ConfigError(
+            f"dtype {dtype!r} cannot be honoured: weights are float32 here; for half precision set the global "
+            '"use_amp": true (mixed precision), and remove dtype'
+        )
+
+
+def check_weight_url(url: str | None) -> None:
+    """Clara's `pretrain_weight_url`: nothing is downloaded at run time here."""
+    if url:
+        raise ConfigError(
+            f"pretrain_weight_url {url!r} cannot be honoured: nothing is downloaded while training; download the "
+            "weights once (clara-tlt pull for registry models), set pretrain_weight_name to the .pt file, and "
+            "remove pretrain_weight_url"
+        )
 
 
 def final_activation_layer(name: str) -> nn.Module:
@@ -91,12 +118,17 @@ def seg_ahnet(
     if_from_scratch: bool = False,
     plane: str = "z",
     upsample_mode: str = "transpose",
+    data_format: str = "channels_first",
+    dtype: str = "float32",
+    pretrain_weight_url: str | None = None,
 ) -> nn.Module:
     """Anisotropic hybrid network (AH-Net) for segmentation; input sides must be multiples of 32.
 
     `plane` is the slice plane of the 2D-style encoder: MONAI's AHNet has it across the last axis, Clara's
     default "z"; another plane cannot be honoured and is an error rather than silently the z plane.
     """
+    check_dtype(dtype)
+    check_weight_url(pretrain_weight_url)
     if plane != "z":
         raise ConfigError(
             f"plane {plane!r} cannot be honoured: this AH-Net's 2D-style encoder works on z slices (the last "
@@ -110,7 +142,9 @@ def seg_ahnet(
         upsample_mode=upsample_mode,
     )
     weights = None if if_from_scratch else pretrained_path(pretrain_weight_name)
-    return ClaraNetwork(backbone, final_activation, pretrained_weights=weights)
+    return ClaraNetwork(
+        backbone, final_activation, channels_last=channels_last_of(data_format), pretrained_weights=weights
+    )
 
 
 @register("network", "DenseNet121", built_on="monai.networks.nets.DenseNet121")
@@ -129,12 +163,10 @@ def densenet121(
     `weight_decay` on the model; the workflow hands it to the optimizer, where PyTorch applies it.
     """
     del weight_decay
-    if data_format not in ("channels_first", "channels_last"):
-        raise ConfigError(f"data_format must be 'channels_first' or 'channels_last', not {data_format!r}")
     backbone = DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=num_classes)
     return ClaraNetwork(
         backbone,
         final_activation,
-        channels_last=data_format == "channels_last",
+        channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )

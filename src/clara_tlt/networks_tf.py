@@ -12,15 +12,7 @@ from torch import nn
 
 from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
-from clara_tlt.networks import ClaraNetwork, pretrained_path
-
-DATA_FORMATS = ("channels_first", "channels_last")
-
-
-def _channels_last(data_format: str) -> bool:
-    if data_format not in DATA_FORMATS:
-        raise ConfigError(f"data_format must be one of {', '.join(DATA_FORMATS)}, not {data_format!r}")
-    return data_format == "channels_last"
+from clara_tlt.networks import ClaraNetwork, channels_last_of, check_dtype, pretrained_path
 
 
 def _norm(kind: str, dims: int, channels: int, groups: int) -> nn.Module:
@@ -137,7 +129,7 @@ def unet(
     return ClaraNetwork(
         backbone,
         final_activation,
-        channels_last=_channels_last(data_format),
+        channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )
 
@@ -172,12 +164,14 @@ def seg_resnet(
 ) -> nn.Module:
     """Clara 3.x `SegResnet` (Myronenko's encoder-decoder) on MONAI's SegResNet; sides multiples of 2^(levels-1).
 
-    Clara's VAE branch (`use_vae`, `reg_weight`) regularised training through an extra loss term our trainer
-    does not add: asking for it is an error rather than a silently different network.
+    `reg_weight` (L2 on the weights) goes to the optimizer as its weight decay (the workflow does that). Clara's
+    VAE branch (`use_vae`) regularised training through an extra loss term our trainer does not add: asking
+    for it is an error rather than a silently different network.
     """
-    if use_vae or reg_weight:
+    del reg_weight
+    if use_vae:
         raise ConfigError(
-            "SegResnet's VAE regularisation (use_vae, reg_weight) cannot be honoured here; set use_vae false, or "
+            "SegResnet's VAE regularisation (use_vae) cannot be honoured here; set use_vae false, or "
             'give "path": "monai.networks.nets.SegResNetVAE" and add its VAE loss in your own loss'
         )
     kind = _norm_kind(use_batch_norm, use_group_norm)
@@ -201,7 +195,7 @@ def seg_resnet(
     return ClaraNetwork(
         backbone,
         final_activation,
-        channels_last=_channels_last(data_format),
+        channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )
 
@@ -272,15 +266,14 @@ def alexnet(
     n_spatial_dim: int = 3,
     in_channels: int = 1,
     pretrain_weight_name: str | None = None,
+    dtype: str = "float32",
 ) -> nn.Module:
     """Clara 3.x `Alexnet` classifier `(N, C, *spatial)` → `(N, num_classes)`; `n_spatial_dim` and `in_channels`
     are ours (Clara read them from the input)."""
+    del reg_weight  # L2 on the weights: the workflow hands it to the optimizer as weight_decay
+    check_dtype(dtype)
     if mil:
         raise ConfigError("Alexnet's multiple-instance learning (mil) cannot be honoured here; set mil false")
-    if reg_weight:
-        raise ConfigError(
-            'reg_weight (L2 on the weights) belongs to the optimizer here: give "weight_decay" there'
-        )
     widths = list(_blocks(num_feat, "num_feat"))
     if len(widths) != 7:
         raise ConfigError(f"num_feat needs 7 widths (5 convolutions, 2 dense layers), got {len(widths)}")
@@ -296,6 +289,6 @@ def alexnet(
     return ClaraNetwork(
         backbone,
         final_activation,
-        channels_last=_channels_last(data_format),
+        channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )

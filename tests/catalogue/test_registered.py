@@ -274,11 +274,37 @@ def test_keras_pipelines_build_their_twins(tmp_path: Path) -> None:
 def test_alexnet_refuses_what_it_cannot_honour() -> None:
     for args, message in (
         ({"mil": True}, "multiple-instance learning"),
-        ({"reg_weight": 1e-4}, 'give "weight_decay" there'),
+        ({"dtype": "float16"}, "dtype 'float16' cannot be honoured.*use_amp"),
         ({"num_feat": "4,4,4"}, "num_feat needs 7 widths"),
     ):
         with pytest.raises(ConfigError, match=message):
             build({"name": "Alexnet", "args": args}, "network", **WHERE)
+
+
+@pytest.mark.parametrize("name", ["SegResnet", "Alexnet"])
+def test_model_reg_weight_becomes_the_optimizers_weight_decay(tmp_path: Path, name: str) -> None:
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.workflow import build_workflow
+    from tests.conftest import write_json
+
+    model = {"name": name, "args": {"reg_weight": 1e-5, "num_classes": 2}}
+    config = write_json(tmp_path / "c.json", {"train": {"model": model, "optimizer": {"name": "Adam"}}})
+    optimizer = build_workflow(load_config(config)).get("train.optimizer")
+    assert optimizer.param_groups[0]["weight_decay"] == 1e-5
+
+
+def test_segahnet_takes_claras_data_format_and_refuses_a_download() -> None:
+    args = {"num_classes": 2, "n_spatial_dim": 2, "data_format": "channels_last", "in_channels": 3}
+    network = build({"name": "SegAhnet", "args": args}, "network", **WHERE).eval()
+    with torch.no_grad():
+        assert network(torch.rand(1, 32, 32, 3)).shape == (
+            1,
+            2,
+            32,
+            32,
+        )  # (N, H, W, C) in, channels first out
+    with pytest.raises(ConfigError, match="pretrain_weight_url .* cannot be honoured.*pretrain_weight_name"):
+        build({"name": "SegAhnet", "args": {"pretrain_weight_url": "https://x/w.h5"}}, "network", **WHERE)
 
 
 def test_early_stop_ends_training_after_the_threshold_of_validations_without_a_better_metric() -> None:

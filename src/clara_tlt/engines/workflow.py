@@ -216,13 +216,18 @@ def _inject(
     return {}
 
 
+MODEL_L2_ARGS = ("weight_decay", "reg_weight")  # DenseNet121's; SegResnet's and Alexnet's
+
+
 def _model_weight_decay(config: ResolvedConfig) -> float | None:
-    """Clara put L2 regularisation on the model (`model.args.weight_decay`); torch puts it on the optimizer."""
+    """Clara put L2 regularisation on the model (`model.args.weight_decay`, `reg_weight`); torch puts it on the
+    optimizer (TensorFlow's l2 loss Σw²/2 scaled by λ has the gradient λw, torch's weight decay λ)."""
     spec = (config.data.get("train") or {}).get("model") or config.data.get("net_config")
     if isinstance(spec, dict):
         args = spec.get("args", spec)
-        if isinstance(args, dict) and isinstance(args.get("weight_decay"), (int, float)):
-            return float(args["weight_decay"])
+        for name in MODEL_L2_ARGS:
+            if isinstance(args, dict) and isinstance(args.get(name), (int, float)) and args[name]:
+                return float(args[name])
     return None
 
 
