@@ -102,7 +102,7 @@ class EncoderDecoderUnet(nn.Module):
         return self.head(x)
 
 
-@register("network", "Unet", built_on="clara_tlt")
+@register("network", "Unet", aliases=("UnetParallel",), built_on="clara_tlt")
 def unet(
     num_classes: int = 2,
     nf_enc: str | list[int] = "16,32,32,32",
@@ -116,7 +116,8 @@ def unet(
     data_format: str = "channels_first",
     pretrain_weight_name: str | None = None,
 ) -> nn.Module:
-    """Clara 3.x `Unet`; widths as Clara wrote them ("16,32,32,32") or as JSON lists."""
+    """Clara 3.x `Unet`; widths as Clara wrote them ("16,32,32,32") or as JSON lists. `UnetParallel`, the same
+    network split over several GPUs in Clara, is this network on one device (scale out with torchrun)."""
     backbone = EncoderDecoderUnet(
         n_spatial_dim,
         in_channels=in_channels,
