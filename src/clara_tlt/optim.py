@@ -34,8 +34,15 @@ def adam(
     beta2: float = 0.999,
     epsilon: float = 1e-8,
     weight_decay: float = 0.0,
+    use_locking: bool = False,
+    name: str | None = None,
 ) -> torch.optim.Optimizer:
-    """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`."""
+    """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`.
+
+    Clara 3.x passed `use_locking` and `name` on to TensorFlow (a lock against concurrent updates, a graph op
+    name): a torch optimizer's updates are never concurrent and it has no graph, so both are met as they are.
+    """
+    del use_locking, name
     return torch.optim.Adam(
         params,
         lr=pick_rate(learning_rate, lr),
@@ -54,9 +61,12 @@ def momentum(
     use_nesterov: bool = False,
     nesterov: bool | None = None,
     weight_decay: float = 0.0,
+    use_locking: bool = False,
+    name: str | None = None,
 ) -> torch.optim.Optimizer:
     """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov` (Clara 3.x) or
-    `nesterov` (torch's spelling, Clara 4.x); both given must agree."""
+    `nesterov` (torch's spelling, Clara 4.x); both given must agree. `use_locking`, `name`: as for Adam."""
+    del use_locking, name
     if nesterov is not None and use_nesterov and not nesterov:
         raise ConfigError("use_nesterov true and nesterov false disagree; give one of them")
     return torch.optim.SGD(

@@ -113,6 +113,13 @@ def test_optimizers_descend(name: str) -> None:
     assert one_step({"name": name, "args": {"learning_rate": 0.1}}) < 1.0
 
 
+@pytest.mark.parametrize("name", ["Adam", "Momentum"])
+def test_tensorflows_use_locking_and_name_step_the_same(name: str) -> None:
+    plain = one_step({"name": name, "args": {"learning_rate": 0.1}})
+    tf_args = {"learning_rate": 0.1, "use_locking": True, "name": "opt"}
+    assert one_step({"name": name, "args": tf_args}) == plain
+
+
 def test_novograd_is_monais_with_claras_betas() -> None:
     weight = torch.nn.Parameter(torch.ones(1))
     optimizer = build({"name": "NovoGrad"}, "optimizer", **WHERE, inject={"params": [weight]})
@@ -274,7 +281,7 @@ def test_keras_pipelines_build_their_twins(tmp_path: Path) -> None:
 def test_alexnet_refuses_what_it_cannot_honour() -> None:
     for args, message in (
         ({"mil": True}, "multiple-instance learning"),
-        ({"dtype": "float16"}, "dtype 'float16' cannot be honoured.*use_amp"),
+        ({"dtype": "float16"}, r"dtype 'float16' cannot be honoured.*use_amp"),
         ({"num_feat": "4,4,4"}, "num_feat needs 7 widths"),
     ):
         with pytest.raises(ConfigError, match=message):
@@ -303,7 +310,7 @@ def test_segahnet_takes_claras_data_format_and_refuses_a_download() -> None:
             32,
             32,
         )  # (N, H, W, C) in, channels first out
-    with pytest.raises(ConfigError, match="pretrain_weight_url .* cannot be honoured.*pretrain_weight_name"):
+    with pytest.raises(ConfigError, match=r"pretrain_weight_url .* cannot be honoured.*pretrain_weight_name"):
         build({"name": "SegAhnet", "args": {"pretrain_weight_url": "https://x/w.h5"}}, "network", **WHERE)
 
 
