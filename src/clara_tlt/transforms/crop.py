@@ -1,7 +1,9 @@
-"""Crops: positive/negative-ratio crops around label voxels, random, centred and foreground-object crops.
+"""Crops placed by the label: positive/negative-ratio crops around label voxels, and foreground-object crops;
+the shared `crop` helper. (Windows placed by geometry alone, and padding, are in `crop_fixed`.)
 
 Every crop applies one region to all its fields, pads with zeros where the region leaves the image, and
-moves the affine's origin to the region's first voxel. `FastCropByPosNegRatio` yields a list of samples.
+moves the affine's origin to the region's first voxel. The batching pos/neg crops (`FastCropByPosNegRatio`,
+`CropByPosNegRatio`, `CropByPosNegRatioLabelOnly`) yield a list of samples.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from monai.transforms.utils import generate_spatial_bounding_box
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
-    ClaraTransform,
-    FieldOp,
     FieldsArg,
-    RandomFieldTransform,
     RandomTransform,
     apply_channel_first,
     as_fields,
@@ -79,15 +78,31 @@ def foreground_indices(label: MetaTensor) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(mask), np.flatnonzero(~mask)
 
 
+def pos_fraction(pos: float, neg: float) -> float:
+    """The share `pos / (pos + neg)` of crops centred on foreground, or a ConfigError for a ratio that is none."""
+    if pos < 0 or neg < 0 or pos + neg <= 0:
+        raise ConfigError(
+            f"pos and neg must be non-negative and not both zero, e.g. 1 and 1; got {pos} and {neg}"
+        )
+    return pos / (pos + neg)
+
+
 class _PosNegCrop(RandomTransform):
-    """Shared by the pos/neg crops: centre sampling around label voxels, with indices cached per volume."""
+    """Shared by the pos/neg crops: centre sampling around label voxels.
+
+    With `cache_indices` a caching pipeline keeps each volume's foreground/background indices (fast, but they
+    take 8 bytes a voxel); without, they are found again at every call (same crops, less memory).
+    """
 
     fields: tuple[str, ...]
     label_field: str
     size: list[int]
+    cache_indices: bool = True
 
     def precompute(self, data: dict[str, Any]) -> dict[str, Any]:
         """Deterministic part, run once per volume when a pipeline caches: the foreground/background indices."""
+        if not self.cache_indices:
+            return dict(data)
         label = get_field(data, self.label_field, self)
         fg, bg = foreground_indices(label)
         return {**data, f"{self.label_field}_fg_indices": fg, f"{self.label_field}_bg_indices": bg}
@@ -147,11 +162,7 @@ class FastCropByPosNegRatio(_PosNegCrop):
         self.fields = as_fields(fields)
         self.label_field = label_field
         self.size = [int(s) for s in size]
-        if pos < 0 or neg < 0 or pos + neg <= 0:
-            raise ConfigError(
-                f"pos and neg must be non-negative and not both zero, e.g. 1 and 1; got {pos} and {neg}"
-            )
-        self.pos_fraction = pos / (pos + neg)
+        self.pos_fraction = pos_fraction(pos, neg)
         self.batch_size = int(batch_size)
         self.batches_to_gen_at_once = int(batches_to_gen_at_once)
         if self.batch_size < 1 or self.batches_to_gen_at_once < 1:
@@ -169,6 +180,48 @@ class FastCropByPosNegRatio(_PosNegCrop):
             self.R.shuffle(batch)
             positives += batch
         return self.crops(data, positives)
+
+
+@register_transform("CropByPosNegRatio")
+class CropByPosNegRatio(FastCropByPosNegRatio):
+    """`FastCropByPosNegRatio` without cached indices: the same crops from the same seed, with the label's
+    foreground found again at every call instead of kept per volume (less memory for large volumes).
+
+    Clara 3.x: TLT's `CropSubVolumeBatchPosNegRatio` without `fast_crop`. Returns a list of samples.
+    """
+
+    cache_indices = False
+
+
+@register_transform("CropByPosNegRatioLabelOnly")
+class CropByPosNegRatioLabelOnly(CropByPosNegRatio):
+    """`CropByPosNegRatio` of the label field alone: `batch_size` crops of `label_field`, `pos:neg` of them
+    centred on its foreground; every other field of the sample is carried into each crop unchanged.
+
+    Clara 3.x names it as the third batching crop without documenting it; our reading: for samples that are a
+    label only (label-to-label training), so there is no `fields` argument. To crop an image with the label,
+    use `CropByPosNegRatio`. Returns a list of samples.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: Sequence[int] = (96, 96, 96),
+        label_field: str = "label",
+        pos: float = 1.0,
+        neg: float = 1.0,
+        batch_size: int = 1,
+        batches_to_gen_at_once: int = 1,
+    ) -> None:
+        super().__init__(
+            label_field,
+            size=size,
+            label_field=label_field,
+            pos=pos,
+            neg=neg,
+            batch_size=batch_size,
+            batches_to_gen_at_once=batches_to_gen_at_once,
+        )
 
 
 @register_transform("CropSubVolumePosNegRatioCtrlEpoch")
@@ -236,7 +289,7 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
         self.size = [int(s) for s in size]
         self.deform, self.rotation, self.scale = deform, rotation, scale
         self.rotation_degree, self.scale_factor = float(rotation_degree), float(scale_factor)
-        self.pos_fraction = pos / (pos + neg)
+        self.pos_fraction = pos_fraction(pos, neg)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         positive = self.R.rand() < self.pos_fraction
@@ -271,73 +324,45 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
         return sample
 
 
-@register_transform("CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
-class CropRandomSizeWithDisplacement(RandomFieldTransform):
-    """Crop a region whose size is drawn between `lower_size` (voxels, or a fraction < 1 of the image) and
-    the image size, centred up to `max_displacement` voxels from the image centre. 2D or 3D.
+@register_transform("FastPosNegRatioCropROI")
+class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
+    """Clara 3.x's name and arguments for `TransformVolumeCropROIFastPosNegRatio`: one crop of `size` from
+    `image_field` (a key or keys) and `label_field`, centred on foreground with odds `pos:neg`, then
+    optionally rotated (up to ±`rotation_degree` about each axis), scaled (by 1±`scale_factor`) and deformed;
+    images are resampled linearly, labels by nearest neighbour, and the affine follows.
 
-    `keep_aspect` draws one fraction for all axes. MONAI: `RandSpatialCropd(keys, roi_size, random_size=True)`.
+    `fast_crop` keeps the label's foreground indices per volume in a caching pipeline (true) or finds them at
+    every call (false): the crops are the same either way. MONAI: `RandCropByPosNegLabeld` then `RandAffined`.
     """
 
     def __init__(
         self,
-        fields: FieldsArg,
         *,
-        lower_size: float | Sequence[float] = 0.9,
-        max_displacement: float = 0.0,
-        keep_aspect: bool = False,
+        size: Sequence[int] = (96, 96, 96),
+        image_field: FieldsArg = "image",
+        label_field: str = "label",
+        deform: bool = False,
+        rotation: bool = False,
+        rotation_degree: float = 15.0,
+        scale: bool = False,
+        scale_factor: float = 0.1,
+        pos: float = 1.0,
+        neg: float = 1.0,
+        fast_crop: bool = True,
     ) -> None:
-        super().__init__(fields)
-        self.lower_size = lower_size
-        self.max_displacement = float(max_displacement)
-        self.keep_aspect = keep_aspect
-
-    def draw(self, first: MetaTensor) -> FieldOp:
-        shape = spatial_shape(first)
-        lower = self.lower_size if isinstance(self.lower_size, Sequence) else [self.lower_size] * len(shape)
-        low = [round(v * d) if v < 1 else int(v) for v, d in zip(lower, shape, strict=True)]
-        if self.keep_aspect:
-            fraction = self.R.uniform(max(lo / d for lo, d in zip(low, shape, strict=True)), 1.0)
-            size = [max(1, round(fraction * d)) for d in shape]
-        else:
-            size = [int(self.R.randint(min(lo, d), d + 1)) for lo, d in zip(low, shape, strict=True)]
-        shift = [self.R.uniform(-self.max_displacement, self.max_displacement) for _ in shape]
-        centre = [round(d / 2 + s) for d, s in zip(shape, shift, strict=True)]
-        start = fitted_start(centre, size, shape)
-        return lambda image: crop(image, start, size)
-
-
-@register_transform("CropSubVolumeRandomWithinBounds")
-class CropSubVolumeRandomWithinBounds(RandomFieldTransform):
-    """A crop of `size` at a uniformly random position inside the image. MONAI: `RandSpatialCropd`."""
-
-    def __init__(self, fields: FieldsArg, size: Sequence[int] = (96, 96, 96)) -> None:
-        super().__init__(fields)
-        self.size = [int(s) for s in size]
-
-    def draw(self, first: MetaTensor) -> FieldOp:
-        shape = spatial_shape(first)
-        size = crop_size(self.size, shape)
-        start = [
-            int(self.R.randint(0, d - n + 1)) if d >= n else (d - n) // 2
-            for n, d in zip(size, shape, strict=True)
-        ]
-        return lambda image: crop(image, start, size)
-
-
-@register_transform("CropSubVolumeCenter")
-class CropSubVolumeCenter(ClaraTransform):
-    """The centred crop of `size` (zero-padded where the image is smaller). MONAI: `CenterSpatialCropd`."""
-
-    def __init__(self, fields: FieldsArg, size: Sequence[int] = (96, 96, 96)) -> None:
-        self.fields = as_fields(fields)
-        self.size = [int(s) for s in size]
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        shape = spatial_shape(get_field(data, self.fields[0], self))
-        size = crop_size(self.size, shape)
-        start = [(d - n) // 2 for n, d in zip(size, shape, strict=True)]
-        return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
+        super().__init__(
+            image_field,
+            size=size,
+            deform=deform,
+            rotation=rotation,
+            rotation_degree=rotation_degree,
+            scale=scale,
+            scale_factor=scale_factor,
+            pos=pos,
+            neg=neg,
+            label_field=label_field,
+        )
+        self.cache_indices = bool(fast_crop)
 
 
 @register_transform("CropForegroundObject")
