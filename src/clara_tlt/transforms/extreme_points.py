@@ -20,6 +20,7 @@ from clara_tlt.transforms.base import (
     set_layout,
     to_channel_first,
 )
+from clara_tlt.transforms.labels import torch_dtype
 
 
 def extreme_points(mask: torch.Tensor) -> list[list[int]]:
@@ -47,8 +48,12 @@ def _mask(label: Any) -> torch.Tensor:
 class AddExtremePointsChannel(RandomTransform):
     """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
     heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` (Clara 3.1: `permutation`) moves each
-    point by up to `pert` voxels at random; ties between extreme voxels are drawn at random too. Points given in `points_field`
-    (user clicks at inference) are used instead of the label's.
+    point by up to `pert` voxels at random; ties between extreme voxels are drawn at random too. Points given in
+    `points_field` (user clicks at inference) are used instead of the label's. The image with its new channel
+    is of type `dtype` (a NumPy name, default `"float32"`).
+
+    Clara 3.1: `points_channel_field` (not described on its API page); our reading: the field holding the
+    points, i.e. `points_field`.
 
     Shapes: image `(C, *spatial)` → `(C + 1, *spatial)`. MONAI: `AddExtremePointsChanneld(keys, label_key,
     sigma, pert, rescale_min, rescale_max)`.
@@ -65,16 +70,23 @@ class AddExtremePointsChannel(RandomTransform):
         rescale_max: float = 1.0,
         points_field: str | None = None,
         permutation: float | None = None,
+        points_channel_field: str | None = None,
+        dtype: str = "float32",
     ) -> None:
         super().__init__()
         if permutation is not None and pert:
             raise ConfigError(
                 "give the point perturbation once: pert (TLT) or permutation (Clara 3.1), not both"
             )
+        if points_channel_field is not None and points_field is not None:
+            raise ConfigError(
+                "give the points' field once: points_field or points_channel_field (Clara 3.1), not both"
+            )
         self.image_field, self.label_field = image_field, label_field
         self.sigma, self.pert = float(sigma), float(pert if permutation is None else permutation)
         self.rescale_min, self.rescale_max = float(rescale_min), float(rescale_max)
-        self.points_field = points_field
+        self.points_field = points_field if points_channel_field is None else points_channel_field
+        self.dtype = torch_dtype(dtype)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         image = get_field(data, self.image_field, self)
@@ -91,7 +103,7 @@ class AddExtremePointsChannel(RandomTransform):
         heatmap = extreme_points_to_image(
             points, reference, sigma=self.sigma, rescale_min=self.rescale_min, rescale_max=self.rescale_max
         )
-        stacked = torch.cat([cf.as_tensor().float(), heatmap.to(torch.float32)], dim=0)
+        stacked = torch.cat([cf.as_tensor().float(), heatmap.to(torch.float32)], dim=0).to(self.dtype)
         out = set_layout(
             MetaTensor(stacked, affine=cf.affine, meta={k: v for k, v in cf.meta.items() if k != "affine"}), 0
         )

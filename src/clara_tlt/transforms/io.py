@@ -81,7 +81,17 @@ def _flag(value: bool | str) -> bool:
     return value.strip().lower() in ("1", "true", "yes") if isinstance(value, str) else bool(value)
 
 
-@register_transform("LoadNifti", aliases=("LoadNifty", "LoadPng", "LoadNumpyFromFilename", "LoadImageFile"))
+@register_transform(
+    "LoadNifti",
+    aliases=(
+        "LoadNifty",
+        "LoadPng",
+        "LoadJpg",
+        "LoadNumpyFromFilename",
+        "LoadImageMasksFromNumpy",
+        "LoadImageFile",
+    ),
+)
 class LoadImageFields(ClaraTransform):
     """Replace each path field by its image: NIfTI, MetaImage, NRRD, a DICOM series folder, PNG/JPEG or `.npy`.
 
@@ -90,6 +100,10 @@ class LoadImageFields(ClaraTransform):
     multi-channel image (channels last until `ConvertToChannelsFirst`). Non-path values (a classification label list) become float tensors.
     Output: `MetaTensor` of shape `(*spatial)` or `(*spatial, C)`, affine RAS; no channel axis is added.
     MONAI: `LoadImaged(keys, image_only=True)`. Example: `LoadNifti(fields=["image", "label"])(sample)`.
+
+    Clara 3.x names a loader per format (`LoadPng`, `LoadJpg`); all are this one. Clara 3.x:
+    `LoadImageMasksFromNumpy` (arguments not documented); our reading: `fields` name `.npy` files of an image
+    and its masks, loaded as they are stored, identity affine.
     """
 
     def __init__(self, fields: FieldsArg, as_closest_canonical: bool | str = False) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 from monai.data import MetaTensor
-from monai.transforms import AsDiscrete, ConvertToMultiChannelBasedOnBratsClasses
+from monai.transforms import AsDiscrete
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
@@ -26,7 +26,7 @@ from clara_tlt.transforms.base import (
 )
 
 
-@register_transform("ConvertToChannelsFirst", aliases=("VolumeTo4dArray",))
+@register_transform("ConvertToChannelsFirst", aliases=("VolumeTo4dArray", "VolumeTo4DArray"))
 class ConvertToChannelsFirst(FieldTransform):
     """`(*spatial)` → `(1, *spatial)`; `(*spatial, C)` → `(C, *spatial)`; channels-first input is unchanged.
 
@@ -179,19 +179,3 @@ class CopyProperties(ClaraTransform):
                     raise KeyError(f"CopyProperties: '{self.from_field}' has no property '{prop}'")
             out[key] = image
         return out
-
-
-@register_transform("BratsConvertLabels")
-class BratsConvertLabels(FieldTransform):
-    """BraTS labels 1, 2, 4 → 3 channels: tumour core (1|4), whole tumour (1|2|4), enhancing tumour (4).
-
-    MONAI: `ConvertToMultiChannelBasedOnBratsClassesd`. Output `(3, *spatial)` uint8.
-    """
-
-    def __init__(self, fields: FieldsArg) -> None:
-        super().__init__(fields)
-        self._convert = ConvertToMultiChannelBasedOnBratsClasses()
-
-    def apply(self, image: MetaTensor) -> MetaTensor:
-        channels = self._convert(to_channel_first(image)[0][0])
-        return set_layout(as_meta(channels).to(torch.uint8), 0)
