@@ -25,7 +25,8 @@ from clara_tlt.transforms.base import (
 )
 
 
-def _as_float(x: torch.Tensor) -> torch.Tensor:
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """`x`, or `x` as float32 where it holds integers (a label or an 8-bit image)."""
     return x if torch.is_floating_point(x) else x.float()
 
 
@@ -61,20 +62,24 @@ class ScaleIntensityRange(FieldTransform):
 
 @register_transform("ScaleIntensityOscillation")
 class ScaleIntensityOscillation(RandomFieldTransform):
-    """Multiply by `1 + f`, `f` drawn uniformly from `[-magnitude, magnitude]` (one draw per sample).
+    """With `probability` (default: always), multiply by `1 + f`, `f` uniform in `[-magnitude, magnitude]`
+    (one draw per sample).
 
-    MONAI: `RandScaleIntensityd(keys, factors=magnitude, prob=1.0)`.
+    MONAI: `RandScaleIntensityd(keys, factors=magnitude, prob=probability)`.
     """
 
-    def __init__(self, fields: FieldsArg, magnitude: float = 0.1) -> None:
+    def __init__(self, fields: FieldsArg, magnitude: float = 0.1, probability: float = 1.0) -> None:
         super().__init__(fields)
         if magnitude <= 0:
             raise ConfigError(f"magnitude must be greater than zero, e.g. 0.1; got {magnitude}")
         self.magnitude = float(magnitude)
+        self.probability = probability
 
-    def draw(self, first: MetaTensor) -> FieldOp:
+    def draw(self, first: MetaTensor) -> FieldOp | None:
+        if self.R.rand() >= self.probability:
+            return None
         factor = self.R.uniform(-self.magnitude, self.magnitude)
-        return lambda image: _as_float(image) * (1.0 + factor)
+        return lambda image: as_float(image) * (1.0 + factor)
 
 
 @register_transform("CenterData")
@@ -107,7 +112,7 @@ class CenterData(FieldTransform):
         return tensor.reshape(shape)
 
     def apply(self, image: MetaTensor) -> torch.Tensor:
-        x = _as_float(image)
+        x = as_float(image)
         axis = channel_dim(x)
         sub = x.mean() if self.subtrahend is None else self._per_channel(self.subtrahend, x, axis)
         div = x.std() if self.divisor is None else self._per_channel(self.divisor, x, axis)
@@ -154,7 +159,7 @@ class AdjustContrast(RandomFieldTransform):
         if self.R.rand() >= self.probability:
             return None
         adjust = MonaiAdjustContrast(gamma=self.R.uniform(*self.gamma_range))
-        return lambda image: as_meta(adjust(_as_float(image)))
+        return lambda image: as_meta(adjust(as_float(image)))
 
 
 @register_transform("AddGaussianNoise")
@@ -186,6 +191,6 @@ class AddGaussianNoise(RandomFieldTransform):
         return None if self.R.rand() >= self.probability else self._add_noise
 
     def _add_noise(self, image: MetaTensor) -> torch.Tensor:
-        x = _as_float(image)
+        x = as_float(image)
         noise = self.R.normal(self.mean, self.std, size=tuple(x.shape)).astype("float32")
         return x + torch.from_numpy(noise).to(x.dtype)

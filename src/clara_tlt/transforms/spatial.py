@@ -106,10 +106,60 @@ class ScaleByResolution(FieldTransform):
             )
         spacing = self.resolution or voxel_spacing(image.affine, len(old))
         new = [max(1, round(n * s / t)) for n, s, t in zip(old, spacing, self.target, strict=True)]
-        scaled = resize(image, new, nearest=self.is_label)
-        scaled.meta[PRE_SCALE_SHAPE] = list(old)
-        scaled.meta[PRE_SCALE_AFFINE] = image.affine.clone()
-        return scaled
+        return rescale(image, new, nearest=self.is_label)
+
+
+@register_transform("ScaleBySpacing")
+class ScaleBySpacing(ScaleByResolution):
+    """Resample to `target_spacing` (mm), keeping the extent: `ScaleByResolution` under another name.
+
+    Clara 3.x lists ScaleBySpacing beside ScaleByResolution without a readable signature; our reading: the same
+    resampling, the target voxel size spelled `target_spacing`, the voxel size read from the affine.
+    """
+
+    def __init__(
+        self,
+        fields: FieldsArg,
+        target_spacing: Sequence[float] = (1.0, 1.0, 1.0),
+        is_label: bool | None = None,
+    ) -> None:
+        super().__init__(fields, target_resolution=target_spacing, is_label=is_label)
+
+
+@register_transform("ScaleByFactor")
+class ScaleByFactor(FieldTransform):
+    """Resize the spatial axes by `factor` (one number, or one per axis): shape `round(shape * factor)`.
+
+    The affine is rescaled so the volume covers the same extent, and the grid is remembered for
+    `RestoreOriginalShape`. Labels (integer fields, or `is_label: true`) take nearest-neighbour values.
+    Example: `factor: 0.5` turns `(1, 16, 16, 12)` into `(1, 8, 8, 6)` with twice the voxel size.
+    MONAI: `Resized(keys, spatial_size=round(shape * factor))`.
+    """
+
+    def __init__(
+        self, fields: FieldsArg, factor: float | Sequence[float], is_label: bool | None = None
+    ) -> None:
+        super().__init__(fields)
+        self.factor = [float(factor)] if isinstance(factor, (int, float)) else [float(f) for f in factor]
+        if not self.factor or any(f <= 0 for f in self.factor):
+            raise ConfigError(f"factor must be positive (one number or one per axis), e.g. 0.5; got {factor}")
+        self.is_label = is_label
+
+    def apply(self, image: MetaTensor) -> MetaTensor:
+        old = spatial_shape(image)
+        factors = self.factor * len(old) if len(self.factor) == 1 else self.factor
+        if len(factors) != len(old):
+            raise ValueError(f"ScaleByFactor: factor has {len(factors)} values for a {len(old)}-D field")
+        new = [max(1, round(n * f)) for n, f in zip(old, factors, strict=True)]
+        return rescale(image, new, nearest=self.is_label)
+
+
+def rescale(image: MetaTensor, shape: Sequence[int], *, nearest: bool | None) -> MetaTensor:
+    """`resize`, remembering the grid the field had before its first rescaling for `RestoreOriginalShape`."""
+    scaled = resize(image, shape, nearest=nearest)
+    scaled.meta[PRE_SCALE_SHAPE] = image.meta.get(PRE_SCALE_SHAPE, list(spatial_shape(image)))
+    scaled.meta[PRE_SCALE_AFFINE] = image.meta.get(PRE_SCALE_AFFINE, image.affine.clone())
+    return scaled
 
 
 @register_transform("RestoreOriginalShape")
@@ -200,15 +250,21 @@ class RandomAxisFlip(_SometimesRandom):
 
 @register_transform("FlipAxisRandom")
 class FlipAxisRandom(_PerFieldRandom):
-    """Flip each spatial axis in `axis` independently with probability 0.5. MONAI: `RandFlipd` per axis."""
+    """Flip each spatial axis in `axis` (None: every spatial axis) independently with `probability`.
 
-    def __init__(self, fields: FieldsArg, axis: Sequence[int] = (0, 1, 2), probability: float = 0.5) -> None:
+    MONAI: `RandFlipd(keys, prob, spatial_axis=a)` for each axis `a`; the affine follows the flip.
+    """
+
+    def __init__(
+        self, fields: FieldsArg, axis: Sequence[int] | None = (0, 1, 2), probability: float = 0.5
+    ) -> None:
         super().__init__(fields)
-        self.axis = [int(a) for a in axis]
+        self.axis = None if axis is None else [int(a) for a in axis]
         self.probability = probability
 
     def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
-        chosen = [a for a in self.axis if self.R.rand() < self.probability]
+        axes = range(spatial_dims) if self.axis is None else self.axis
+        chosen = [a for a in axes if self.R.rand() < self.probability]
         if not chosen:
             return None
         flip = Flip(spatial_axis=chosen)
@@ -298,26 +354,38 @@ class RandomZoom3D(_PerFieldRandom):
         keep_size: bool = False,
     ) -> None:
         super().__init__(fields)
-        self.lower = [float(v) for v in lower_limits]
-        self.upper = [float(v) for v in upper_limits]
-        if len(self.lower) != len(self.upper) or any(
-            lo > hi or lo <= 0 for lo, hi in zip(self.lower, self.upper, strict=True)
-        ):
-            raise ConfigError(
-                "lower_limits and upper_limits must be positive, of one length, lower <= upper, e.g. [0.9, 0.9, 0.9] "
-                f"and [1.1, 1.1, 1.1]; got {self.lower} and {self.upper}"
-            )
+        self.lower, self.upper = zoom_limits(lower_limits, upper_limits)
         self.keep_size = keep_size
         self.use_gpu = use_gpu  # kept for TLT configs; MONAI runs on the tensor's device
 
     def spatial_op(self, spatial_dims: int) -> SpatialOp | None:
-        factors = [float(self.R.uniform(lo, hi)) for lo, hi in zip(self.lower, self.upper, strict=True)]
+        factors = draw_zoom(self.R, self.lower, self.upper)
+        return lambda x, label: zoom(x, factors, label=label, keep_size=self.keep_size)
 
-        def apply(x: torch.Tensor, label: bool) -> Any:
-            mode = "nearest" if label else _linear_mode(len(factors))
-            zoom = Zoom(zoom=factors, mode=mode, keep_size=self.keep_size, padding_mode="constant")
-            if label:
-                return zoom(x.float()).round().to(x.dtype)
-            return zoom(x)
 
-        return apply
+def zoom_limits(lower: Sequence[float], upper: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Per-axis zoom limits as floats, or a ConfigError unless positive, of one length and lower <= upper."""
+    low, high = [float(v) for v in lower], [float(v) for v in upper]
+    if len(low) != len(high) or any(lo > hi or lo <= 0 for lo, hi in zip(low, high, strict=True)):
+        raise ConfigError(
+            "lower_limits and upper_limits must be positive, of one length, lower <= upper, e.g. [0.9, 0.9, 0.9] "
+            f"and [1.1, 1.1, 1.1]; got {low} and {high}"
+        )
+    return low, high
+
+
+def draw_zoom(rng: np.random.RandomState, lower: Sequence[float], upper: Sequence[float]) -> list[float]:
+    """One zoom factor per axis, uniform in `[lower[i], upper[i]]`."""
+    return [float(rng.uniform(lo, hi)) for lo, hi in zip(lower, upper, strict=True)]
+
+
+def zoom(x: torch.Tensor, factors: Sequence[float], *, label: bool, keep_size: bool) -> Any:
+    """Zoom `x` `(C, *spatial)` by `factors` (labels: nearest neighbour, dtype kept; images: linear).
+
+    `keep_size` crops or zero-pads back to the input shape about the centre; the affine follows either way.
+    """
+    mode = "nearest-exact" if label else _linear_mode(len(factors))
+    zoomer = Zoom(zoom=list(factors), mode=mode, keep_size=keep_size, padding_mode="constant")
+    if label:
+        return zoomer(x.float()).round().to(x.dtype)
+    return zoomer(x)
