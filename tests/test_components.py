@@ -94,7 +94,7 @@ def test_unknown_name_gives_did_you_mean_and_accepted_names() -> None:
         build({"name": "Dcie"}, "loss", **WHERE)
     message = str(info.value)
     assert message.startswith("config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'")
-    assert "Accepted names: BinaryClassificationLoss, CrossEntropy, Dice, Focal" in message
+    assert "Accepted names: BinaryClassificationLoss, CrossEntropy, CrossEntropyDice, Dice, Focal" in message
     assert info.value.exit_code == 3
 
 
@@ -292,3 +292,20 @@ def test_types_are_checked_against_a_declared_signature(tmp_path: Path) -> None:
     spec = {"path": "declared_for_test.Declared", "args": {"size": 2.5}}
     with pytest.raises(ConfigError, match=r"size must be an integer, got 2\.5"):
         build(spec, "loss", search_dirs=[custom], **WHERE)
+
+
+def test_a_component_key_that_is_not_a_spec_key_is_refused_with_did_you_mean() -> None:
+    with pytest.raises(
+        ConfigError, match=r"train\.loss\.disable: unknown key 'disable' .*did you mean 'disabled'"
+    ):
+        build({"name": "Dice", "args": {}, "disable": True}, "loss", **WHERE)
+
+
+def test_automl_search_and_apply_are_accepted_and_the_written_values_used() -> None:
+    spec = {
+        "name": "Focal",
+        "args": {"gamma": 1.0},
+        "search": [{"type": "float", "args": ["gamma"], "targets": [0.5, 3.0], "domain": "loss"}],
+        "apply": {"@disabled": "mySearchLoss"},
+    }
+    assert build(spec, "loss", **WHERE).gamma == 1.0

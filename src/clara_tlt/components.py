@@ -76,6 +76,9 @@ TLT_PREFIXES = (
     "metrics.",
 )
 SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
+# Clara AutoML's search space and its use (`"search": [...]`, `"apply": {...}`): a training run uses the values
+# the config writes, as Clara's own training did without AutoML.
+AUTOML_KEYS = frozenset({"search", "apply"})
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,15 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
             key_path=key_path,
         )
     if "args" in spec:
+        unknown = sorted(set(spec) - SPEC_KEYS - AUTOML_KEYS)
+        if unknown:
+            known = sorted(SPEC_KEYS | AUTOML_KEYS)
+            raise ConfigError(
+                f"unknown key '{unknown[0]}' in a component{did_you_mean(unknown[0], known) or '.'} A component "
+                f'takes {", ".join(known)}; its arguments go inside "args"',
+                file=file,
+                key_path=child(key_path, unknown[0]),
+            )
         args = spec["args"]
         if args is None:
             args = {}
@@ -252,7 +264,7 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
                 '"args" must be an object of argument: value', file=file, key_path=child(key_path, "args")
             )
     else:  # EA form: every other key is an argument; `tag` stands for the argument `name`.
-        args = {k: v for k, v in spec.items() if k not in SPEC_KEYS}
+        args = {k: v for k, v in spec.items() if k not in SPEC_KEYS | AUTOML_KEYS}
         if "tag" in args:
             args["name"] = args.pop("tag")
     return ComponentSpec(name=name, path=path, args=dict(args), instance=instance)
