@@ -6,6 +6,8 @@ Inputs `(N, C_in, *spatial)`, outputs `(N, num_classes, *spatial)` after `final_
 
 from __future__ import annotations
 
+import math
+
 import torch
 from monai.networks.nets import SegResNet
 from torch import nn
@@ -15,9 +17,15 @@ from clara_tlt.errors import ConfigError
 from clara_tlt.networks import ClaraNetwork, channels_last_of, check_dtype, pretrained_path
 
 
+def _group_count(groups: int, channels: int) -> int:
+    """Groups for a GroupNorm over `channels`: Clara's `use_group_normG` where it divides them (8 over 32),
+    else the largest count dividing both (8 over 2 channels → 2), as NVIDIA's example configs need."""
+    return math.gcd(groups, channels)
+
+
 def _norm(kind: str, dims: int, channels: int, groups: int) -> nn.Module:
     if kind == "group":
-        return nn.GroupNorm(min(groups, channels), channels)
+        return nn.GroupNorm(_group_count(groups, channels), channels)
     if kind == "batch":
         return nn.BatchNorm3d(channels) if dims == 3 else nn.BatchNorm2d(channels)
     return nn.Identity()
@@ -177,11 +185,7 @@ def seg_resnet(
         )
     kind = _norm_kind(use_batch_norm, use_group_norm)
     norm: tuple[str, dict[str, int]] | str = (
-        ("group", {"num_groups": use_group_normG})
-        if kind == "group"
-        else "batch"
-        if kind == "batch"
-        else "instance"
+        ("group", {"num_groups": 1}) if kind == "group" else "batch" if kind == "batch" else "instance"
     )
     backbone = SegResNet(
         spatial_dims=n_spatial_dim,
@@ -193,12 +197,26 @@ def seg_resnet(
         blocks_down=_blocks(blocks_down, "blocks_down"),
         blocks_up=_blocks(blocks_up, "blocks_up"),
     )
+    if kind == "group":
+        _regroup(backbone, use_group_normG)
     return ClaraNetwork(
         backbone,
         final_activation,
         channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )
+
+
+def _regroup(network: nn.Module, groups: int) -> None:
+    """Give each GroupNorm of `network` `_group_count(groups, its channels)` groups (MONAI builds one count for
+    all layers, which fails where `groups` does not divide a layer's channels)."""
+    for parent in list(network.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.GroupNorm):
+                count = _group_count(groups, child.num_channels)
+                setattr(
+                    parent, name, nn.GroupNorm(count, child.num_channels, eps=child.eps, affine=child.affine)
+                )
 
 
 class AlexNetND(nn.Module):

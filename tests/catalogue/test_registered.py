@@ -211,6 +211,16 @@ def test_unet_takes_clara_width_strings_and_its_normalisation_switches() -> None
         build({"name": "Unet", "args": {**args, "use_group_norm": True}}, "network", **WHERE)
 
 
+def test_segresnet_group_norm_fits_groups_to_narrow_layers() -> None:
+    """NVIDIA's AutoML example: init_filters 2 with use_group_normG 8 (2 channels cannot hold 8 groups)."""
+    args = {"init_filters": 2, "blocks_down": "1,1", "blocks_up": "1", "use_group_normG": 8}
+    network = build({"name": "SegResnet", "args": args}, "network", **WHERE)
+    groups = {(m.num_channels, m.num_groups) for m in network.modules() if isinstance(m, torch.nn.GroupNorm)}
+    assert groups == {(2, 2), (4, 4)}
+    with torch.no_grad():
+        assert network(torch.rand(1, 1, 8, 8, 8)).shape == (1, 2, 8, 8, 8)
+
+
 def test_unet_topology_checks_its_arguments() -> None:
     with pytest.raises(ConfigError, match=r"nf_dec needs at least as many entries as nf_enc \(3\)"):
         build({"name": "Unet", "args": {"nf_enc": [4, 4, 4], "nf_dec": [4]}}, "network", **WHERE)
