@@ -2,6 +2,11 @@
 
 An aux op is `op(sample) -> sample`; `sample["model"]` is the network output `(N, K)` (logits for Clara's
 classification models) and `sample["label"]` the `(N, K)` 0/1 targets.
+
+Clara 3.x's `do_summary` / `do_print` on an aux op aggregate its value over training steps for TensorBoard /
+the console. Here aux ops run on validation batches, and an aux op's value is reported by the metric that
+averages it (`ComputeAverage` with `field` = the tag), under that metric's own `do_summary` / `do_print`: the
+aux op accepts both flags, and they change nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ def _scores(sample: dict[str, Any], use_sigmoid: bool) -> torch.Tensor:
 
 @register("metric", "ComputeAccuracy")
 class ComputeAccuracy:
-    """Per-sample accuracy `(N,)` of multi-label predictions (score > `threshold`) against 0/1 labels, in `tag`."""
+    """Per-sample accuracy `(N,)` of multi-label predictions (score > `threshold`) against 0/1 labels, in `tag`.
+    `do_summary`, `do_print`: accepted, see the module's note."""
 
     def __init__(
         self,
@@ -28,6 +34,8 @@ class ComputeAccuracy:
         use_sigmoid: bool = True,
         threshold: float = 0.5,
         label_field: str = "label",
+        do_summary: bool = True,
+        do_print: bool = True,
     ) -> None:
         self.tag = tag
         self.use_sigmoid = use_sigmoid
@@ -61,3 +69,35 @@ class ComputeBinaryPreds:
         scores = _scores(sample, self.use_sigmoid)
         label = torch.as_tensor(sample[self.label_field]).float().reshape(scores.shape)
         return {**sample, self.preds_name: scores, self.labels_name: label}
+
+
+@register("metric", "ReduceMeanMasked", built_on="clara_tlt")
+class ReduceMeanMasked:
+    """`sample[tag]` `(N,)`: each case's mean of `field` over the voxels where `mask_field` is non-zero.
+
+    Clara 3.x: aux op `aux_ops.reduce_mean_masked` (signature not published); our reading: a masked mean.
+    `field` `(N, C, *spatial)`; `mask_field` `(N, 1, *spatial)` (applied to every channel) or the same shape.
+    A case whose mask is empty gets NaN, which `ComputeAverage` leaves out of its mean.
+    `do_summary`, `do_print`: accepted, see the module's note.
+    """
+
+    def __init__(
+        self,
+        tag: str = "mean_masked",
+        field: str = "model",
+        mask_field: str = "label",
+        do_summary: bool = True,
+        do_print: bool = True,
+    ) -> None:
+        self.tag = tag
+        self.field = field
+        self.mask_field = mask_field
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        values = torch.as_tensor(sample[self.field]).detach().float()
+        mask = (torch.as_tensor(sample[self.mask_field]).to(values.device) != 0).float()
+        if mask.ndim == values.ndim - 1:  # a mask without its channel axis
+            mask = mask.unsqueeze(1)
+        mask = mask.expand_as(values).reshape(values.shape[0], -1)
+        total = (values.reshape(values.shape[0], -1) * mask).sum(dim=1)
+        return {**sample, self.tag: total / mask.sum(dim=1)}

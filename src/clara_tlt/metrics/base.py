@@ -7,12 +7,15 @@ evaluate report each case and lets ranks of a torchrun job merge their cases exa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.distributed as dist
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -53,13 +56,32 @@ class CaseValues:
 
 
 class ClaraMetric:
-    """Common fields: `name`, `field` (prediction key), `label_field`, `is_key_metric`; per-case buffers."""
+    """Common fields: `name`, `field` (prediction key), `label_field`, `is_key_metric`; per-case buffers.
 
-    def __init__(self, *, name: str, field: str, label_field: str | None, is_key_metric: bool) -> None:
+    Clara 3.1's arguments every metric takes: `report_path`, the folder where evaluate writes this metric's
+    per-case (`<name>_raw_results.txt`) and summary reports (else the output folder); `do_summary` and
+    `do_print`, whether the value goes to TensorBoard and to the progress log. Ours always writes every
+    validation metric to both: true is what happens; false is accepted and a warning says the value is still
+    written (see `report_flags`).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        field: str,
+        label_field: str | None,
+        is_key_metric: bool,
+        report_path: str | None = None,
+        do_summary: bool = True,
+        do_print: bool = True,
+    ) -> None:
         self.name = name
         self.field = field
         self.label_field = label_field
         self.is_key_metric = is_key_metric
+        self.report_path = report_path
+        report_flags(f"metric '{name}'", do_summary=do_summary, do_print=do_print)
         self.buffers: dict[str, list[torch.Tensor]] = {}
 
     def reset(self) -> None:
@@ -91,6 +113,20 @@ class ClaraMetric:
     def case_values(self) -> CaseValues | None:
         """Per-case values for evaluate's reports; None for a metric defined only over all cases (AUC)."""
         return None
+
+
+def report_flags(owner: str, *, do_summary: bool, do_print: bool) -> None:
+    """Clara's `do_summary` / `do_print` (value to TensorBoard / to the console): warn for each that is false,
+    since the trainer here writes every validation metric to both."""
+    for flag, value in (("do_summary", do_summary), ("do_print", do_print)):
+        if not value:
+            log.warning(
+                "%s: %s false is not honoured: every validation metric is written to TensorBoard and the "
+                "progress log here; remove %s to silence this warning",
+                owner,
+                flag,
+                flag,
+            )
 
 
 def sync_metrics(metrics: Iterable[Any]) -> None:

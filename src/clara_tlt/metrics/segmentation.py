@@ -25,6 +25,7 @@ from monai.metrics import compute_average_surface_distance, compute_dice, comput
 from monai.networks.utils import one_hot
 
 from clara_tlt.components import register
+from clara_tlt.errors import ConfigError
 from clara_tlt.metrics.base import (
     EMPTY_BOTH,
     EMPTY_LABEL,
@@ -38,9 +39,12 @@ from clara_tlt.metrics.base import (
 class SegmentationMetric(ClaraMetric):
     """Common arguments and bookkeeping: one-hot pairs, per-case rows, empty codes, mean over cases then classes.
 
-    `field` holds `(N, C, ...)` class scores (argmax is taken) or `(N, 1, ...)` a label map; `label_field`
-    holds `(N, 1, ...)` (or `(N, ...)`) integer labels. `report_path` is where evaluate writes this metric's reports;
-    `applied_key` (TLT) stands for `field`, `stopping_metric` (TLT) for `is_key_metric`.
+    `field` holds `(N, C, ...)` class scores (argmax is taken) or `(N, 1, ...)` a label map, or a score map
+    binarised as score > `logit_thresh` when its values are not all whole numbers; `label_field` holds
+    `(N, 1, ...)` (or `(N, ...)`) integer labels, or `(N, C, ...)` one-hot labels with `is_one_hot_targets`.
+    `remove_bg` (default) leaves class 0 out; `is_2d` says the batch is `(N, C, H, W)` and fails a 3-D one.
+    `applied_key` (TLT) stands for `field`, `stopping_metric` (TLT) for `is_key_metric`; `report_path`,
+    `do_summary`, `do_print`: see `ClaraMetric`.
     """
 
     default_name = "metric"
@@ -55,37 +59,68 @@ class SegmentationMetric(ClaraMetric):
         report_path: str | None = None,
         applied_key: str | None = None,
         stopping_metric: bool | None = None,
+        is_2d: bool = False,
+        remove_bg: bool = True,
+        logit_thresh: float = 0.5,
+        is_one_hot_targets: bool = False,
+        do_summary: bool = True,
+        do_print: bool = True,
     ) -> None:
         super().__init__(
             name=name or self.default_name,
             field=applied_key or field,
             label_field=label_field,
             is_key_metric=is_key_metric or bool(stopping_metric),
+            report_path=report_path,
+            do_summary=do_summary,
+            do_print=do_print,
         )
-        self.report_path = report_path
+        self.is_2d = is_2d
+        self.first_class = 1 if remove_bg else 0
+        self.logit_thresh = logit_thresh
+        self.is_one_hot_targets = is_one_hot_targets
         for module in self.needs:
             importlib.import_module(module)
 
     def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
-        """Per-case values `(N, C-1)` of one-hot `(N, C, ...)` prediction and label."""
+        """Per-case values `(N, K)` of one-hot `(N, K, ...)` prediction and label (the classes scored)."""
         raise NotImplementedError
 
     def update(self, sample: dict[str, Any]) -> torch.Tensor:
-        """Add a batch; returns the per-case values `(N, C-1)` (NaN where a case has none)."""
+        """Add a batch; returns the per-case values `(N, K)` (NaN where a case has none)."""
         prediction, label = self.pair(sample)
+        if self.is_2d and prediction.ndim != 4:
+            raise ConfigError(
+                f"metric '{self.name}': is_2d is true, but the prediction has shape {list(prediction.shape)}, "
+                "not (N, C, H, W); set is_2d to false for 3-D data"
+            )
         spacing = voxel_spacing(sample.get(self.label_field or ""), count=int(label.shape[0]))
-        label = label.long()
-        if label.ndim == prediction.ndim - 1:  # a label map without its channel axis (TLT 1.x configs)
-            label = label.unsqueeze(1)
         channels = int(prediction.shape[1])
-        num_classes = max(channels if channels > 1 else 2, int(label.max()) + 1, 2)
-        if channels > 1:
-            prediction = prediction.argmax(dim=1, keepdim=True)
-        predicted, truth = one_hot(prediction.long(), num_classes), one_hot(label, num_classes)
+        label = self.label_map(label, prediction.ndim)
+        prediction = self.predicted_map(prediction)
+        num_classes = max(channels if channels > 1 else 2, int(label.max()) + 1, int(prediction.max()) + 1, 2)
+        predicted, truth = one_hot(prediction, num_classes), one_hot(label, num_classes)
+        predicted, truth = predicted[:, self.first_class :], truth[:, self.first_class :]
         values = self.score(predicted, truth, spacing).double()
         self.append("values", values)
-        self.append("empty", emptiness(predicted[:, 1:], truth[:, 1:]))
+        self.append("empty", emptiness(predicted, truth))
         return values
+
+    def label_map(self, label: torch.Tensor, ndim: int) -> torch.Tensor:
+        """`(N, 1, ...)` class indices of a label map (with or without its channel axis) or one-hot labels."""
+        if self.is_one_hot_targets and label.ndim == ndim and label.shape[1] > 1:
+            return label.argmax(dim=1, keepdim=True)
+        if label.ndim == ndim - 1:  # a label map without its channel axis (TLT 1.x configs)
+            label = label.unsqueeze(1)
+        return label.long()
+
+    def predicted_map(self, prediction: torch.Tensor) -> torch.Tensor:
+        """`(N, 1, ...)` predicted classes: argmax of scores, a label map as it is, else score > logit_thresh."""
+        if prediction.shape[1] > 1:
+            return prediction.argmax(dim=1, keepdim=True)
+        if torch.equal(prediction, prediction.round()):
+            return prediction.long()
+        return (prediction > self.logit_thresh).long()
 
     def aggregate(self) -> float:
         per_class = self.stacked("values").nanmean(dim=0)
@@ -93,7 +128,7 @@ class SegmentationMetric(ClaraMetric):
 
     def case_values(self) -> CaseValues:
         values = self.stacked("values")
-        columns = [f"class_{index + 1}" for index in range(values.shape[1])]
+        columns = [f"class_{index + self.first_class}" for index in range(values.shape[1])]
         return CaseValues(columns=columns, values=values, empty=self.stacked("empty"))
 
 
@@ -121,18 +156,22 @@ def voxel_spacing(tensor: Any, *, count: int) -> list[list[float]] | None:
 
 def _without_empty(values: torch.Tensor, prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     """NaN wherever either side is empty (MONAI gives inf or NaN there, with a warning each time)."""
-    codes = emptiness(prediction[:, 1:], label[:, 1:]).to(values.device)
+    codes = emptiness(prediction, label).to(values.device)
     return torch.where(codes == NOT_EMPTY, values, torch.full_like(values, float("nan")))
 
 
 @register("metric", "ComputeAverageDice", aliases=("MetricAverageFromArrayDice",))
 class ComputeAverageDice(SegmentationMetric):
-    """Mean Dice of the foreground classes, averaged over cases then classes (MONAI's `compute_dice`)."""
+    """Mean Dice of the foreground classes, averaged over cases then classes (MONAI's `compute_dice`).
+
+    Clara 3.1 arguments (its `MetricAverageFromArrayDice`): `is_2d`, `remove_bg`, `logit_thresh`,
+    `is_one_hot_targets`, as `SegmentationMetric` reads them.
+    """
 
     default_name = "mean_dice"
 
     def score(self, prediction: torch.Tensor, label: torch.Tensor, spacing: Any) -> torch.Tensor:
-        return compute_dice(prediction, label, include_background=False, ignore_empty=True)
+        return compute_dice(prediction, label, include_background=True, ignore_empty=True)
 
 
 @register("metric", "ComputeHausdorffDistance95", aliases=("ComputeHausdorff95",))
@@ -147,7 +186,7 @@ class ComputeHausdorffDistance95(SegmentationMetric):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = compute_hausdorff_distance(
-                prediction, label, include_background=False, percentile=95, spacing=spacing
+                prediction, label, include_background=True, percentile=95, spacing=spacing
             )
         return _without_empty(values, prediction, label)
 
@@ -165,6 +204,6 @@ class ComputeAverageSurfaceDistance(SegmentationMetric):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = compute_average_surface_distance(
-                prediction, label, include_background=False, symmetric=self.symmetric, spacing=spacing
+                prediction, label, include_background=True, symmetric=self.symmetric, spacing=spacing
             )
         return _without_empty(values, prediction, label)

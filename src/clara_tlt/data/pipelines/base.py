@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from monai.data import ThreadBuffer, list_data_collate
@@ -22,6 +22,10 @@ from clara_tlt.errors import ConfigError, NoInputError
 from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state
 
 Sample = dict[str, Any]
+DATA_FORMATS = {
+    "channels_first": 0,
+    "channels_last": -1,
+}  # Clara's output_data_format → a sample's channel axis
 
 
 def split_transforms(transforms: Sequence[Callable[..., Any]]) -> tuple[list[Any], list[Any]]:
@@ -39,8 +43,17 @@ class ImagePipeline:
     `data_list_key` names the list of `data_list_file_path` to read (paths relative to `data_file_base_dir`,
     else to the datalist's folder). `shuffle` defaults to True for the "training" list only. `num_workers`
     threads compute the deterministic head; `prefetch_size` batches are prepared ahead in a background thread.
+    `duplicate_count`: each entry is read that many times per epoch. `batched_by_transforms`: a transform
+    (a crop) yields the whole batch from one volume (one volume per batch). `output_image_channels`: the
+    channels each image must have (checked, a clear error otherwise). `output_data_format`: the layout of the
+    batches; `channels_last` only where the pipeline supports it (classification).
+    `multiprocessing` (Clara's Keras pipelines: worker processes rather than threads): accepted either way;
+    here the workers are always `num_workers` threads, since the heavy steps (decoding, resampling in
+    NumPy/PyTorch) release the GIL and threads share the cache without copying volumes between processes.
     Constructing reads and checks the datalist only; no image is loaded before the first iteration.
     """
+
+    channels_last_ok: ClassVar[bool] = False
 
     data_list_file_path: str
     data_file_base_dir: str | None = None
@@ -50,6 +63,11 @@ class ImagePipeline:
     num_workers: int = 0
     prefetch_size: int = 0
     shuffle: bool | None = None
+    duplicate_count: int = 1
+    batched_by_transforms: bool = False
+    output_image_channels: int | None = None
+    output_data_format: str = "channels_first"
+    multiprocessing: bool = False
     transforms: Sequence[Callable[..., Any]] = field(default=(), repr=False)
     entries: list[Sample] = field(init=False, repr=False)
     head: list[Any] = field(init=False, repr=False)
@@ -58,9 +76,15 @@ class ImagePipeline:
     epoch: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        for name, least in (("output_batch_size", 1), ("num_workers", 0), ("prefetch_size", 0)):
+        for name, least in (
+            ("output_batch_size", 1),
+            ("num_workers", 0),
+            ("prefetch_size", 0),
+            ("duplicate_count", 1),
+        ):
             if getattr(self, name) < least:
                 raise ConfigError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        self.check_data_format()
         self.entries = load_datalist(
             self.data_list_file_path, self.data_list_key, base_dir=self.data_file_base_dir
         )
@@ -77,6 +101,20 @@ class ImagePipeline:
         self.head, self.tail = split_transforms(self.transforms)
         self.order_rng = np.random.RandomState()
 
+    def check_data_format(self) -> None:
+        """`output_data_format` is a known layout, and `channels_last` only where the pipeline supports it."""
+        if self.output_data_format not in DATA_FORMATS:
+            raise ConfigError(
+                f"output_data_format must be one of {', '.join(map(repr, DATA_FORMATS))}, "
+                f"got {self.output_data_format!r}"
+            )
+        if self.output_data_format == "channels_last" and not self.channels_last_ok:
+            raise ConfigError(
+                f"output_data_format 'channels_last' cannot be honoured by {type(self).__name__}: its batches are "
+                'channels-first (N, C, *spatial), as the losses and metrics take them; use "channels_first" '
+                "(and data_format channels_first on the network and loss, or remove them)"
+            )
+
     # -- the engine's API -------------------------------------------------------------------------------------
     def set_random_state(self, seed: int) -> None:
         """Seed the shuffling and every random transform: the same seed gives the same batches."""
@@ -92,7 +130,7 @@ class ImagePipeline:
 
     def __len__(self) -> int:
         """Batches per epoch (the last may be smaller)."""
-        volumes = self.volume_count()
+        volumes = self.volume_count() * self.duplicate_count
         if self.one_volume_per_batch():
             return volumes * self.batches_per_volume()
         return math.ceil(volumes * self.samples_per_volume() / self.output_batch_size)
@@ -117,7 +155,7 @@ class ImagePipeline:
     # -- what subclasses change -------------------------------------------------------------------------------
     def one_volume_per_batch(self) -> bool:
         """Whether each batch holds the samples of one volume (a transform yields the whole batch)."""
-        return False
+        return self.batched_by_transforms
 
     def finish(self, sample: Sample) -> Sample:
         """One sample from the random tail → its output form (size, layout); as it is here."""
@@ -148,8 +186,9 @@ class ImagePipeline:
         return count
 
     def order(self) -> list[int]:
-        """The volume indices of this epoch: shuffled by the seeded generator when `shuffle`."""
-        order = list(range(self.volume_count()))
+        """The volume indices of this epoch, each `duplicate_count` times: shuffled by the seeded generator when
+        `shuffle`."""
+        order = list(range(self.volume_count())) * self.duplicate_count
         if self.shuffle:
             self.order_rng.shuffle(order)
         return order
@@ -180,6 +219,18 @@ class ImagePipeline:
                 pending = pending[self.output_batch_size :]
         if pending:
             yield list_data_collate(pending)
+
+
+def check_channels(what: str, value: Any, *, axis: int, wanted: int | None) -> None:
+    """Raise ConfigError when `value` (a sample's array) has other than `wanted` channels on `axis`."""
+    if wanted is None or value is None or not hasattr(value, "shape"):
+        return
+    channels = int(value.shape[axis])
+    if channels != wanted:
+        raise ConfigError(
+            f"{what} has {channels} channel(s), not output_{what}_channels {wanted}: correct "
+            f"output_{what}_channels, or the transforms that make the {what}'s channels"
+        )
 
 
 class _Reiterable:

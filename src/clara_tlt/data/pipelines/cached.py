@@ -39,8 +39,11 @@ class SegmentationImagePipelineWithCache(SegmentationImagePipeline):
     `num_cache_objects` volumes are cached (all when null); when that is fewer than the datalist holds,
     `replace_percent` of them are replaced by unseen volumes at each `set_epoch` (smart cache).
     The first random transform's deterministic part (foreground indices of a crop) is cached too.
+    `caches_data` false: nothing is cached, the pipeline reads every volume each epoch as
+    `SegmentationImagePipeline` does (`num_cache_objects` and `replace_percent` then do nothing).
     """
 
+    caches_data: bool = True
     num_cache_objects: int | None = None
     replace_percent: float = 0.1
     seed: int = field(default=0, init=False)
@@ -115,9 +118,12 @@ class SegmentationImagePipelineWithCache(SegmentationImagePipeline):
         return [data[(self.cache_start + i) % len(data)] for i in range(self.cache_size)]
 
     def volume_count(self) -> int:
-        return self.cache_size
+        return self.cache_size if self.caches_data else len(self.entries)
 
     def volumes(self) -> Iterator[Sample]:
+        if not self.caches_data:
+            yield from super().volumes()
+            return
         dataset = self.dataset()
         if isinstance(dataset, SmartCacheDataset):
             dataset.start()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from monai.data import MetaTensor
 
 from clara_tlt.components import register
-from clara_tlt.data.pipelines.base import ImagePipeline, Sample
+from clara_tlt.data.pipelines.base import ImagePipeline, Sample, check_channels
 from clara_tlt.transforms.base import spatial_shape
 from clara_tlt.transforms.crop import crop, fitted_start
 
@@ -19,18 +19,19 @@ class SegmentationImagePipeline(ImagePipeline):
     """Segmentation batches: `image` `(N, C, *spatial)` float32, `label` `(N, 1, *spatial)`, no caching.
 
     `output_crop_size`: `image_fields` are zero padded / centre cropped to this spatial size (−1: keep the axis).
-    `batched_by_transforms`: a crop transform yields the whole batch from one volume (one volume per batch).
+    `output_image_channels` / `output_label_channels`: the channels (first axis) each sample's `image` / `label`
+    must have, checked (a clear error otherwise). Other options: `ImagePipeline`'s.
     MONAI: `Dataset(datalist, Compose(transforms))` + `DataLoader(batch_size, collate_fn=list_data_collate)`.
     """
 
-    batched_by_transforms: bool = False
+    output_label_channels: int | None = None
     image_fields: Sequence[str] = ("image", "label")
 
-    def one_volume_per_batch(self) -> bool:
-        return self.batched_by_transforms
-
     def finish(self, sample: Sample) -> Sample:
-        """Bring image fields to `output_crop_size` (zero pad / centre crop)."""
+        """Check the channels of image and label; bring image fields to `output_crop_size` (zero pad / centre
+        crop)."""
+        check_channels("image", sample.get("image"), axis=0, wanted=self.output_image_channels)
+        check_channels("label", sample.get("label"), axis=0, wanted=self.output_label_channels)
         size_given = self.output_crop_size
         if not size_given or all(s <= 0 for s in size_given):
             return sample
