@@ -195,8 +195,6 @@ def test_classification_pipeline_takes_only_its_own_arguments(tmp_path: Path) ->
     (tmp_path / "datalist.json").write_text(json.dumps({"training": [{"image": "x.png", "label": [1]}]}))
     (tmp_path / "x.png").write_bytes(b"")
     section = seed_section("config_train_chestxray.json", "train")
-    with pytest.raises(ConfigError, match="has no argument 'batched_by_transforms'"):
-        make(section, tmp_path, crop=None, batched_by_transforms=True)
     with pytest.raises(
         ConfigError, match="output_data_format must be one of 'channels_first', 'channels_last'"
     ):
