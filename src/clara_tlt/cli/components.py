@@ -21,9 +21,10 @@ def command(kind: str | None, as_json: bool) -> None:
     name, or a class of its own by "path".
     """
     entries = catalogue(kind)
-    lines = [f"{'kind':<15} {'name':<36} built on"]
+    width = max([len("name"), *(len(e.name) for e in entries)])
+    lines = [f"{'kind':<15} {'name':<{width}} built on"]
     for e in entries:
         also = f"  (also: {', '.join(e.aliases)})" if e.aliases else ""
-        lines.append(f"{e.kind:<15} {e.name:<36} {e.built_on}{also}")
+        lines.append(f"{e.kind:<15} {e.name:<{width}} {e.built_on}{also}")
     lines.append(f"{len(entries)} registered names")
     emit({"components": [asdict(e) for e in entries]}, as_json=as_json, lines=lines)

@@ -39,7 +39,7 @@ def _range(value: Sequence[float], name: str, example: str) -> tuple[float, floa
     return float(value[0]), float(value[1])
 
 
-@register_transform("RandomSpatialFlip")
+@register_transform("RandomSpatialFlip", built_on="MONAI RandFlipd per axis")
 class RandomSpatialFlip(FlipAxisRandom):
     """Flip each spatial axis independently with `probability` (default 0.5), every field alike.
 
@@ -52,7 +52,7 @@ class RandomSpatialFlip(FlipAxisRandom):
         super().__init__(fields, axis=None, probability=probability)
 
 
-@register_transform("ScaleShiftIntensity")
+@register_transform("ScaleShiftIntensity", built_on="MONAI RandScaleIntensityd + RandStdShiftIntensityd")
 class ScaleShiftIntensity(RandomFieldTransform):
     """With `probability` (default: always), `x * (1 + s) + o * std(x)` per channel, with `s` uniform in
     `[-scale, scale]` and `o` uniform in `[-shift, shift]`, drawn for each channel.
@@ -89,7 +89,7 @@ class ScaleShiftIntensity(RandomFieldTransform):
         return lambda image: apply_channel_first(image, scale_shift)
 
 
-@register_transform("RandomZoom")
+@register_transform("RandomZoom", built_on="MONAI RandZoomd(keep_size=True)")
 class RandomZoom(RandomTransform):
     """With `probability` (default: always), zoom by a factor per spatial axis drawn from
     `[lower_limits[i], upper_limits[i]]`, keeping the shape (crop or zero-pad about the centre).
@@ -135,7 +135,7 @@ class RandomZoom(RandomTransform):
         return out
 
 
-@register_transform("RandomGaussianSmooth")
+@register_transform("RandomGaussianSmooth", built_on="MONAI RandGaussianSmoothd")
 class RandomGaussianSmooth(RandomFieldTransform):
     """With `probability`, blur with a Gaussian whose sigma (voxels) is drawn per spatial axis from `sigma_range`.
 
@@ -162,7 +162,7 @@ class RandomGaussianSmooth(RandomFieldTransform):
         return lambda image: apply_channel_first(image, lambda x: smooth(as_float(x)))
 
 
-@register_transform("RandomMRBiasField")
+@register_transform("RandomMRBiasField", built_on="MONAI RandBiasFieldd")
 class RandomMRBiasField(RandomFieldTransform):
     """With `probability`, multiply by a smooth MR bias field: `exp` of a polynomial of `degree` in the
     spatial coordinates, its coefficients uniform in `coeff_range`.

@@ -101,15 +101,18 @@ def one_field(fields: FieldsArg) -> str:
     return names[0]
 
 
-def register_transform(name: str, *, aliases: Iterable[str] = ()) -> Callable[[type[T]], type[T]]:
-    """Class decorator: configs build this transform by `name` (or `aliases`).
+def register_transform(
+    name: str, *, aliases: Iterable[str] = (), built_on: str
+) -> Callable[[type[T]], type[T]]:
+    """Class decorator: configs build this transform by `name` (or `aliases`); `built_on` names the MONAI
+    transform it stands for (what `clara-tlt components` prints).
 
     A config may give the `fields` argument under any of Clara's or TLT's names (`FIELD_SYNONYMS`); they are
     mapped onto `fields` here, once, so every constructor takes only `fields`.
     """
 
     def decorate(cls: type[T]) -> type[T]:
-        register("transform", name, aliases=aliases)(config_factory(cls))
+        register("transform", name, aliases=aliases, built_on=built_on)(config_factory(cls))
         return cls
 
     return decorate

@@ -26,7 +26,7 @@ from clara_tlt.transforms.base import (
 )
 
 
-@register_transform("MergeBatchDims")
+@register_transform("MergeBatchDims", built_on="ours (a batch transform)")
 class MergeBatchDims(ClaraTransform):
     """Merge the two leading axes of each of `fields` when it has `spatial_dims + 3` axes
     (`(N, B, C, *spatial)` → `(N·B, C, *spatial)`); other shapes are left as they are."""
@@ -44,7 +44,7 @@ class MergeBatchDims(ClaraTransform):
         return out
 
 
-@register_transform("SaveAsNifti")
+@register_transform("SaveAsNifti", built_on="ours (clara_tlt.io writers)")
 class SaveAsNifti(ClaraTransform):
     """Write each of `fields` (one 3-D volume, or one channel of it) to
     `<out_dir>/<name>_<field>_<n>.nii.gz`, `<name>` the stem of the image's file and `n` counting the samples

@@ -136,7 +136,7 @@ class _PosNegCrop(RandomTransform):
         return samples
 
 
-@register_transform("FastCropByPosNegRatio")
+@register_transform("FastCropByPosNegRatio", built_on="MONAI RandCropByPosNegLabeld (+ FgBgToIndicesd)")
 class FastCropByPosNegRatio(_PosNegCrop):
     """`batch_size` crops of `size` from one volume; `pos:neg` of their centres lie on label foreground.
 
@@ -182,7 +182,7 @@ class FastCropByPosNegRatio(_PosNegCrop):
         return self.crops(data, positives)
 
 
-@register_transform("CropByPosNegRatio")
+@register_transform("CropByPosNegRatio", built_on="MONAI RandCropByPosNegLabeld")
 class CropByPosNegRatio(FastCropByPosNegRatio):
     """`FastCropByPosNegRatio` without cached indices: the same crops from the same seed, with the label's
     foreground found again at every call instead of kept per volume (less memory for large volumes).
@@ -193,7 +193,7 @@ class CropByPosNegRatio(FastCropByPosNegRatio):
     cache_indices = False
 
 
-@register_transform("CropByPosNegRatioLabelOnly")
+@register_transform("CropByPosNegRatioLabelOnly", built_on="MONAI RandCropByPosNegLabeld")
 class CropByPosNegRatioLabelOnly(CropByPosNegRatio):
     """`CropByPosNegRatio` of the label field alone: `batch_size` crops of `label_field`, `pos:neg` of them
     centred on its foreground; every other field of the sample is carried into each crop unchanged.
@@ -224,7 +224,7 @@ class CropByPosNegRatioLabelOnly(CropByPosNegRatio):
         )
 
 
-@register_transform("CropSubVolumePosNegRatioCtrlEpoch")
+@register_transform("CropSubVolumePosNegRatioCtrlEpoch", built_on="MONAI RandCropByPosNegLabeld")
 class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
     """One crop of `size`, centred on foreground with odds `ratio:1`; the ratio moves by `ratio_step` every
     `num_epochs` epochs from `ratio_start` towards `ratio_end` (the pipeline calls `set_epoch`).
@@ -261,7 +261,10 @@ class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
         return self.crops(data, [positive])[0]
 
 
-@register_transform("TransformVolumeCropROIFastPosNegRatio")
+@register_transform(
+    "TransformVolumeCropROIFastPosNegRatio",
+    built_on="MONAI RandCropByPosNegLabeld + RandAffined + RandGridDistortiond",
+)
 class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
     """A pos/neg-ratio crop of `size` with, optionally, a random rotation (±`rotation_degree` about each
     axis), scaling (±`scale_factor`) and a smooth grid deformation, all resampled once around the centre.
@@ -324,7 +327,7 @@ class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
         return sample
 
 
-@register_transform("FastPosNegRatioCropROI")
+@register_transform("FastPosNegRatioCropROI", built_on="MONAI RandCropByPosNegLabeld + RandAffined")
 class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
     """Clara 3.x's name and arguments for `TransformVolumeCropROIFastPosNegRatio`: one crop of `size` from
     `image_field` (a key or keys) and `label_field`, centred on foreground with odds `pos:neg`, then
@@ -365,7 +368,7 @@ class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
         self.cache_indices = bool(fast_crop)
 
 
-@register_transform("CropForegroundObject")
+@register_transform("CropForegroundObject", built_on="MONAI CropForegroundd + Resized")
 class CropForegroundObject(RandomTransform):
     """Crop the bounding box of the label's object (plus `pad` voxels) and resize it to `size`.
 

@@ -26,7 +26,11 @@ from clara_tlt.transforms.base import (
 from clara_tlt.transforms.crop import crop, crop_size, fitted_start
 
 
-@register_transform("CropRandomSizeWithDisplacement", aliases=("CropRandomSubImageInRange",))
+@register_transform(
+    "CropRandomSizeWithDisplacement",
+    aliases=("CropRandomSubImageInRange",),
+    built_on="MONAI RandSpatialCropd(random_size=True)",
+)
 class CropRandomSizeWithDisplacement(RandomFieldTransform):
     """Crop a region whose size is drawn between `lower_size` (voxels, or a fraction < 1 of the image) and
     the image size, centred up to `max_displacement` voxels from the image centre. 2D or 3D.
@@ -62,7 +66,7 @@ class CropRandomSizeWithDisplacement(RandomFieldTransform):
         return lambda image: crop(image, start, size)
 
 
-@register_transform("CropSubVolumeRandomWithinBounds")
+@register_transform("CropSubVolumeRandomWithinBounds", built_on="MONAI RandSpatialCropd")
 class CropSubVolumeRandomWithinBounds(RandomFieldTransform):
     """A crop of `size` at a uniformly random position inside the image. MONAI: `RandSpatialCropd`."""
 
@@ -80,7 +84,7 @@ class CropSubVolumeRandomWithinBounds(RandomFieldTransform):
         return lambda image: crop(image, start, size)
 
 
-@register_transform("CropSubVolumeCenter")
+@register_transform("CropSubVolumeCenter", built_on="MONAI CenterSpatialCropd")
 class CropSubVolumeCenter(ClaraTransform):
     """The centred crop of `size` (zero-padded where the image is smaller). MONAI: `CenterSpatialCropd`."""
 
@@ -95,7 +99,7 @@ class CropSubVolumeCenter(ClaraTransform):
         return {**data, **{key: crop(get_field(data, key, self), start, size) for key in self.fields}}
 
 
-@register_transform("CropFixedSizeRandomCenter")
+@register_transform("CropFixedSizeRandomCenter", built_on="MONAI RandSpatialCropd")
 class CropFixedSizeRandomCenter(CropSubVolumeRandomWithinBounds):
     """One window of `size` (2-D or 3-D, as the image) at a uniformly random place inside the image, the same
     for every one of `fields`. MONAI: `RandSpatialCropd(keys, roi_size=size, random_size=False)`.
@@ -106,7 +110,7 @@ class CropFixedSizeRandomCenter(CropSubVolumeRandomWithinBounds):
     """
 
 
-@register_transform("SymmetricPadderDiv")
+@register_transform("SymmetricPadderDiv", built_on='MONAI DivisiblePadd(method="symmetric")')
 class SymmetricPadderDiv(FieldTransform):
     """Pad each spatial axis of each of `fields` with zeros, evenly on both sides (the odd voxel after), up to
     the next multiple of `div_int` (one number, or one per axis); axes already a multiple are left alone. The

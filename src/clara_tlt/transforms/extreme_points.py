@@ -44,7 +44,7 @@ def _mask(label: Any) -> torch.Tensor:
     return (cf.as_tensor() > 0).any(dim=0)
 
 
-@register_transform("AddExtremePointsChannel")
+@register_transform("AddExtremePointsChannel", built_on="MONAI AddExtremePointsChanneld")
 class AddExtremePointsChannel(RandomTransform):
     """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
     heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` (Clara 3.1: `permutation`) moves each
@@ -110,7 +110,7 @@ class AddExtremePointsChannel(RandomTransform):
         return {**data, self.image_field: restore(out) if channel_dim(image) == -1 else out}
 
 
-@register_transform("FetchExtremePoints")
+@register_transform("FetchExtremePoints", built_on="MONAI get_extreme_points")
 class FetchExtremePoints(ClaraTransform):
     """Add field `points`: the extreme points of `label_field` as voxel coordinates `[[i, j, k], ...]`
     (min, max along each axis; `[]` for an empty label). `image_field` names the grid, for the record.

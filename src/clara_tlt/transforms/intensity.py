@@ -30,7 +30,7 @@ def as_float(x: torch.Tensor) -> torch.Tensor:
     return x if torch.is_floating_point(x) else x.float()
 
 
-@register_transform("ScaleIntensityRange")
+@register_transform("ScaleIntensityRange", built_on="MONAI ScaleIntensityRanged")
 class ScaleIntensityRange(FieldTransform):
     """Map `[a_min, a_max]` linearly onto `[b_min, b_max]` (float32), clipping to it with `clip`.
 
@@ -60,7 +60,7 @@ class ScaleIntensityRange(FieldTransform):
         return as_meta(self._scale(image))
 
 
-@register_transform("ScaleIntensityOscillation")
+@register_transform("ScaleIntensityOscillation", built_on="MONAI RandScaleIntensityd(factors=m)")
 class ScaleIntensityOscillation(RandomFieldTransform):
     """With `probability` (default: always), multiply by `1 + f`, `f` uniform in `[-magnitude, magnitude]`
     (one draw per sample).
@@ -82,7 +82,7 @@ class ScaleIntensityOscillation(RandomFieldTransform):
         return lambda image: as_float(image) * (1.0 + factor)
 
 
-@register_transform("CenterData")
+@register_transform("CenterData", built_on="MONAI NormalizeIntensityd(channel_wise=True)")
 class CenterData(FieldTransform):
     """`(x - subtrahend) / divisor`; a list gives one value per channel; None means the field's mean / std.
 
@@ -119,7 +119,9 @@ class CenterData(FieldTransform):
         return (x - sub) / div
 
 
-@register_transform("NormalizeNonzeroIntensities")
+@register_transform(
+    "NormalizeNonzeroIntensities", built_on="MONAI NormalizeIntensityd(nonzero=True, channel_wise=True)"
+)
 class NormalizeNonzeroIntensities(FieldTransform):
     """Zero mean, unit std over the non-zero voxels of each channel; zeros stay zero.
 
@@ -134,7 +136,7 @@ class NormalizeNonzeroIntensities(FieldTransform):
         return apply_channel_first(image, self._normalize)
 
 
-@register_transform("AdjustContrast")
+@register_transform("AdjustContrast", built_on="MONAI RandAdjustContrastd")
 class AdjustContrast(RandomFieldTransform):
     """With `probability`, gamma-correct with `gamma` drawn from `gamma_range`: `(x - min)^g` rescaled to range.
 
@@ -162,7 +164,7 @@ class AdjustContrast(RandomFieldTransform):
         return lambda image: as_meta(adjust(as_float(image)))
 
 
-@register_transform("AddGaussianNoise")
+@register_transform("AddGaussianNoise", built_on="MONAI RandGaussianNoised")
 class AddGaussianNoise(RandomFieldTransform):
     """With `probability`, add noise N(`mean`, `std`²) drawn per voxel from the transform's generator.
 

@@ -91,6 +91,7 @@ def _flag(value: bool | str) -> bool:
         "LoadImageMasksFromNumpy",
         "LoadImageFile",
     ),
+    built_on="MONAI LoadImaged(keys, image_only=True), read by clara_tlt.io",
 )
 class LoadImageFields(ClaraTransform):
     """Replace each path field by its image: NIfTI, MetaImage, NRRD, a DICOM series folder, PNG/JPEG or `.npy`.
@@ -130,7 +131,7 @@ class _FieldProperty(ClaraTransform):
         return load_field(value) if isinstance(value, (str, Path, list)) else as_meta(value)
 
 
-@register_transform("LoadResolutionFromNifty")
+@register_transform("LoadResolutionFromNifty", built_on="MONAI MetaTensor.pixdim")
 class LoadResolution(_FieldProperty):
     """Add `<key>_resolution`: the voxel spacing of field `key` (from its affine, or the file's header)."""
 
@@ -139,7 +140,7 @@ class LoadResolution(_FieldProperty):
         return {**data, f"{self.key}_resolution": spacing.tolist()}
 
 
-@register_transform("Load3DShapeFromNumpy")
+@register_transform("Load3DShapeFromNumpy", built_on="MONAI MetaTensor.shape")
 class LoadSpatialShape(_FieldProperty):
     """Add `<key>_shape`: the spatial shape of field `key` (a loaded image, or the file it names)."""
 
@@ -147,7 +148,7 @@ class LoadSpatialShape(_FieldProperty):
         return {**data, f"{self.key}_shape": list(spatial_shape(self._image(data)))}
 
 
-@register_transform("WriteNiftyResults")
+@register_transform("WriteNiftyResults", built_on="MONAI SaveImaged")
 class WriteNiftyResults(ClaraTransform):
     """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (`suffix`; atomically, through `clara_tlt.io`).
 

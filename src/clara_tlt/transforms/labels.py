@@ -54,7 +54,7 @@ def labels_first(image: MetaTensor, transform: object) -> MetaTensor:
     return cf
 
 
-@register_transform("ThresholdValues")
+@register_transform("ThresholdValues", built_on="MONAI AsDiscreted(threshold) (which is >=)")
 class ThresholdValues(FieldTransform):
     """Binarise each of `fields`: values above `threshold` → 1, the rest (the threshold itself too) → 0, uint8.
 
@@ -84,7 +84,10 @@ def largest_component(mask: np.ndarray, connectivity: int | None) -> np.ndarray:
     return components == int(np.argmax(sizes)) + 1
 
 
-@register_transform("KeepLargestCC")
+@register_transform(
+    "KeepLargestCC",
+    built_on="MONAI KeepLargestConnectedComponentd (ours on SciPy: MONAI's needs scikit-image)",
+)
 class KeepLargestCC(FieldTransform):
     """Keep only the largest connected component of each label; voxels of the other components become 0.
 
@@ -150,7 +153,11 @@ def brats_class_names(class_names: list[str] | None) -> list[str]:
     return [BRATS_SPELLINGS[n.upper()] for n in names]
 
 
-@register_transform("ConvertToMultiChannelBasedOnBratsClasses", aliases=("BratsConvertLabels",))
+@register_transform(
+    "ConvertToMultiChannelBasedOnBratsClasses",
+    aliases=("BratsConvertLabels",),
+    built_on="MONAI ConvertToMultiChannelBasedOnBratsClassesd",
+)
 class ConvertToMultiChannelBasedOnBratsClasses(FieldTransform):
     """BraTS labels 1, 2, 4 → one channel per class of `class_names` (default `["TC", "WT", "ET"]`): tumour core
     (1|4), whole tumour (1|2|4), enhancing tumour (4). Clara's API page also spells WT as `WC`.
@@ -168,7 +175,9 @@ class ConvertToMultiChannelBasedOnBratsClasses(FieldTransform):
         return set_layout(brats_channels(labels_first(image, self), self.class_names).to(self.dtype), 0)
 
 
-@register_transform("SplitBasedOnBratsClasses")
+@register_transform(
+    "SplitBasedOnBratsClasses", built_on="MONAI ConvertToMultiChannelBasedOnBratsClassesd + SplitDimd"
+)
 class SplitBasedOnBratsClasses(ClaraTransform):
     """One field per BraTS class, `(1, *spatial)` each, as `dtype` (default uint8): the BraTS twin of
     `SplitBasedOnLabel`, so a metric can score tumour core, whole tumour and enhancing tumour apart.
@@ -215,7 +224,7 @@ class SplitBasedOnBratsClasses(ClaraTransform):
         return out
 
 
-@register_transform("ConvertToMultiChannelBasedOnLabel")
+@register_transform("ConvertToMultiChannelBasedOnLabel", built_on="MONAI AsDiscreted(to_onehot)")
 class ConvertToMultiChannelBasedOnLabel(FieldTransform):
     """One-hot: label values 0 … `num_classes - 1` → `num_classes` channels, channel i = (label == i), the
     background channel 0 included.

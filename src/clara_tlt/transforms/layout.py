@@ -26,7 +26,11 @@ from clara_tlt.transforms.base import (
 )
 
 
-@register_transform("ConvertToChannelsFirst", aliases=("VolumeTo4dArray", "VolumeTo4DArray"))
+@register_transform(
+    "ConvertToChannelsFirst",
+    aliases=("VolumeTo4dArray", "VolumeTo4DArray"),
+    built_on="MONAI EnsureChannelFirstd",
+)
 class ConvertToChannelsFirst(FieldTransform):
     """`(*spatial)` → `(1, *spatial)`; `(*spatial, C)` → `(C, *spatial)`; channels-first input is unchanged.
 
@@ -37,7 +41,7 @@ class ConvertToChannelsFirst(FieldTransform):
         return to_channel_first(image)[0]
 
 
-@register_transform("ConvertToChannelsLast")
+@register_transform("ConvertToChannelsLast", built_on="MONAI Transposed")
 class ConvertToChannelsLast(FieldTransform):
     """`(C, *spatial)` → `(*spatial, C)`; `(*spatial)` → `(*spatial, 1)`. Clara's 2D classification layout.
 
@@ -48,7 +52,7 @@ class ConvertToChannelsLast(FieldTransform):
         return set_layout(to_channel_first(image)[0].movedim(0, -1), -1)
 
 
-@register_transform("NPExpandDims")
+@register_transform("NPExpandDims", built_on="MONAI EnsureChannelFirstd")
 class ExpandDims(FieldTransform):
     """Insert a singleton axis at `expand_axis` (default 0, a channel axis). MONAI: `EnsureChannelFirstd`."""
 
@@ -61,7 +65,7 @@ class ExpandDims(FieldTransform):
         return set_layout(image.unsqueeze(self.expand_axis), layout)
 
 
-@register_transform("RepeatChannel", aliases=("NPRepChannels",))
+@register_transform("RepeatChannel", aliases=("NPRepChannels",), built_on="MONAI RepeatChanneld")
 class RepeatChannel(FieldTransform):
     """Repeat the channel axis `repeat_times` times (a grey image → 3 channels); a field without one gets one.
 
@@ -91,7 +95,7 @@ class RepeatChannel(FieldTransform):
         return torch.repeat_interleave(image, self.times, dim=axis)
 
 
-@register_transform("ArgmaxAcrossChannels")
+@register_transform("ArgmaxAcrossChannels", built_on="MONAI AsDiscreted(argmax=True)")
 class ArgmaxAcrossChannels(FieldTransform):
     """`(C, *spatial)` scores → `(1, *spatial)` class indices (uint8). MONAI: `AsDiscreted(keys, argmax=True)`."""
 
@@ -103,7 +107,7 @@ class ArgmaxAcrossChannels(FieldTransform):
         return set_layout(as_meta(self._argmax(to_channel_first(image)[0])).to(torch.uint8), 0)
 
 
-@register_transform("SplitBasedOnLabel")
+@register_transform("SplitBasedOnLabel", built_on="MONAI AsDiscreted(to_onehot) + SplitDimd")
 class SplitBasedOnLabel(ClaraTransform):
     """One binary uint8 field per label value: `label_names[i]` = (field == i), shape `(1, *spatial)`.
 
@@ -126,7 +130,7 @@ class SplitBasedOnLabel(ClaraTransform):
         return out
 
 
-@register_transform("SplitAcrossChannels")
+@register_transform("SplitAcrossChannels", built_on="MONAI SplitDimd")
 class SplitAcrossChannels(ClaraTransform):
     """Channel i of the field → field `channel_names[i]` (default `<key><i>`), `(1, *spatial)` or squeezed.
 
@@ -154,7 +158,7 @@ class SplitAcrossChannels(ClaraTransform):
         return out
 
 
-@register_transform("CopyProperties")
+@register_transform("CopyProperties", built_on="MONAI CopyItemsd")
 class CopyProperties(ClaraTransform):
     """Copy meta properties (`affine`, or any meta key) of `from_field` onto each of `fields`. MONAI: `CopyItemsd`."""
 

@@ -73,7 +73,7 @@ def voxel_spacing(affine: torch.Tensor, dims: int) -> list[float]:
     ]
 
 
-@register_transform("ScaleByResolution", aliases=("ResampleVolume",))
+@register_transform("ScaleByResolution", aliases=("ResampleVolume",), built_on="MONAI Spacingd")
 class ScaleByResolution(FieldTransform):
     """Resample to `target_resolution` (mm), keeping the extent; remembers the grid for `RestoreOriginalShape`.
 
@@ -109,7 +109,7 @@ class ScaleByResolution(FieldTransform):
         return rescale(image, new, nearest=self.is_label)
 
 
-@register_transform("ScaleBySpacing")
+@register_transform("ScaleBySpacing", built_on="MONAI Spacingd")
 class ScaleBySpacing(ScaleByResolution):
     """Resample to `target_spacing` (mm), keeping the extent: `ScaleByResolution` under another name.
 
@@ -126,7 +126,7 @@ class ScaleBySpacing(ScaleByResolution):
         super().__init__(fields, target_resolution=target_spacing, is_label=is_label)
 
 
-@register_transform("ScaleByFactor")
+@register_transform("ScaleByFactor", built_on="MONAI Resized")
 class ScaleByFactor(FieldTransform):
     """Resize the spatial axes by `factor` (one number, or one per axis): shape `round(shape * factor)`.
 
@@ -162,7 +162,7 @@ def rescale(image: MetaTensor, shape: Sequence[int], *, nearest: bool | None) ->
     return scaled
 
 
-@register_transform("RestoreOriginalShape")
+@register_transform("RestoreOriginalShape", built_on="MONAI Invertd")
 class RestoreOriginalShape(ClaraTransform):
     """Resample `field` back onto the grid `src_field` had before `ScaleByResolution` (shape and affine).
 
@@ -188,7 +188,7 @@ class RestoreOriginalShape(ClaraTransform):
         return {**data, self.key: restored}
 
 
-@register_transform("ScaleToShape", aliases=("NPResizeImage",))
+@register_transform("ScaleToShape", aliases=("NPResizeImage",), built_on="MONAI Resized")
 class ScaleToShape(FieldTransform):
     """Resize the spatial axes to `target_shape` (TLT `output_shape`). MONAI: `Resized(keys, spatial_size)`."""
 
@@ -239,7 +239,7 @@ class _SometimesRandom(_PerFieldRandom):
         return None if self.R.rand() >= self.probability else self.chosen_op(spatial_dims)
 
 
-@register_transform("RandomAxisFlip", aliases=("NPRandomFlip3D",))
+@register_transform("RandomAxisFlip", aliases=("NPRandomFlip3D",), built_on="MONAI RandAxisFlipd")
 class RandomAxisFlip(_SometimesRandom):
     """With `probability`, flip along one spatial axis chosen at random. MONAI: `RandAxisFlipd(keys, prob)`."""
 
@@ -248,7 +248,7 @@ class RandomAxisFlip(_SometimesRandom):
         return lambda x, _label: flip(x)
 
 
-@register_transform("FlipAxisRandom")
+@register_transform("FlipAxisRandom", built_on="MONAI RandFlipd per axis")
 class FlipAxisRandom(_PerFieldRandom):
     """Flip each spatial axis in `axis` (None: every spatial axis) independently with `probability`.
 
@@ -271,7 +271,7 @@ class FlipAxisRandom(_PerFieldRandom):
         return lambda x, _label: flip(x)
 
 
-@register_transform("RandomRotate3D")
+@register_transform("RandomRotate3D", built_on="MONAI RandRotate90d")
 class RandomRotate3D(_SometimesRandom):
     """With `probability`, rotate by 90°, 180° or 270° in a random plane of the three spatial axes.
 
@@ -286,7 +286,7 @@ class RandomRotate3D(_SometimesRandom):
         return lambda x, _label: rotate(x)
 
 
-@register_transform("NPRandomRot90_XY")
+@register_transform("NPRandomRot90_XY", built_on="MONAI RandRotate90d(spatial_axes=(0, 1))")
 class RandomRot90XY(_SometimesRandom):
     """With `probability`, rotate by k·90° (k = 1..3) in the plane of the first two spatial axes.
 
@@ -298,7 +298,7 @@ class RandomRot90XY(_SometimesRandom):
         return lambda x, _label: rotate(x)
 
 
-@register_transform("RandomRotate2D", aliases=("NP2DRotate",))
+@register_transform("RandomRotate2D", aliases=("NP2DRotate",), built_on="MONAI RandRotated")
 class RandomRotate2D(_PerFieldRandom):
     """Rotate 2D fields by `angle` degrees, or by a uniform draw in `[-angle, angle]` with `is_random`.
 
@@ -336,7 +336,7 @@ class RandomRotate2D(_PerFieldRandom):
         return apply
 
 
-@register_transform("NPRandomZoom3D")
+@register_transform("NPRandomZoom3D", built_on="MONAI RandZoomd")
 class RandomZoom3D(_PerFieldRandom):
     """Zoom each spatial axis by a factor drawn from `[lower_limits[i], upper_limits[i]]`.
 
