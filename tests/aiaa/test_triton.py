@@ -78,6 +78,27 @@ def test_triton_served_windows_equal_local_inference(
     assert (labels_of(tmp_path / "served" / "ct_a.mhd") == cube_mask()).all()
 
 
+def test_the_trtis_inferer_of_a_config_sends_the_windows_to_the_server(repo: Path, model_file: Path) -> None:
+    """`clara-tlt infer`/`evaluate` on a config naming TRTISScanWindowInferer: the served model computes."""
+    from clara_tlt.components import build
+    from clara_tlt.engines.model_loaders import ModelLoader
+    from clara_tlt.inferers import ScanWindowInferer
+
+    local = ModelLoader(str(model_file.with_suffix(".onnx"))).load(device=torch.device("cpu")).network
+    image = torch.rand(1, 1, 24, 20, 16)
+    expected = ScanWindowInferer(roi_size=[16, 16, 16], batch_size=3)(image, local)
+
+    def unused(_: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the local network must not be called")
+
+    with serve_repository(repo) as server:
+        spec = triton_inferer(server.url)
+        inferer = build(spec, "inferer", file="config_validation.json", key_path="validate.inferer")
+        torch.testing.assert_close(inferer(image, unused), expected)
+        assert server.infer_requests > 0 and max(server.batch_sizes) <= MAX_BATCH
+        inferer.close()
+
+
 def test_aiaa_trtis_inference_finds_the_server_from_the_clara_variable(
     repo: Path, aiaa_config: Path, ct_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,7 @@ def seed_inferer(seed_configs: Path, config: str) -> dict[str, object]:
     return data["validate"]["inferer"] if "validate" in data else data["inferer"]
 
 
-@pytest.mark.parametrize("name", ["ScanWindowInferer", "TFScanWindowInferer", "TRTISScanWindowInferer"])
+@pytest.mark.parametrize("name", ["ScanWindowInferer", "TFScanWindowInferer"])
 @pytest.mark.parametrize(
     ("config", "batch_size"), [("config_train_spleen.json", 1), ("config_validation_spleen.json", 3)]
 )
@@ -32,6 +32,14 @@ def test_scan_window_names_build_with_the_seed_arguments(
     assert isinstance(inferer, ScanWindowInferer)
     assert list(inferer.roi_size) == [160, 160, 160] and inferer.batch_size == batch_size
     assert inferer.overlap == 0.25 and inferer.blend_mode == "constant" and not inferer.labels
+
+
+def test_the_triton_inferer_takes_the_seeds_server_arguments_and_contacts_no_server_when_built() -> None:
+    args = {"model_name": "spleen", "ip": "localhost", "port": 8000, "protocol": "HTTP", "output_type": "RAW"}
+    inferer = build({"name": "TRTISScanWindowInferer", "args": {**args, "batch_size": 2}}, "inferer", **WHERE)
+    assert isinstance(inferer, ScanWindowInferer) and inferer.batch_size == 2 and inferer.model is None
+    with pytest.raises(ConfigError, match="output_type 'JSON' cannot be honoured"):
+        build({"name": "TRTISScanWindowInferer", "args": {**args, "output_type": "JSON"}}, "inferer", **WHERE)
 
 
 @pytest.mark.parametrize("name", ["SimpleInferer", "TFSimpleInferer"])
