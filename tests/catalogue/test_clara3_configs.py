@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import write_json
 from tests.engines.conftest import train_data, unet_mmar  # noqa: F401 (fixtures)
@@ -51,7 +52,10 @@ def validate_section(pipeline: str) -> dict[str, Any]:
                     "do_summary": True,
                 },
             },
-            {"name": "ComputeAverage", "args": {"name": "val_dice_tc", "field": "dice_tc"}},
+            {
+                "name": "ComputeAverage",
+                "args": {"name": "val_dice_tc", "field": "dice_tc", "do_summary": False, "do_print": False},
+            },
         ],
         "aux_ops": [{"name": "DiceMaskedOutput", "args": {"skip_background": True, "tags": ["dice_tc"]}}],
         "pre_transforms": [
@@ -239,3 +243,7 @@ def test_a_clara3_user_config_dry_runs_then_trains_and_validates_one_epoch(
     assert summary["key_metric"] == "val_dice" and summary["best_epoch"] == 1
     assert 0.0 <= summary["best_metric"] <= 1.0
     assert (unet_mmar / "models" / "model_final.pt").is_file()
+    assert "val_dice_tc" in summary["final_metrics"]  # computed and kept: do_summary/do_print false hide it
+    assert "val_dice_tc" not in output[output.index("validation:") :]
+    events = EventAccumulator(str(unet_mmar / "models")).Reload()
+    assert "val_dice" in events.Tags()["scalars"] and "val_dice_tc" not in events.Tags()["scalars"]

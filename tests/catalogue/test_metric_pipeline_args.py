@@ -4,7 +4,6 @@ tiny input, or refused with a message that says what to do."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -70,21 +69,17 @@ def test_average_dice_is_2d_refuses_a_3d_batch() -> None:
         dice.update({"model": torch.ones(1, 2, 4, 4, 4), "label": torch.ones(1, 1, 4, 4, 4)})
 
 
-def test_do_summary_and_do_print_false_warn_that_the_value_is_still_written(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.WARNING):
-        metric("ComputeAverage", name="acc", do_summary=True, do_print=True)
-        assert not caplog.records
-        metric("ComputeAverage", name="acc", do_summary=False)
-    assert "metric 'acc': do_summary false is not honoured" in caplog.text
+def test_every_metric_takes_do_summary_and_do_print() -> None:
+    """What they do is tested end to end in test_clara3_configs.py (the trainer's log and TensorBoard)."""
     for name, args in (
+        ("ComputeAverage", {}),
         ("ComputeAverageDice", {}),
         ("ComputeAUC", {}),
         ("ComputeMulticlassAverage", {}),
         ("ComputeAccuracy", {"tag": "acc"}),
     ):
-        assert metric(name, **args, do_summary=True, do_print=True) is not None
+        built = metric(name, **args, do_summary=False, do_print=True)
+        assert getattr(built, "do_summary", False) is False
 
 
 def test_compute_average_invalid_value_is_left_out_and_negate_value_flips_the_sign() -> None:

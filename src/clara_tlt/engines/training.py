@@ -38,6 +38,7 @@ from clara_tlt.engines.options import Seeds, TrainOptions
 from clara_tlt.engines.trainer import Handler, Trainer, TrainSetup
 from clara_tlt.engines.workflow import Workflow, build_workflow
 from clara_tlt.errors import ClaraError, ConfigError, UsageError
+from clara_tlt.metrics.base import names_without
 
 log = logging.getLogger(__name__)
 SUMMARY, RESOLVED_CONFIG = "train_summary.json", "train_config.json"
@@ -207,7 +208,7 @@ def _handlers(
     if setup.lr_policy is not None:
         handlers.append(LrStep(setup.lr_policy, key_metric=key_metric_name(metrics)))
     if context.is_main:
-        handlers.append(Progress())
+        handlers.append(Progress(hidden=names_without(metrics, "do_print")))
     validation = None
     val_data = workflow.get("validate.image_pipeline")
     if metrics and val_data is not None:
@@ -236,7 +237,9 @@ def _handlers(
                 key_metric=key_metric_name(metrics),
             )
         )
-        handlers.append(TensorBoard(options.model_dir, validation))
+        handlers.append(
+            TensorBoard(options.model_dir, validation, hidden=names_without(metrics, "do_summary"))
+        )
     return handlers + list(workflow.get("train.handlers") or [])
 
 

@@ -7,15 +7,12 @@ evaluate report each case and lets ranks of a torchrun job merge their cases exa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.distributed as dist
-
-log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -60,9 +57,8 @@ class ClaraMetric:
 
     Clara 3.1's arguments every metric takes: `report_path`, the folder where evaluate writes this metric's
     per-case (`<name>_raw_results.txt`) and summary reports (else the output folder); `do_summary` and
-    `do_print`, whether the value goes to TensorBoard and to the progress log. Ours always writes every
-    validation metric to both: true is what happens; false is accepted and a warning says the value is still
-    written (see `report_flags`).
+    `do_print`, whether the trainer writes the value to TensorBoard and to the progress log (it is computed,
+    kept in the training summary and used as the key metric either way).
     """
 
     def __init__(
@@ -81,7 +77,8 @@ class ClaraMetric:
         self.label_field = label_field
         self.is_key_metric = is_key_metric
         self.report_path = report_path
-        report_flags(f"metric '{name}'", do_summary=do_summary, do_print=do_print)
+        self.do_summary = do_summary
+        self.do_print = do_print
         self.buffers: dict[str, list[torch.Tensor]] = {}
 
     def reset(self) -> None:
@@ -115,18 +112,9 @@ class ClaraMetric:
         return None
 
 
-def report_flags(owner: str, *, do_summary: bool, do_print: bool) -> None:
-    """Clara's `do_summary` / `do_print` (value to TensorBoard / to the console): warn for each that is false,
-    since the trainer here writes every validation metric to both."""
-    for flag, value in (("do_summary", do_summary), ("do_print", do_print)):
-        if not value:
-            log.warning(
-                "%s: %s false is not honoured: every validation metric is written to TensorBoard and the "
-                "progress log here; remove %s to silence this warning",
-                owner,
-                flag,
-                flag,
-            )
+def names_without(metrics: list[Any], flag: str) -> frozenset[str]:
+    """Names of the metrics whose `flag` (`do_summary`, `do_print`) is false: the handlers leave them out."""
+    return frozenset(m.name for m in metrics if not getattr(m, flag, True))
 
 
 def sync_metrics(metrics: Iterable[Any]) -> None:

@@ -1,4 +1,5 @@
-"""Progress: a bar per epoch on a terminal (loss, it/s, ETA); one plain line per epoch otherwise (CI logs)."""
+"""Progress: a bar per epoch on a terminal (loss, it/s, ETA); one plain line per epoch otherwise (CI logs); the
+validation metrics but those `hidden` (Clara's `do_print: false`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from clara_tlt.engines.trainer import Handler, Trainer
 
 
 class Progress(Handler):
-    def __init__(self, *, interactive: bool | None = None) -> None:
+    def __init__(self, *, interactive: bool | None = None, hidden: frozenset[str] = frozenset()) -> None:
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
+        self.hidden = hidden
         self.bar: Any = None
         self.epoch_start = 0.0
         self.first_iteration = 0
@@ -50,7 +52,9 @@ class Progress(Handler):
 
     def validated(self, trainer: Trainer) -> None:
         state = trainer.state
-        values = ", ".join(f"{name} {value:.4f}" for name, value in state.metrics.items())
+        values = ", ".join(
+            f"{name} {value:.4f}" for name, value in state.metrics.items() if name not in self.hidden
+        )
         best = (
             f" (best {state.best_metric:.4f} at epoch {state.best_epoch})"
             if state.best_metric is not None

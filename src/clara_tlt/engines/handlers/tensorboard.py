@@ -1,5 +1,6 @@
 """TensorBoard events in the model folder: train loss per iteration, learning rate, epoch loss, every validation
-metric under its name, and image/label/prediction slices of the first validation case."""
+metric under its name (but those `hidden`: Clara's `do_summary: false`), and image/label/prediction slices of
+the first validation case."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from clara_tlt.engines.trainer import Handler, Trainer
 
 
 class TensorBoard(Handler):
-    def __init__(self, log_dir: Path, validation: Validation | None) -> None:
+    def __init__(
+        self, log_dir: Path, validation: Validation | None, *, hidden: frozenset[str] = frozenset()
+    ) -> None:
         self.log_dir = log_dir
         self.validation = validation
+        self.hidden = hidden
         self.writer: Any = None
 
     def started(self, trainer: Trainer) -> None:
@@ -32,7 +36,8 @@ class TensorBoard(Handler):
     def validated(self, trainer: Trainer) -> None:
         epoch = trainer.state.epoch
         for name, value in trainer.state.metrics.items():
-            self.writer.add_scalar(name, value, epoch)
+            if name not in self.hidden:
+                self.writer.add_scalar(name, value, epoch)
         preview = self.validation.last.preview if self.validation and self.validation.last else None
         for name, image in (preview or {}).items():
             self.writer.add_image(f"validation/{name}", image, epoch, dataformats="HW")
