@@ -117,6 +117,18 @@ def test_a_ref_to_a_component_that_failed_says_so_not_that_it_is_undefined(tmp_p
     )
 
 
+def test_a_one_component_slot_listing_alternatives_needs_all_but_one_disabled(tmp_path: Path) -> None:
+    """AutoML configs list a loss per search choice; a training run takes the one left enabled."""
+    dice = {"name": "Dice", "apply": {"@disabled": "loss1"}, "args": {"skip_background": True}}
+    focal = {"name": "Focal", "apply": {"@disabled": "loss2"}, "args": {"skip_background": True}}
+    with pytest.raises(
+        ConfigError, match=r"train\.loss: holds 2 components \(Dice, Focal\), but a training run"
+    ):
+        workflow_of(tmp_path, {"train": {"loss": [dice, focal]}})
+    workflow = workflow_of(tmp_path, {"train": {"loss": [dice, {**focal, "disabled": True}]}})
+    assert type(workflow.get("train.loss")).__name__ == "DiceLoss"
+
+
 def test_batch_transforms_and_handlers_are_built_not_read_as_globals(tmp_path: Path) -> None:
     config = {
         "epochs": 2,

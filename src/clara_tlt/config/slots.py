@@ -33,6 +33,21 @@ SLOT_KINDS: dict[str, str] = {
     "handlers": "handler",
 }
 
+# Slots that hold a list of components; every other slot holds one (a list of one is accepted).
+LIST_SLOTS = frozenset(
+    {
+        "pre_transforms",
+        "batch_transforms",
+        "label_transforms",
+        "post_transforms",
+        "aux_ops",
+        "metrics",
+        "val_metrics",
+        "writers",
+        "handlers",
+    }
+)
+
 # Sections that hold slots of their own; "" is the top level (validation configs, the EA form).
 SECTIONS: tuple[str, ...] = ("", "train", "validate")
 SECTION_KEYS = frozenset(s for s in SECTIONS if s)

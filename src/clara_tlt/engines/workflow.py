@@ -18,7 +18,7 @@ from clara_tlt.components import build, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
-from clara_tlt.config.slots import SECTIONS, SLOT_KINDS
+from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
 from clara_tlt.data.checks import check_entries, loaded_fields
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.errors import ConfigError
@@ -111,7 +111,10 @@ def build_workflow(
                     f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"
                 )
                 continue
-            spec = body[slot]
+            spec, problem = _one_component(body[slot], slot, config=config, key_path=key_path)
+            if problem:
+                errors.append(problem)
+                continue
             if slot == "image_pipeline":  # Clara 3.1 writes batch_transforms among the pipeline's args
                 spec, problems = _lift_batch_transforms(spec, section, workflow, definitions, search_dirs)
                 errors += problems
@@ -229,6 +232,22 @@ def _model_weight_decay(config: ResolvedConfig) -> float | None:
             if isinstance(args, dict) and isinstance(args.get(name), (int, float)) and args[name]:
                 return float(args[name])
     return None
+
+
+def _one_component(spec: Any, slot: str, *, config: ResolvedConfig, key_path: str) -> tuple[Any, str | None]:
+    """A one-component slot given as a list (AutoML configs list alternatives, each `apply`-ing its own
+    `@disabled`): the one left after `disabled` ones are dropped, or a problem naming them."""
+    if slot in LIST_SLOTS or not isinstance(spec, list):
+        return spec, None
+    if len(spec) == 1:
+        return spec[0], None
+    names = ", ".join(
+        str(s.get("name") or s.get("path") or s.get("ref")) for s in spec if isinstance(s, dict)
+    )
+    return spec, (
+        f"{config.file}: {key_path}: holds {len(spec)} components ({names or 'none'}), but a training run uses "
+        'one: mark all but one "disabled": true (AutoML lists alternatives to search between)'
+    )
 
 
 def _build_slot(
