@@ -97,6 +97,15 @@ def test_set_of_an_unknown_key_is_refused_with_did_you_mean(tmp_path: Path) -> N
         parse_overrides(["epochs"])
 
 
+def test_set_may_disable_any_component_but_adds_no_other_key(tmp_path: Path) -> None:
+    losses = [{"name": "Dice"}, {"name": "Focal", "args": {}}]
+    config, _ = _config(tmp_path, {"train": {"loss": losses}})
+    loaded = load_config(config, overrides=parse_overrides(["train.loss.1.disabled=true"]))
+    assert loaded.data["train"]["loss"] == [{"name": "Dice"}]
+    with pytest.raises(ConfigError, match="no key 'disable' to override"):
+        load_config(config, overrides=parse_overrides(["train.loss.1.disable=true"]))
+
+
 def test_disabled_components_are_dropped_from_lists_and_slots(tmp_path: Path) -> None:
     config, _ = _config(
         tmp_path,

@@ -11,7 +11,7 @@ from clara_tlt.config.environment import load_environment
 from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
-from clara_tlt.config.overrides import Override, apply_override
+from clara_tlt.config.overrides import DISABLED, Override, apply_override
 from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
 from clara_tlt.config.substitution import substitute
 from clara_tlt.config.suggest import did_you_mean
@@ -137,11 +137,11 @@ def drop_disabled(value: Any, *, file: str, key_path: str = "") -> Any:
 
 
 def _is_disabled(item: Any, file: str, key_path: str) -> bool:
-    if not isinstance(item, dict) or "disabled" not in item:
+    if not isinstance(item, dict) or DISABLED not in item:
         return False
-    flag = item["disabled"]
+    flag = item[DISABLED]
     if not isinstance(flag, bool):
         raise ConfigError(
-            f"'disabled' must be true or false, not {flag!r}", file=file, key_path=child(key_path, "disabled")
+            f"'{DISABLED}' must be true or false, not {flag!r}", file=file, key_path=child(key_path, DISABLED)
         )
     return flag

@@ -10,6 +10,9 @@ from typing import Any
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError, UsageError
 
+DISABLED = "disabled"
+COMPONENT_KEYS = frozenset({"name", "path", "ref"})  # a dict with one of these is a component
+
 
 @dataclass(frozen=True)
 class Override:
@@ -46,7 +49,8 @@ def parse_overrides(items: Iterable[str]) -> list[Override]:
 
 
 def apply_override(config: dict[str, Any], override: Override, *, file: str) -> None:
-    """Set `override.key` in `config` in place; every part of the dotted key must already exist."""
+    """Set `override.key` in `config` in place; every part of the dotted key must already exist, but a
+    component's `disabled` (`--set train.loss.1.disabled=true`)."""
     node: Any = config
     parts = override.parts
     for depth, part in enumerate(parts):
@@ -64,6 +68,9 @@ def apply_override(config: dict[str, Any], override: Override, *, file: str) -> 
                 node[index] = override.value
             node = node[index]
             continue
+        if last and part == DISABLED and isinstance(node, dict) and COMPONENT_KEYS & set(node):
+            node[part] = override.value  # any component may be switched off, written or not
+            return
         if not isinstance(node, dict) or part not in node:
             options = list(node) if isinstance(node, dict) else []
             raise ConfigError(
