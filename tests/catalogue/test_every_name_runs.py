@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -105,6 +106,13 @@ def aligned(out: Any, source: Sample) -> bool:
     return True
 
 
+def resampled(out: Sample, source: Sample, mean_within: float = 0.5) -> bool:
+    """After a resampling the label is still a 0/1 uint8 map with foreground, the image about as bright."""
+    label = out["label"]
+    kept = label.dtype == torch.uint8 and set(label.unique().tolist()) == {0, 1}
+    return kept and abs(float(out["image"].mean() - source["image"].mean())) < mean_within
+
+
 def only_files(folder: Path, suffix: str) -> bool:
     """Something was written under `folder`, and no temporary file is left beside it."""
     written = [p for p in folder.rglob("*") if p.is_file()]
@@ -113,425 +121,199 @@ def only_files(folder: Path, suffix: str) -> bool:
 
 IMAGE, LABEL, BOTH = ["image"], ["label"], ["image", "label"]
 CUBE, EIGHT = (1, 16, 16, 16), (1, 8, 8, 8)
-# name → (args, sample, fields it changes, their shape or None, a check of what the user relies on)
-TRANSFORMS: dict[str, tuple[dict[str, Any], str, list[str], tuple[int, ...] | None, Check]] = {
-    "AddExtremePointsChannel": (
-        {"sigma": 1},
-        "volume",
-        IMAGE,
-        (2, 16, 16, 16),
-        lambda o, s, t: same(o["image"][0], s["image"][0]),
-    ),
-    "AddGaussianNoise": (
-        {"fields": "image", "std": 1.0},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: not same(o["image"], s["image"]),
-    ),
-    "AdjustContrast": (
-        {"fields": "image", "gamma_range": [2, 2]},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: (
-            float(o["image"].max()) == pytest.approx(float(s["image"].max()), rel=1e-4)
-            and not same(o["image"], s["image"])
-        ),
-    ),
-    "ArgmaxAcrossChannels": (
-        {"fields": "model"},
-        "scores",
-        ["model"],
-        CUBE,
-        lambda o, s, t: same(o["model"], s["label"]),
-    ),
-    "CenterData": (
-        {"fields": "image"},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: abs(float(o["image"].mean())) < 1e-4,
-    ),
-    "ConvertToChannelsFirst": (
-        {"fields": "image"},
-        "no_channel",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: same(o["image"][0], s["image"]),
-    ),
-    "ConvertToChannelsLast": (
-        {"fields": "image"},
-        "volume",
-        IMAGE,
-        (16, 16, 16, 1),
-        lambda o, s, t: same(o["image"][..., 0], s["image"][0]),
-    ),
-    "ConvertToMultiChannelBasedOnBratsClasses": (
-        {"fields": "label"},
-        "volume",
-        LABEL,
-        (3, 16, 16, 16),
-        lambda o, s, t: same(o["label"][1], s["label"][0]),
-    ),
+# name → (args, sample, fields it changes, their shape or None)
+TRANSFORMS: dict[str, tuple[dict[str, Any], str, list[str], tuple[int, ...] | None]] = {
+    "AddExtremePointsChannel": ({"sigma": 1}, "volume", IMAGE, (2, 16, 16, 16)),
+    "AddGaussianNoise": ({"fields": "image", "std": 1.0}, "volume", IMAGE, CUBE),
+    "AdjustContrast": ({"fields": "image", "gamma_range": [2, 2]}, "volume", IMAGE, CUBE),
+    "ArgmaxAcrossChannels": ({"fields": "model"}, "scores", ["model"], CUBE),
+    "CenterData": ({"fields": "image"}, "volume", IMAGE, CUBE),
+    "ConvertToChannelsFirst": ({"fields": "image"}, "no_channel", IMAGE, CUBE),
+    "ConvertToChannelsLast": ({"fields": "image"}, "volume", IMAGE, (16, 16, 16, 1)),
+    "ConvertToMultiChannelBasedOnBratsClasses": ({"fields": "label"}, "volume", LABEL, (3, 16, 16, 16)),
     "ConvertToMultiChannelBasedOnLabel": (
         {"fields": "label", "num_classes": 2},
         "volume",
         LABEL,
         (2, 16, 16, 16),
-        lambda o, s, t: same(o["label"][1], s["label"][0]),
     ),
     "CopyProperties": (
         {"fields": "model", "from_field": "image", "properties": ["affine"]},
         "scores",
         ["model"],
         (2, 16, 16, 16),
-        lambda o, s, t: same(o["model"].affine, AFFINE),
     ),
-    "CropByPosNegRatio": (
-        {"fields": BOTH, "size": [8, 8, 8], "batch_size": 2},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: aligned(o, s) and len(o) == 2,
-    ),
-    "CropByPosNegRatioLabelOnly": (
-        {"size": [8, 8, 8], "batch_size": 2},
-        "volume",
-        LABEL,
-        EIGHT,
-        lambda o, s, t: len(o) == 2 and all(same(c["image"], s["image"]) for c in o),
-    ),
-    "CropFixedSizeRandomCenter": (
-        {"fields": BOTH, "size": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: aligned(o, s) and True,
-    ),
-    "CropForegroundObject": (
-        {"size": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: bool(o["label"].all()),
-    ),
-    "CropRandomSizeWithDisplacement": (
-        {"fields": BOTH, "lower_size": 0.5},
-        "volume",
-        BOTH,
-        None,
-        lambda o, s, t: (
-            aligned(o, s)
-            and o["image"].shape == o["label"].shape
-            and all(8 <= n <= 16 for n in o["image"].shape[1:])
-        ),
-    ),
-    "CropSubVolumeCenter": (
-        {"fields": BOTH, "size": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: same(o["image"], s["image"][:, 4:12, 4:12, 4:12]),
-    ),
+    "CropByPosNegRatio": ({"fields": BOTH, "size": [8, 8, 8], "batch_size": 2}, "volume", BOTH, EIGHT),
+    "CropByPosNegRatioLabelOnly": ({"size": [8, 8, 8], "batch_size": 2}, "volume", LABEL, EIGHT),
+    "CropFixedSizeRandomCenter": ({"fields": BOTH, "size": [8, 8, 8]}, "volume", BOTH, EIGHT),
+    "CropForegroundObject": ({"size": [8, 8, 8]}, "volume", BOTH, EIGHT),
+    "CropRandomSizeWithDisplacement": ({"fields": BOTH, "lower_size": 0.5}, "volume", BOTH, None),
+    "CropSubVolumeCenter": ({"fields": BOTH, "size": [8, 8, 8]}, "volume", BOTH, EIGHT),
     "CropSubVolumePosNegRatioCtrlEpoch": (
         {"size": [4, 4, 4], "ratio_start": 1e9},
         "volume",
         BOTH,
         (1, 4, 4, 4),
-        lambda o, s, t: aligned(o, s) and int(o["label"][0, 2, 2, 2]) == 1,
     ),
-    "CropSubVolumeRandomWithinBounds": (
-        {"fields": BOTH, "size": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: aligned(o, s) and True,
-    ),
-    "FastCropByPosNegRatio": (
-        {"fields": BOTH, "size": [8, 8, 8], "batch_size": 2},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: aligned(o, s) and len(o) == 2,
-    ),
-    "FastPosNegRatioCropROI": (
-        {"size": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: aligned(o, s) and True,
-    ),
-    "FetchExtremePoints": (
-        {"label_field": "label"},
-        "volume",
-        [],
-        None,
-        lambda o, s, t: sorted(map(list, o["points"]))[0][0] == 5 and len(o["points"]) == 6,
-    ),
-    "FlipAxisRandom": (
-        {"fields": BOTH, "axis": [0], "probability": 1.0},
-        "volume",
-        BOTH,
-        CUBE,
-        lambda o, s, t: same(o["image"], s["image"].flip(1)),
-    ),
-    "KeepLargestCC": (
-        {"fields": "label"},
-        "stray",
-        LABEL,
-        CUBE,
-        lambda o, s, t: same(o["label"], volume()["label"]),
-    ),
-    "Load3DShapeFromNumpy": (
-        {"fields": "image"},
-        "volume",
-        [],
-        None,
-        lambda o, s, t: list(o["image_shape"]) == [16, 16, 16],
-    ),
-    "LoadNifti": (
-        {"fields": BOTH},
-        "files",
-        BOTH,
-        (16, 16, 16),
-        lambda o, s, t: same(o["label"], volume()["label"][0]),
-    ),
-    "LoadResolutionFromNifty": (
-        {"fields": "image"},
-        "volume",
-        [],
-        None,
-        lambda o, s, t: list(o["image_resolution"]) == [1.5, 1.5, 2.0],
-    ),
-    "MergeBatchDims": (
-        {"fields": "image"},
-        "batch",
-        IMAGE,
-        (6, 1, 4, 4, 4),
-        lambda o, s, t: same(o["image"][4], s["image"][1, 1]),
-    ),
-    "NPExpandDims": (
-        {"fields": "image"},
-        "no_channel",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: same(o["image"][0], s["image"]),
-    ),
-    "NPRandomRot90_XY": (
-        {"fields": BOTH, "probability": 1.0},
-        "volume",
-        BOTH,
-        CUBE,
-        lambda o, s, t: any(same(o["image"], s["image"].rot90(k, (1, 2))) for k in (1, 2, 3)),
-    ),
+    "CropSubVolumeRandomWithinBounds": ({"fields": BOTH, "size": [8, 8, 8]}, "volume", BOTH, EIGHT),
+    "FastCropByPosNegRatio": ({"fields": BOTH, "size": [8, 8, 8], "batch_size": 2}, "volume", BOTH, EIGHT),
+    "FastPosNegRatioCropROI": ({"size": [8, 8, 8]}, "volume", BOTH, EIGHT),
+    "FetchExtremePoints": ({"label_field": "label"}, "volume", [], None),
+    "FlipAxisRandom": ({"fields": BOTH, "axis": [0], "probability": 1.0}, "volume", BOTH, CUBE),
+    "KeepLargestCC": ({"fields": "label"}, "stray", LABEL, CUBE),
+    "Load3DShapeFromNumpy": ({"fields": "image"}, "volume", [], None),
+    "LoadNifti": ({"fields": BOTH}, "files", BOTH, (16, 16, 16)),
+    "LoadResolutionFromNifty": ({"fields": "image"}, "volume", [], None),
+    "MergeBatchDims": ({"fields": "image"}, "batch", IMAGE, (6, 1, 4, 4, 4)),
+    "NPExpandDims": ({"fields": "image"}, "no_channel", IMAGE, CUBE),
+    "NPRandomRot90_XY": ({"fields": BOTH, "probability": 1.0}, "volume", BOTH, CUBE),
     "NPRandomZoom3D": (
-        {"fields": IMAGE, "lower_limits": [1.5] * 3, "upper_limits": [1.5] * 3},
-        "volume",
-        IMAGE,
-        (1, 24, 24, 24),
-        lambda o, s, t: True,
-    ),
-    "NormalizeNonzeroIntensities": (
-        {"fields": "image"},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: abs(float(o["image"].mean())) < 1e-4,
-    ),
-    "RandomAxisFlip": (
-        {"fields": BOTH, "probability": 1.0},
+        {"fields": BOTH, "lower_limits": [1.5] * 3, "upper_limits": [1.5] * 3},
         "volume",
         BOTH,
-        CUBE,
-        lambda o, s, t: any(
-            same(o["image"], s["image"].flip(a)) and same(o["label"], s["label"].flip(a)) for a in (1, 2, 3)
-        ),
+        (1, 24, 24, 24),
     ),
-    "RandomGaussianSmooth": (
-        {"fields": "image", "probability": 1.0},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: float(o["image"].std()) < float(s["image"].std()),
-    ),
+    "NormalizeNonzeroIntensities": ({"fields": "image"}, "volume", IMAGE, CUBE),
+    "RandomAxisFlip": ({"fields": BOTH, "probability": 1.0}, "volume", BOTH, CUBE),
+    "RandomGaussianSmooth": ({"fields": "image", "probability": 1.0}, "volume", IMAGE, CUBE),
     "RandomMRBiasField": (
         {"fields": "image", "probability": 1.0, "coeff_range": [0.2, 0.3]},
         "volume",
         IMAGE,
         CUBE,
-        lambda o, s, t: not same(o["image"], s["image"]),
     ),
-    "RandomRotate2D": (
-        {"fields": BOTH, "angle": 90},
-        "plane",
-        BOTH,
-        (1, 16, 16),
-        lambda o, s, t: any(
-            torch.allclose(o["image"], s["image"].rot90(k, (1, 2)), atol=1e-3) for k in (1, 3)
-        ),
-    ),
-    "RandomRotate3D": (
-        {"fields": BOTH, "probability": 1.0},
-        "volume",
-        BOTH,
-        CUBE,
-        lambda o, s, t: int(o["label"].sum()) == 216 and not same(o["image"], s["image"]),
-    ),
-    "RandomSpatialFlip": (
-        {"fields": BOTH, "probability": 1.0},
-        "volume",
-        BOTH,
-        CUBE,
-        lambda o, s, t: same(o["label"], s["label"].flip((1, 2, 3))),
-    ),
+    "RandomRotate2D": ({"fields": BOTH, "angle": 90}, "plane", BOTH, (1, 16, 16)),
+    "RandomRotate3D": ({"fields": BOTH, "probability": 1.0}, "volume", BOTH, CUBE),
+    "RandomSpatialFlip": ({"fields": BOTH, "probability": 1.0}, "volume", BOTH, CUBE),
     "RandomZoom": (
         {
             "image_field": "image",
             "label_field": "label",
-            "lower_limits": [0.8] * 3,
-            "upper_limits": [0.8] * 3,
+            "lower_limits": [1.25] * 3,
+            "upper_limits": [1.25] * 3,
         },
         "volume",
         BOTH,
         CUBE,
-        lambda o, s, t: set(o["label"].unique().tolist()) == {0, 1} and int(o["label"].sum()) < 216,
     ),
-    "RepeatChannel": (
-        {"fields": "image", "repeat_times": 3},
-        "volume",
-        IMAGE,
-        (3, 16, 16, 16),
-        lambda o, s, t: same(o["image"][2], s["image"][0]),
-    ),
+    "RepeatChannel": ({"fields": "image", "repeat_times": 3}, "volume", IMAGE, (3, 16, 16, 16)),
     "RestoreOriginalShape": (
         {"fields": "label", "src_field": "image", "is_label": True},
         "halved",
         LABEL,
         CUBE,
-        lambda o, s, t: same(o["label"].affine, AFFINE),
     ),
-    "SaveAsNifti": (
-        {"fields": "image", "out_dir": "{tmp}/debug"},
-        "volume",
-        [],
-        None,
-        lambda o, s, t: only_files(t / "debug", ".nii.gz"),
-    ),
-    "ScaleByFactor": (
-        {"fields": BOTH, "factor": 0.5},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: o["label"].dtype == torch.uint8,
-    ),
-    "ScaleByResolution": (
-        {"fields": BOTH, "target_resolution": [3, 3, 4]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: torch.allclose(o["image"].pixdim.float(), torch.tensor([3.0, 3, 4])),
-    ),
-    "ScaleBySpacing": (
-        {"fields": BOTH, "target_spacing": [3, 3, 4]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: torch.allclose(o["label"].pixdim.float(), torch.tensor([3.0, 3, 4])),
-    ),
-    "ScaleIntensityOscillation": (
-        {"fields": "image", "magnitude": 0.1},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: 0.9 <= float(o["image"].sum() / s["image"].sum()) <= 1.1,
-    ),
+    "SaveAsNifti": ({"fields": "image", "out_dir": "{out}/debug"}, "volume", [], None),
+    "ScaleByFactor": ({"fields": BOTH, "factor": 0.5}, "volume", BOTH, EIGHT),
+    "ScaleByResolution": ({"fields": BOTH, "target_resolution": [3, 3, 4]}, "volume", BOTH, EIGHT),
+    "ScaleBySpacing": ({"fields": BOTH, "target_spacing": [3, 3, 4]}, "volume", BOTH, EIGHT),
+    "ScaleIntensityOscillation": ({"fields": "image", "magnitude": 0.1}, "volume", IMAGE, CUBE),
     "ScaleIntensityRange": (
         {"fields": "image", "a_min": 0, "a_max": 100, "clip": True},
         "volume",
         IMAGE,
         CUBE,
-        lambda o, s, t: float(o["image"].min()) >= 0 and float(o["image"].max()) <= 1,
     ),
-    "ScaleShiftIntensity": (
-        {"fields": "image"},
-        "volume",
-        IMAGE,
-        CUBE,
-        lambda o, s, t: not same(o["image"], s["image"]),
-    ),
-    "ScaleToShape": (
-        {"fields": BOTH, "target_shape": [8, 8, 8]},
-        "volume",
-        BOTH,
-        EIGHT,
-        lambda o, s, t: True,
-    ),
-    "SplitAcrossChannels": (
-        {"fields": "model"},
-        "scores",
-        ["model0", "model1"],
-        CUBE,
-        lambda o, s, t: same(o["model1"], s["model"][1:]),
-    ),
-    "SplitBasedOnBratsClasses": (
-        {"fields": "label"},
-        "volume",
-        ["label_TC", "label_WT", "label_ET"],
-        CUBE,
-        lambda o, s, t: same(o["label_WT"], s["label"]),
-    ),
-    "SplitBasedOnLabel": (
-        {"fields": "label", "label_names": ["bg", "fg"]},
-        "volume",
-        ["bg", "fg"],
-        CUBE,
-        lambda o, s, t: same(o["fg"], s["label"]),
-    ),
-    "SymmetricPadderDiv": (
-        {"fields": BOTH, "div_int": 12},
-        "volume",
-        BOTH,
-        (1, 24, 24, 24),
-        lambda o, s, t: same(o["image"][:, 4:20, 4:20, 4:20], s["image"]),
-    ),
-    "ThresholdValues": (
-        {"fields": "model", "threshold": 0.5},
-        "scores",
-        ["model"],
-        (2, 16, 16, 16),
-        lambda o, s, t: same(o["model"][1:], s["label"]),
-    ),
+    "ScaleShiftIntensity": ({"fields": "image"}, "volume", IMAGE, CUBE),
+    "ScaleToShape": ({"fields": BOTH, "target_shape": [8, 8, 8]}, "volume", BOTH, EIGHT),
+    "SplitAcrossChannels": ({"fields": "model"}, "scores", ["model0", "model1"], CUBE),
+    "SplitBasedOnBratsClasses": ({"fields": "label"}, "volume", ["label_TC", "label_WT", "label_ET"], CUBE),
+    "SplitBasedOnLabel": ({"fields": "label", "label_names": ["bg", "fg"]}, "volume", ["bg", "fg"], CUBE),
+    "SymmetricPadderDiv": ({"fields": BOTH, "div_int": 12}, "volume", BOTH, (1, 24, 24, 24)),
+    "ThresholdValues": ({"fields": "model", "threshold": 0.5}, "scores", ["model"], (2, 16, 16, 16)),
     "TransformVolumeCropROIFastPosNegRatio": (
         {"fields": BOTH, "size": [8, 8, 8], "rotation": True},
         "volume",
         BOTH,
         EIGHT,
-        lambda o, s, t: o["label"].dtype == torch.uint8,
     ),
-    "WriteNiftyResults": (
-        {"fields": "image", "write_path": "{tmp}"},
-        "volume",
-        [],
-        None,
-        lambda o, s, t: Path(o["image_path"]).is_file() and only_files(t, ".nii.gz"),
+    "WriteNiftyResults": ({"fields": "image", "write_path": "{out}"}, "volume", [], None),
+}
+# name → what a user relies on, given the output, the sample as it was and the test's temporary folder
+CHECKS: dict[str, Check] = {
+    "AddExtremePointsChannel": lambda o, s, t: same(o["image"][0], s["image"][0]),
+    "AddGaussianNoise": lambda o, s, t: not same(o["image"], s["image"]),
+    "AdjustContrast": lambda o, s, t: (
+        float(o["image"].max()) == pytest.approx(float(s["image"].max()), rel=1e-4)
+        and not same(o["image"], s["image"])
     ),
+    "ArgmaxAcrossChannels": lambda o, s, t: same(o["model"], s["label"]),
+    "CenterData": lambda o, s, t: abs(float(o["image"].mean())) < 1e-4,
+    "ConvertToChannelsFirst": lambda o, s, t: same(o["image"][0], s["image"]),
+    "ConvertToChannelsLast": lambda o, s, t: same(o["image"][..., 0], s["image"][0]),
+    "ConvertToMultiChannelBasedOnBratsClasses": lambda o, s, t: same(o["label"][1], s["label"][0]),
+    "ConvertToMultiChannelBasedOnLabel": lambda o, s, t: same(o["label"][1], s["label"][0]),
+    "CopyProperties": lambda o, s, t: same(o["model"].affine, AFFINE),
+    "CropByPosNegRatio": lambda o, s, t: aligned(o, s) and len(o) == 2,
+    "CropByPosNegRatioLabelOnly": lambda o, s, t: (
+        len(o) == 2 and all(same(c["image"], s["image"]) for c in o)
+    ),
+    "CropFixedSizeRandomCenter": lambda o, s, t: aligned(o, s),
+    "CropForegroundObject": lambda o, s, t: bool(o["label"].all()),
+    "CropRandomSizeWithDisplacement": lambda o, s, t: (
+        aligned(o, s)
+        and o["image"].shape == o["label"].shape
+        and all(8 <= n <= 16 for n in o["image"].shape[1:])
+    ),
+    "CropSubVolumeCenter": lambda o, s, t: same(o["image"], s["image"][:, 4:12, 4:12, 4:12]),
+    "CropSubVolumePosNegRatioCtrlEpoch": lambda o, s, t: aligned(o, s) and int(o["label"][0, 2, 2, 2]) == 1,
+    "CropSubVolumeRandomWithinBounds": lambda o, s, t: aligned(o, s),
+    "FastCropByPosNegRatio": lambda o, s, t: aligned(o, s) and len(o) == 2,
+    "FastPosNegRatioCropROI": lambda o, s, t: aligned(o, s),
+    "FetchExtremePoints": lambda o, s, t: sorted(map(list, o["points"]))[0][0] == 5 and len(o["points"]) == 6,
+    "FlipAxisRandom": lambda o, s, t: same(o["image"], s["image"].flip(1)),
+    "KeepLargestCC": lambda o, s, t: same(o["label"], volume()["label"]),
+    "Load3DShapeFromNumpy": lambda o, s, t: list(o["image_shape"]) == [16, 16, 16],
+    "LoadNifti": lambda o, s, t: same(o["label"], volume()["label"][0]) and same(o["image"].affine, AFFINE),
+    "LoadResolutionFromNifty": lambda o, s, t: list(o["image_resolution"]) == [1.5, 1.5, 2.0],
+    "MergeBatchDims": lambda o, s, t: same(o["image"][4], s["image"][1, 1]),
+    "NPExpandDims": lambda o, s, t: same(o["image"][0], s["image"]),
+    "NPRandomRot90_XY": lambda o, s, t: any(same(o["image"], s["image"].rot90(k, (1, 2))) for k in (1, 2, 3)),
+    "NPRandomZoom3D": lambda o, s, t: resampled(o, s),
+    "NormalizeNonzeroIntensities": lambda o, s, t: abs(float(o["image"].mean())) < 1e-4,
+    "RandomAxisFlip": lambda o, s, t: any(
+        same(o["image"], s["image"].flip(a)) and same(o["label"], s["label"].flip(a)) for a in (1, 2, 3)
+    ),
+    "RandomGaussianSmooth": lambda o, s, t: float(o["image"].std()) < float(s["image"].std()),
+    "RandomMRBiasField": lambda o, s, t: not same(o["image"], s["image"]),
+    "RandomRotate2D": lambda o, s, t: any(
+        torch.allclose(o["image"], s["image"].rot90(k, (1, 2)), atol=1e-3) for k in (1, 3)
+    ),
+    "RandomRotate3D": lambda o, s, t: int(o["label"].sum()) == 216 and not same(o["image"], s["image"]),
+    "RandomSpatialFlip": lambda o, s, t: same(o["label"], s["label"].flip((1, 2, 3))),
+    "RandomZoom": lambda o, s, t: resampled(o, s, mean_within=5.0) and int(o["label"].sum()) > 216,
+    "RepeatChannel": lambda o, s, t: same(o["image"][2], s["image"][0]),
+    "RestoreOriginalShape": lambda o, s, t: same(o["label"].affine, AFFINE),
+    "SaveAsNifti": lambda o, s, t: only_files(t / "debug", ".nii.gz"),
+    "ScaleByFactor": lambda o, s, t: resampled(o, s),
+    "ScaleByResolution": lambda o, s, t: resampled(o, s) and o["image"].pixdim.tolist() == [3, 3, 4],
+    "ScaleBySpacing": lambda o, s, t: resampled(o, s) and o["label"].pixdim.tolist() == [3, 3, 4],
+    "ScaleIntensityOscillation": lambda o, s, t: 0.9 <= float(o["image"].sum() / s["image"].sum()) <= 1.1,
+    "ScaleIntensityRange": lambda o, s, t: float(o["image"].min()) >= 0 and float(o["image"].max()) <= 1,
+    "ScaleShiftIntensity": lambda o, s, t: not same(o["image"], s["image"]),
+    "ScaleToShape": lambda o, s, t: resampled(o, s),
+    "SplitAcrossChannels": lambda o, s, t: same(o["model1"], s["model"][1:]),
+    "SplitBasedOnBratsClasses": lambda o, s, t: same(o["label_WT"], s["label"]),
+    "SplitBasedOnLabel": lambda o, s, t: same(o["fg"], s["label"]),
+    "SymmetricPadderDiv": lambda o, s, t: same(o["image"][:, 4:20, 4:20, 4:20], s["image"]),
+    "ThresholdValues": lambda o, s, t: same(o["model"][1:], s["label"]),
+    "TransformVolumeCropROIFastPosNegRatio": lambda o, s, t: resampled(o, s, mean_within=5.0),
+    "WriteNiftyResults": lambda o, s, t: Path(o["image_path"]).is_file() and only_files(t, ".nii.gz"),
 }
 
 
-def with_tmp(args: Any, tmp: Path) -> Any:
-    """`args` with every "{tmp}" replaced by the test's temporary folder."""
-    if isinstance(args, dict):
-        return {k: with_tmp(v, tmp) for k, v in args.items()}
-    return args.replace("{tmp}", str(tmp)) if isinstance(args, str) else args
+def filled(args: dict[str, Any], data: Path, out: Path) -> dict[str, Any]:
+    """`args` with "{data}" (the shared input files) and "{out}" (an empty folder) filled in."""
+    text = json.dumps(args).replace("{data}", str(data)).replace("{out}", str(out))
+    return dict(json.loads(text))
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_transform_runs_on_a_tiny_sample(name: str, tmp_path: Path) -> None:
-    args, sample_name, changed, shape, check = TRANSFORMS[name]
+    args, sample_name, changed, shape = TRANSFORMS[name]
     make = (lambda: files(tmp_path)) if sample_name == "files" else SAMPLES[sample_name]
     source, reference = make(), make()
-    transform = build({"name": name, "args": with_tmp(args, tmp_path)}, "transform", **WHERE)
+    transform = build({"name": name, "args": filled(args, tmp_path, tmp_path)}, "transform", **WHERE)
     set_random_state(transform, 0)
     out = transform(source)
     outs = out if isinstance(out, list) else [out]
@@ -543,12 +325,12 @@ def test_transform_runs_on_a_tiny_sample(name: str, tmp_path: Path) -> None:
             assert shape is None or tuple(each[key].shape) == shape, (key, each[key].shape)
         for key in set(reference) - set(changed):  # what it was not told to change stays as it was
             assert same(each[key], reference[key]), key
-    assert check(out, reference, tmp_path)
+    assert CHECKS[name](out, reference, tmp_path)
 
 
 # -- the other kinds: name → snippet args (with "{data}" for the shared files, "{out}" for an empty folder) ----
 def segmentation_scores() -> Sample:
-    """Two cases of an `(1, 8, 8, 8)` box label; case 0 predicted exactly, case 1 one voxel off."""
+    """Two cases of a 4³ box label `(1, 8, 8, 8)`; case 0 predicted exactly, case 1 one voxel off along x."""
     label = torch.zeros(2, 1, 8, 8, 8, dtype=torch.long)
     label[:, :, 2:6, 2:6, 2:6] = 1
     predicted = torch.stack([label[0], label[1].roll(1, dims=1)])
@@ -562,28 +344,32 @@ def classification_scores() -> Sample:
     return {"model": label * 8 - 4, "label": label, "binary_preds": label * 0.8, "binary_labels": label}
 
 
-in_unit = lambda v: 0.0 <= v <= 1.0  # noqa: E731
-# name → (args, sample, the value(s) a user relies on): an aux op's per-case `(N,)`, a metric's aggregate
+def per_case(*values: float) -> Callable[[Any], bool]:
+    return lambda v: v.tolist() == pytest.approx(list(values), abs=1e-6)
+
+
+# name → (args, sample, the value(s) a user relies on): an aux op's per-case `(N,)`, a metric's aggregate.
+# Case 1 of `segmentation_scores` overlaps 3 of 4 slices: Dice 0.75, surfaces 1 voxel (1 mm) apart at most.
 METRICS: dict[str, tuple[dict[str, Any], Callable[[], Sample], Callable[[Any], bool]]] = {
     "ComputeAUC": ({"name": "auc"}, classification_scores, lambda v: v == 1.0),
-    "ComputeAccuracy": ({"tag": "acc"}, classification_scores, lambda v: v.tolist() == [1.0, 1.0, 1.0]),
+    "ComputeAccuracy": ({"tag": "acc"}, classification_scores, per_case(1, 1, 1)),
     "ComputeAverage": ({"field": "acc"}, lambda: {"acc": torch.tensor([1.0, 0.5])}, lambda v: v == 0.75),
-    "ComputeAverageDice": ({"name": "dice"}, segmentation_scores, lambda v: 0.5 < v < 1.0),
-    "ComputeAverageSurfaceDistance": ({}, segmentation_scores, lambda v: 0.0 < v < 2.0),
+    "ComputeAverageDice": ({"name": "dice"}, segmentation_scores, lambda v: v == (1 + 0.75) / 2),
+    "ComputeAverageSurfaceDistance": ({}, segmentation_scores, lambda v: 0.0 < v < (0 + 1) / 2),
     "ComputeBinaryPreds": (
         {},
         classification_scores,
-        lambda v: in_unit(float(v.min())) and in_unit(float(v.max())),
+        lambda v: torch.allclose(v, torch.sigmoid(classification_scores()["model"])),
     ),
-    "ComputeDice": ({"tag": "dice"}, segmentation_scores, lambda v: v[0] == 1.0 and 0.5 < v[1] < 1.0),
-    "ComputeHausdorffDistance95": ({}, segmentation_scores, lambda v: 0.0 < v <= 2.0),
+    "ComputeDice": ({"tag": "dice"}, segmentation_scores, per_case(1, 0.75)),
+    "ComputeHausdorffDistance95": ({}, segmentation_scores, lambda v: v == (0 + 1) / 2),
     "ComputeMulticlassAverage": ({"field": "model"}, classification_scores, lambda v: v == 1.0),
-    "DiceMaskedOutput": ({"tag": "dice"}, segmentation_scores, lambda v: v[0] == 1.0 and 0.5 < v[1] < 1.0),
-    "NegLoss": ({"tag": "dice"}, segmentation_scores, lambda v: bool((v <= 0).all()) and v[0] > v[1]),
+    "DiceMaskedOutput": ({"tag": "dice"}, segmentation_scores, per_case(1, 0.75)),
+    "NegLoss": ({"tag": "dice"}, segmentation_scores, per_case(0, -0.25)),  # −Dice loss
     "ReduceMeanMasked": (
         {"tag": "dice", "field": "label"},
         segmentation_scores,
-        lambda v: v.tolist() == [1.0, 1.0],
+        per_case(1, 1),
     ),
 }
 AUX_OUTPUT = {"ComputeAccuracy": "acc", "ComputeBinaryPreds": "binary_preds"}  # else "dice"
@@ -608,9 +394,8 @@ OPTIMIZERS = {
     "Momentum": {"learning_rate": 0.1, "momentum": 0.9},
     "NovoGrad": {"learning_rate": 0.1},
 }
-LR_POLICIES: dict[
-    str, tuple[dict[str, Any], list[float]]
-] = {  # learning rates after each of the steps, from 1
+# name → (args, the learning rate after each step, from 1)
+LR_POLICIES: dict[str, tuple[dict[str, Any], list[float]]] = {
     "DecayOnStep": ({"decay_ratio": 0.5, "decay_freq": 2}, [1.0, 0.5, 0.5, 0.25]),
     "ReduceCosine": ({}, [1.0, 0.5, 0.5, 0.0]),  # 2 epochs of 2 steps, injected as the trainer does
     "ReduceOnPlateau": ({"plateau_count_trigger": 1, "reduction_rate": 0.5}, [1.0, 1.0, 0.5, 0.5]),
@@ -639,15 +424,27 @@ CLASSIFICATION = {
     "output_batch_size": 2,
     "output_crop_size": [8, 8],
 }
-PIPELINES: dict[
-    str, tuple[dict[str, Any], tuple[int, ...]]
-] = {  # name → (args, the first batch's image shape)
-    "ClassificationImagePipeline": (CLASSIFICATION, (2, 1, 8, 8)),
-    "ClassificationImagePipelineWithCache": ({**CLASSIFICATION, "num_cache_objects": 3}, (2, 1, 8, 8)),
-    "SegmentationImagePipeline": (SEGMENTATION, (2, 1, 6, 6, 6)),
-    "SegmentationImagePipelineWithCache": (SEGMENTATION, (2, 1, 6, 6, 6)),
+# name → (args, the first batch's image and label shapes)
+PIPELINES: dict[str, tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]] = {
+    "ClassificationImagePipeline": (CLASSIFICATION, (2, 1, 8, 8), (2, 2)),
+    "ClassificationImagePipelineWithCache": (
+        {**CLASSIFICATION, "num_cache_objects": 3},
+        (2, 1, 8, 8),
+        (2, 2),
+    ),
+    "SegmentationImagePipeline": (SEGMENTATION, (2, 1, 6, 6, 6), (2, 1, 6, 6, 6)),
+    "SegmentationImagePipelineWithCache": (SEGMENTATION, (2, 1, 6, 6, 6), (2, 1, 6, 6, 6)),
 }
 HANDLERS = {"EarlyStop": {"val_times_threshold": 1}, "StatsHandler": {"log_every": 1}}
+EVENTS = ("started", "epoch_started", "iteration_completed", "epoch_completed", "validated", "completed")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The trainer's options as far as handlers read them."""
+
+    epochs: int
+
 
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "transform": {name: entry[0] for name, entry in TRANSFORMS.items()},
@@ -668,6 +465,11 @@ def tiny_network() -> torch.nn.Module:
     """`(N, 1, *spatial)` → softmax scores `(N, 2, *spatial)`: a 1×1×1 convolution."""
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv3d(1, 2, 1), torch.nn.Softmax(dim=1)).eval()
+
+
+def zeros(windows: torch.Tensor) -> torch.Tensor:
+    """A network whose scores are all 0 `(N, 2, *spatial)`."""
+    return torch.zeros(len(windows), 2, *windows.shape[2:])
 
 
 class ServedModel(torch.nn.Module):
@@ -699,11 +501,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def make(kind: str, name: str, data: Path, out: Path, **given: Any) -> Any:
-    """Build `name` of `kind` from its table's snippet, given what the engines inject for that kind (`given`
-    replaces a default)."""
-    args = json.loads(json.dumps(TABLES[kind][name]).replace("{data}", str(data)).replace("{out}", str(out)))
-    return build({"name": name, "args": args}, kind, **WHERE, inject={**injected(kind, name), **given})
+def make(kind: str, name: str, data: Path, out: Path, *, called: str = "", **given: Any) -> Any:
+    """Build `name` of `kind` (spelt `called` in the config, when given) from its table's snippet, with what
+    the engines inject for that kind (`given` replaces a default)."""
+    args = filled(TABLES[kind][name], data, out)
+    inject = {**injected(kind, name), **given}
+    return build({"name": called or name, "args": args}, kind, **WHERE, inject=inject)
 
 
 def injected(kind: str, name: str) -> dict[str, Any]:
@@ -729,6 +532,7 @@ def test_every_registered_name_has_an_entry() -> None:
         assert not registered - set(table), f"{kind}: add an entry for {sorted(registered - set(table))}"
         assert not set(table) - registered, f"{kind}: {sorted(set(table) - registered)} no longer registered"
     assert {entry.kind for entry in catalogue()} <= set(TABLES)
+    assert set(CHECKS) == set(TRANSFORMS)
 
 
 ALIASES = [(e.kind, e.name, alias) for e in catalogue() for alias in e.aliases]
@@ -738,12 +542,7 @@ ALIASES = [(e.kind, e.name, alias) for e in catalogue() for alias in e.aliases]
 def test_an_alias_builds_what_its_name_builds(
     kind: str, name: str, alias: str, data: Path, tmp_path: Path
 ) -> None:
-    primary = make(kind, name, data, tmp_path)
-    TABLES[kind][alias] = TABLES[kind][name]
-    try:
-        assert type(make(kind, alias, data, tmp_path)) is type(primary)
-    finally:
-        del TABLES[kind][alias]
+    assert type(make(kind, name, data, tmp_path, called=alias)) is type(make(kind, name, data, tmp_path))
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -761,10 +560,10 @@ def test_loss_is_a_finite_scalar_with_a_gradient(name: str, data: Path, tmp_path
     target = LOSSES[name][1]
     if target == "segmentation":
         _, labels = probabilities_and_labels()
-        logits = torch.randn(2, 3, 4, 4, 4, requires_grad=True)
+        logits = torch.randn(2, 3, 4, 4, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
         value = loss(logits.softmax(dim=1), labels)
     else:
-        logits = torch.randn(2, 3, requires_grad=True)
+        logits = torch.randn(2, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
         value = loss(logits, TARGETS[target])
     value.backward()
     assert value.ndim == 0 and bool(value.isfinite())
@@ -815,7 +614,7 @@ def test_inferer_gives_the_networks_scores_over_the_whole_image(
         monkeypatch.setattr(
             "clara_tlt.aiaa.triton.triton_model", lambda server: servers.append(server) or ServedModel()
         )
-        network = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 1), torch.nn.Softmax(dim=1))  # not used
+        network = zeros  # the engine's network: not used
     out = make("inferer", name, data, tmp_path)(image, network)
     with torch.no_grad():
         expected = tiny_network()(image)
@@ -847,8 +646,9 @@ def test_pipeline_yields_batches_of_image_and_label(name: str, data: Path, tmp_p
     pipeline = make("image_pipeline", name, data, tmp_path)
     set_random_state(pipeline, 0)
     batch = next(iter(pipeline))
-    assert tuple(batch["image"].shape) == PIPELINES[name][1]
-    assert batch["label"].shape[0] == 2 and batch["image"].dtype == torch.float32
+    _, image_shape, label_shape = PIPELINES[name]
+    assert tuple(batch["image"].shape) == image_shape and tuple(batch["label"].shape) == label_shape
+    assert batch["image"].dtype == torch.float32
     getattr(pipeline, "close", lambda: None)()
 
 
@@ -856,24 +656,11 @@ def test_pipeline_yields_batches_of_image_and_label(name: str, data: Path, tmp_p
 def test_handler_acts_on_trainer_events(
     name: str, data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class Options:
-        epochs: int
-
     handler = make("handler", name, data, tmp_path)
     state = SimpleNamespace(epoch=1, iteration=1, last_loss=0.25, metrics={"dice": 0.5}, improved=False)
     trainer: Any = SimpleNamespace(options=Options(epochs=10), state=state, epoch_mean_loss=0.3)
     with caplog.at_level(logging.INFO, logger="clara_tlt.train"):
-        for event in (
-            "started",
-            "epoch_started",
-            "iteration_completed",
-            "epoch_completed",
-            "validated",
-            "completed",
-        ):
+        for event in EVENTS:
             getattr(handler, event)(trainer)
     if name == "EarlyStop":
         assert trainer.options.epochs == 1  # one validation without a better metric ends training after it
