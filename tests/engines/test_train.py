@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,34 @@ def test_tensorboard_holds_loss_lr_and_the_metric(unet_mmar: Path) -> None:
     assert {"train_loss", "learning_rate", "epoch_loss", "mean_dice"} <= scalars
     assert len(events.Scalars("train_loss")) == 2  # 2 training volumes, one batch each
     assert {"validation/image", "validation/label", "validation/prediction"} <= set(events.Tags()["images"])
+
+
+def test_train_summary_recording_interval_sets_how_often_the_loss_is_recorded(unet_mmar: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train_mmar(unet_mmar, "epochs=2", "train_summary_recording_interval=3")  # iterations 1..4
+    events = EventAccumulator(str(unet_mmar / "models")).Reload()
+    assert [e.step for e in events.Scalars("train_loss")] == [3]
+    shutil.rmtree(unet_mmar / "models")
+    train_mmar(unet_mmar, "epochs=2", "train_summary_recording_interval=0")  # once per epoch
+    events = EventAccumulator(str(unet_mmar / "models")).Reload()
+    losses = [(e.step, e.value) for e in events.Scalars("train_loss")]
+    epoch_losses = [e.value for e in events.Scalars("epoch_loss")]
+    assert [step for step, _ in losses] == [2, 4]
+    assert [value for _, value in losses] == pytest.approx(epoch_losses)
+
+
+def test_use_tf32_sets_torchs_tf32_switches_and_use_xla_is_said_to_do_nothing(
+    unet_mmar: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        with caplog.at_level("INFO"):
+            train_mmar(unet_mmar, "epochs=1", "use_tf32=true", "use_xla=true")
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        assert "use_xla: XLA compiled TensorFlow graphs" in caplog.text
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def test_lr_policy_steps_per_iteration_and_validation_follows_its_cadence(unet_mmar: Path) -> None:

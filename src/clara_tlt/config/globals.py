@@ -15,6 +15,12 @@ ENGINE_GLOBALS: dict[str, Any] = {
     "determinism": None,
     "use_amp": False,
     "dynamic_input_shape": False,
+    # Training summary (TensorBoard loss and learning rate) every N iterations; 0: once per epoch.
+    "train_summary_recording_interval": 1,
+    # TF32 matrix products on Ampere or newer GPUs; None leaves PyTorch's defaults.
+    "use_tf32": None,
+    # TensorFlow's XLA compiler: no counterpart here (accepted, said in the log).
+    "use_xla": False,
     # Ours: load only the checkpoint weights whose names and shapes match (fine-tuning with a new head).
     "partial_load": False,
 }

@@ -35,6 +35,8 @@ class TrainOptions:
     validate_every: int
     use_amp: bool
     seeds: Seeds | None
+    summary_interval: int
+    use_tf32: bool | None
     partial_load: bool
     checkpoint: Path | None = None
     resume: bool = True
@@ -47,12 +49,16 @@ class TrainOptions:
         """Read the globals (`epochs`, `num_training_epoch_per_valid`, `use_amp`, `determinism`, …) and
         `MMAR_CKPT` (the weights to fine-tune from), checking each one's type."""
         checkpoint = config.variables.get("MMAR_CKPT") or None
+        if _flag(config, "use_xla"):
+            log.info("use_xla: XLA compiled TensorFlow graphs; PyTorch runs the network as it is (no effect)")
         return cls(
             model_dir=model_dir,
             epochs=_positive_int(config, "epochs"),
             validate_every=_positive_int(config, "num_training_epoch_per_valid"),
             use_amp=_flag(config, "use_amp"),
             seeds=_seeds(config),
+            summary_interval=_interval(config, "train_summary_recording_interval"),
+            use_tf32=None if _value(config, "use_tf32") is None else _flag(config, "use_tf32"),
             partial_load=_flag(config, "partial_load"),
             checkpoint=Path(checkpoint) if checkpoint else None,
             resume=resume,
@@ -68,6 +74,17 @@ def _positive_int(config: ResolvedConfig, name: str) -> int:
     value = _value(config, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"must be a whole number ≥ 1, got {value!r}", file=config.file, key_path=name)
+    return value
+
+
+def _interval(config: ResolvedConfig, name: str) -> int:
+    value = _value(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"must be a whole number of iterations ≥ 0 (0: once per epoch), got {value!r}",
+            file=config.file,
+            key_path=name,
+        )
     return value
 
 

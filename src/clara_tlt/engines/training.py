@@ -67,6 +67,9 @@ def train(
     workflow = None
     try:
         _seed(options.seeds)
+        if options.use_tf32 is not None:  # Clara's use_tf32: TF32 matrix products on Ampere or newer GPUs
+            torch.backends.cuda.matmul.allow_tf32 = options.use_tf32
+            torch.backends.cudnn.allow_tf32 = options.use_tf32
         shard = (context.rank, context.world_size) if context.distributed else None
         workflow = build_workflow(config, default_data_list_key="training", shard=shard)
         trainer = _trainer(workflow, options, context)
@@ -238,7 +241,12 @@ def _handlers(
             )
         )
         handlers.append(
-            TensorBoard(options.model_dir, validation, hidden=names_without(metrics, "do_summary"))
+            TensorBoard(
+                options.model_dir,
+                validation,
+                interval=options.summary_interval,
+                hidden=names_without(metrics, "do_summary"),
+            )
         )
     return handlers + list(workflow.get("train.handlers") or [])
 

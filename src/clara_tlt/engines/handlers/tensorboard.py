@@ -1,4 +1,5 @@
-"""TensorBoard events in the model folder: train loss per iteration, learning rate, epoch loss, every validation
+"""TensorBoard events in the model folder: train loss and learning rate every `interval` iterations (Clara's
+`train_summary_recording_interval`; 0: once per epoch), epoch loss, every validation
 metric under its name (but those `hidden`: Clara's `do_summary: false`), and image/label/prediction slices of
 the first validation case."""
 
@@ -13,9 +14,15 @@ from clara_tlt.engines.trainer import Handler, Trainer
 
 class TensorBoard(Handler):
     def __init__(
-        self, log_dir: Path, validation: Validation | None, *, hidden: frozenset[str] = frozenset()
+        self,
+        log_dir: Path,
+        validation: Validation | None,
+        *,
+        interval: int = 1,
+        hidden: frozenset[str] = frozenset(),
     ) -> None:
         self.log_dir = log_dir
+        self.interval = interval
         self.validation = validation
         self.hidden = hidden
         self.writer: Any = None
@@ -26,12 +33,18 @@ class TensorBoard(Handler):
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.state.iteration or None)
 
     def iteration_completed(self, trainer: Trainer) -> None:
-        step = trainer.state.iteration
-        self.writer.add_scalar("train_loss", trainer.state.last_loss, step)
-        self.writer.add_scalar("learning_rate", trainer.setup.optimizer.param_groups[0]["lr"], step)
+        if self.interval and trainer.state.iteration % self.interval == 0:
+            self._training_summary(trainer, trainer.state.last_loss)
 
     def epoch_completed(self, trainer: Trainer) -> None:
         self.writer.add_scalar("epoch_loss", trainer.epoch_mean_loss, trainer.state.epoch)
+        if not self.interval:
+            self._training_summary(trainer, trainer.epoch_mean_loss)
+
+    def _training_summary(self, trainer: Trainer, loss: float) -> None:
+        step = trainer.state.iteration
+        self.writer.add_scalar("train_loss", loss, step)
+        self.writer.add_scalar("learning_rate", trainer.setup.optimizer.param_groups[0]["lr"], step)
 
     def validated(self, trainer: Trainer) -> None:
         epoch = trainer.state.epoch
