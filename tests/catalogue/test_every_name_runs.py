@@ -264,7 +264,11 @@ CHECKS: dict[str, Check] = {
     "FlipAxisRandom": lambda o, s, t: same(o["image"], s["image"].flip(1)),
     "KeepLargestCC": lambda o, s, t: same(o["label"], volume()["label"]),
     "Load3DShapeFromNumpy": lambda o, s, t: list(o["image_shape"]) == [16, 16, 16],
-    "LoadNifti": lambda o, s, t: same(o["label"], volume()["label"][0]) and same(o["image"].affine, AFFINE),
+    "LoadNifti": lambda o, s, t: (
+        same(o["label"], volume()["label"][0])
+        and same(o["image"].affine, AFFINE)
+        and o["image"].meta["filename_or_obj"] == s["image"]
+    ),
     "LoadResolutionFromNifty": lambda o, s, t: list(o["image_resolution"]) == [1.5, 1.5, 2.0],
     "MergeBatchDims": lambda o, s, t: same(o["image"][4], s["image"][1, 1]),
     "NPExpandDims": lambda o, s, t: same(o["image"][0], s["image"]),
@@ -322,6 +326,10 @@ def test_transform_runs_on_a_tiny_sample(name: str, tmp_path: Path) -> None:
         for key in changed:
             assert isinstance(each[key], MetaTensor), key
             assert each[key].affine.shape == (4, 4), key
+            if sample_name not in ("files", "batch"):  # the writers name their files after it
+                assert each[key].meta.get("filename_or_obj") == "/d/case_1.nii.gz", key
+            if key == "label":  # a label map stays integer (nearest-neighbour resampling)
+                assert each[key].dtype == torch.uint8, each[key].dtype
             assert shape is None or tuple(each[key].shape) == shape, (key, each[key].shape)
         for key in set(reference) - set(changed):  # what it was not told to change stays as it was
             assert same(each[key], reference[key]), key
@@ -378,7 +386,7 @@ LOSSES: dict[str, tuple[dict[str, Any], str]] = {  # name → (args, "segmentati
     "BinaryClassificationLoss": ({}, "one_hot"),
     "CrossEntropy": ({}, "segmentation"),
     "CrossEntropyDice": ({"skip_background": True}, "segmentation"),
-    "Dice": ({"skip_background": True}, "segmentation"),
+    "Dice": ({"skip_background": True, "squared_pred": True, "is_onehot_targets": False}, "segmentation"),
     "Focal": ({"gamma": 2.0, "alpha": [0.2, 0.4, 0.4]}, "segmentation"),
     "FocalDice": ({}, "segmentation"),
     "MulticlassClassificationLoss": ({}, "column"),
