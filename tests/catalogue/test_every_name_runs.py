@@ -677,3 +677,39 @@ def test_handler_acts_on_trainer_events(
             "epoch 2 iteration 1: Loss 0.2500",
             "epoch 1: mean Loss 0.3000, dice 0.5000",
         ]
+
+
+GAP_4D = pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="clara_tlt.io.arrays.write_array writes one 3-D volume only: a multi-channel field (a BraTS "
+    "TC/WT/ET prediction, a 4-modality image) raises ValueError 'writes one 3-D volume with a 4×4 affine'",
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "field"),
+    [
+        pytest.param("writer", "WriteNifti", "model", marks=GAP_4D),
+        pytest.param("writer", "WriteMhd", "model", marks=GAP_4D),
+        pytest.param("transform", "WriteNiftyResults", "image", marks=GAP_4D),
+        pytest.param("transform", "SaveAsNifti", "image", marks=GAP_4D),
+    ],
+)
+def test_a_multi_channel_field_is_written_whole(
+    kind: str, name: str, field: str, data: Path, tmp_path: Path
+) -> None:
+    """A 3-channel field `(3, 16, 16, 16)` is written as one file holding every channel (MONAI's SaveImage
+    writes channels last)."""
+    sample = volume()
+    sample["image"] = meta(torch.rand(3, 16, 16, 16, generator=torch.Generator().manual_seed(0)))
+    sample["model"] = meta((sample["image"].as_tensor() > 0.5).to(torch.uint8))
+    if kind == "writer":
+        make(kind, name, data, tmp_path)(sample)
+    else:
+        build({"name": name, "args": filled(TRANSFORMS[name][0], data, tmp_path)}, kind, **WHERE)(sample)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(".zraw")]
+    assert len(written) == 1, written
+    if written[0].name.endswith(".nii.gz"):
+        shape = nib.load(written[0]).shape
+        assert shape[:3] == (16, 16, 16) and int(np.prod(shape)) == 3 * 16**3
