@@ -3,6 +3,7 @@
 One table per kind maps each primary name to its snippet's `args`; a name registered without an entry fails
 `test_every_registered_name_has_an_entry`. The samples: a 3-D `(1, 16, 16, 16)` float image with a non-identity
 affine and a uint8 box label (2-D `(1, 16, 16)` where a transform is 2-D only), tiny networks and batches.
+What does not work yet is a strict xfail naming the gap (the last test), so it shows until it is fixed.
 """
 
 from __future__ import annotations
@@ -292,7 +293,10 @@ CHECKS: dict[str, Check] = {
     "ScaleByFactor": lambda o, s, t: resampled(o, s),
     "ScaleByResolution": lambda o, s, t: resampled(o, s) and o["image"].pixdim.tolist() == [3, 3, 4],
     "ScaleBySpacing": lambda o, s, t: resampled(o, s) and o["label"].pixdim.tolist() == [3, 3, 4],
-    "ScaleIntensityOscillation": lambda o, s, t: 0.9 <= float(o["image"].sum() / s["image"].sum()) <= 1.1,
+    "ScaleIntensityOscillation": lambda o, s, t: (
+        torch.allclose(o["image"], s["image"] * float(o["image"].sum() / s["image"].sum()), rtol=1e-4)
+        and 0.9 <= float(o["image"].sum() / s["image"].sum()) <= 1.1
+    ),
     "ScaleIntensityRange": lambda o, s, t: float(o["image"].min()) >= 0 and float(o["image"].max()) <= 1,
     "ScaleShiftIntensity": lambda o, s, t: not same(o["image"], s["image"]),
     "ScaleToShape": lambda o, s, t: resampled(o, s),
