@@ -100,6 +100,12 @@ class ClaraNetwork(nn.Module):
         self.channels_last = channels_last
         self.pretrained_weights = pretrained_weights
 
+    @property
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """A loss term the backbone computed in its last training forward pass (SegResnet's VAE), else None;
+        the trainer adds it to the loss."""
+        return getattr(self.backbone, "auxiliary_loss", None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.movedim(x.dim() - 1, 1)  # a positive axis: the ONNX exporter writes -1 as an invalid perm

@@ -7,9 +7,11 @@ Inputs `(N, C_in, *spatial)`, outputs `(N, num_classes, *spatial)` after `final_
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-from monai.networks.nets import SegResNet
+from monai.networks.nets import SegResNet, SegResNetVAE
 from torch import nn
 
 from clara_tlt.components import register
@@ -170,33 +172,38 @@ def seg_resnet(
     final_activation: str = "softmax",
     data_format: str = "channels_first",
     pretrain_weight_name: str | None = None,
+    input_image_size: Sequence[int] | None = None,
 ) -> nn.Module:
     """Clara 3.x `SegResnet` (Myronenko's encoder-decoder) on MONAI's SegResNet; sides multiples of 2^(levels-1).
 
-    `reg_weight` (L2 on the weights) goes to the optimizer as its weight decay (the workflow does that). Clara's
-    VAE branch (`use_vae`) regularised training through an extra loss term our trainer does not add: asking
-    for it is an error rather than a silently different network.
+    `reg_weight` (L2 on the weights) goes to the optimizer as its weight decay (the workflow does that).
+    `use_vae` adds Myronenko's VAE branch (MONAI `SegResNetVAE`), which regularises training: it reconstructs
+    training crops of `input_image_size` (by default the training pipeline's `output_crop_size`), and 0.1 × its
+    loss joins the training loss; validation and inference use the segmentation branch alone, at any size.
     """
     del reg_weight
-    if use_vae:
-        raise ConfigError(
-            "SegResnet's VAE regularisation (use_vae) cannot be honoured here; set use_vae false, or "
-            'give "path": "monai.networks.nets.SegResNetVAE" and add its VAE loss in your own loss'
-        )
     kind = _norm_kind(use_batch_norm, use_group_norm)
     norm: tuple[str, dict[str, int]] | str = (
         ("group", {"num_groups": 1}) if kind == "group" else "batch" if kind == "batch" else "instance"
     )
-    backbone = SegResNet(
-        spatial_dims=n_spatial_dim,
-        init_filters=init_filters,
-        in_channels=in_channels,
-        out_channels=num_classes,
-        dropout_prob=dropout_prob,
-        norm=norm,
-        blocks_down=_blocks(blocks_down, "blocks_down"),
-        blocks_up=_blocks(blocks_up, "blocks_up"),
-    )
+    layers: dict[str, Any] = {
+        "spatial_dims": n_spatial_dim,
+        "init_filters": init_filters,
+        "in_channels": in_channels,
+        "out_channels": num_classes,
+        "dropout_prob": dropout_prob,
+        "norm": norm,
+        "blocks_down": _blocks(blocks_down, "blocks_down"),
+        "blocks_up": _blocks(blocks_up, "blocks_up"),
+    }
+    backbone: nn.Module = SegResNet(**layers)
+    if use_vae:
+        if not input_image_size or any(int(s) <= 0 for s in input_image_size):
+            raise ConfigError(
+                "use_vae needs the training crop size: give input_image_size, or output_crop_size to the "
+                f"training image pipeline (got {input_image_size!r})"
+            )
+        backbone = VaeRegularised(SegResNetVAE(input_image_size=[int(s) for s in input_image_size], **layers))
     if kind == "group":
         _regroup(backbone, use_group_normG)
     return ClaraNetwork(
@@ -205,6 +212,25 @@ def seg_resnet(
         channels_last=channels_last_of(data_format),
         pretrained_weights=pretrained_path(pretrain_weight_name),
     )
+
+
+VAE_LOSS_WEIGHT = 0.1  # Myronenko 2018: L = L_dice + 0.1·L_L2 + 0.1·L_KL
+
+
+class VaeRegularised(nn.Module):
+    """MONAI's SegResNetVAE as a segmentation backbone: `forward` gives the segmentation `(N, C, *spatial)`;
+    in training it also leaves `auxiliary_loss`, 0.1 × the VAE's reconstruction and KL loss, which the trainer
+    adds to the loss (None in evaluation)."""
+
+    def __init__(self, network: SegResNetVAE) -> None:
+        super().__init__()
+        self.network = network
+        self.auxiliary_loss: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        segmentation, vae_loss = self.network(x)
+        self.auxiliary_loss = None if vae_loss is None else VAE_LOSS_WEIGHT * vae_loss
+        return segmentation
 
 
 def _regroup(network: nn.Module, groups: int) -> None:

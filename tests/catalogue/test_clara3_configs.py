@@ -148,7 +148,8 @@ def unet_cached_config() -> dict[str, Any]:
 
 
 def segresnet_automl_config() -> dict[str, Any]:
-    """SegResnet (narrow, grouped), AutoML search keys left in, Clara 3.x augmentations, a combined loss."""
+    """SegResnet (narrow, grouped, with its VAE branch), AutoML search keys left in, Clara 3.x augmentations,
+    a combined loss."""
     pre = [
         *loading(),
         {"name": "NormalizeNonzeroIntensities", "args": fields("image")},
@@ -187,7 +188,7 @@ def segresnet_automl_config() -> dict[str, Any]:
                 "name": "SegResnet",
                 "args": {
                     "num_classes": 2,
-                    "use_vae": False,
+                    "use_vae": True,
                     "blocks_down": "1,1",
                     "blocks_up": "1",
                     "init_filters": 2,
@@ -247,3 +248,14 @@ def test_a_clara3_user_config_dry_runs_then_trains_and_validates_one_epoch(
     assert "val_dice_tc" not in output[output.index("validation:") :]
     events = EventAccumulator(str(unet_mmar / "models")).Reload()
     assert "val_dice" in events.Tags()["scalars"] and "val_dice_tc" not in events.Tags()["scalars"]
+
+
+def test_a_segresnet_trained_with_its_vae_branch_exports_the_segmentation_branch(
+    unet_mmar: Path,  # noqa: F811
+) -> None:
+    write_json(unet_mmar / "config" / "config_train.json", segresnet_automl_config())
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json")
+    assert code == 0, output
+    code, output = invoke("export", "--model_file_path", str(unet_mmar / "models"), "--model_name", "model")
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model.ts").is_file() and (unet_mmar / "models" / "model.onnx").is_file()

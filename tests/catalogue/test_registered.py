@@ -226,9 +226,21 @@ def test_unet_topology_checks_its_arguments() -> None:
         build({"name": "Unet", "args": {"nf_enc": [4, 4, 4], "nf_dec": [4]}}, "network", **WHERE)
 
 
-def test_segresnet_vae_cannot_be_honoured_and_says_what_to_use() -> None:
-    with pytest.raises(ConfigError, match=r"VAE regularisation .* cannot be honoured.*SegResNetVAE"):
-        build({"name": "SegResnet", "args": {"use_vae": True}}, "network", **WHERE)
+def test_segresnet_vae_adds_its_loss_in_training_only() -> None:
+    args = {"use_vae": True, "init_filters": 4, "blocks_down": "1,1", "blocks_up": "1", "use_group_normG": 2}
+    with pytest.raises(ConfigError, match="use_vae needs the training crop size"):
+        build({"name": "SegResnet", "args": args}, "network", **WHERE)
+    network = build(
+        {"name": "SegResnet", "args": {**args, "input_image_size": [16, 16, 16]}}, "network", **WHERE
+    )
+    out = network(torch.rand(2, 1, 16, 16, 16))
+    assert out.shape == (2, 2, 16, 16, 16)
+    extra = network.auxiliary_loss
+    assert extra is not None and extra.ndim == 0 and float(extra) > 0 and extra.requires_grad
+    network.eval()
+    with torch.no_grad():
+        assert network(torch.rand(1, 1, 24, 24, 24)).shape == (1, 2, 24, 24, 24)  # any size without the VAE
+    assert network.auxiliary_loss is None
 
 
 def test_stats_handler_logs_loss(caplog: pytest.LogCaptureFixture) -> None:

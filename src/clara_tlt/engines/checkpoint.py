@@ -138,6 +138,18 @@ def model_spec_of(train_conf: Any) -> dict[str, Any] | None:
     return next((dict(spec) for spec in candidates if isinstance(spec, Mapping)), None)
 
 
+def network_inject(train_conf: Any) -> dict[str, Any]:
+    """What a network is built with besides its own args: `input_image_size`, the training pipeline's
+    `output_crop_size` as written (SegResnet's VAE reconstructs crops of that size)."""
+    train = train_conf.get("train") if isinstance(train_conf, Mapping) else None
+    pipeline = train.get("image_pipeline") if isinstance(train, Mapping) else None
+    args = pipeline.get("args") if isinstance(pipeline, Mapping) else None
+    crop = args.get("output_crop_size") if isinstance(args, Mapping) else None
+    if isinstance(crop, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in crop):
+        return {"input_image_size": crop}
+    return {}
+
+
 def network_from_checkpoint(
     path: str | Path, *, model_spec: Mapping[str, Any] | None = None, search_dirs: Sequence[Path] = ()
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -162,6 +174,7 @@ def network_from_checkpoint(
         "network",
         file=str(path),
         key_path="train_conf.train.model",
+        inject=network_inject(checkpoint.get("train_conf")),
         search_dirs=search_dirs,
     )
     load_state(network, state_dict_of(checkpoint), source=str(path))

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from clara_tlt.engines.checkpoint import unwrap
 from clara_tlt.engines.distributed import Context, broadcast_flag
 from clara_tlt.engines.evaluation import Batch, to_device
 from clara_tlt.engines.options import TrainOptions
@@ -170,6 +171,9 @@ class Trainer:
         with torch.autocast(setup.context.device.type, enabled=setup.amp):
             output = setup.network(sample["image"])
             loss = setup.loss(output, sample["label"])
+            extra = getattr(unwrap(setup.network), "auxiliary_loss", None)  # SegResnet's VAE term
+            if extra is not None:
+                loss = loss + extra
         setup.scaler.scale(loss).backward()
         setup.scaler.step(setup.optimizer)
         setup.scaler.update()

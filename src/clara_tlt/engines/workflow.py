@@ -21,6 +21,7 @@ from clara_tlt.config.references import Definitions, reference_of
 from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
 from clara_tlt.data.checks import check_entries, loaded_fields
 from clara_tlt.data.datalist import load_datalist
+from clara_tlt.engines.checkpoint import network_inject
 from clara_tlt.errors import ConfigError
 
 
@@ -189,6 +190,8 @@ def _inject(
     slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any
 ) -> dict[str, Any] | None:
     """Runtime objects a slot needs; None when what it needs could not be built."""
+    if slot in ("model", "net_config"):
+        return network_inject(config.data)
     if slot == "optimizer":
         if model is None:
             return None
