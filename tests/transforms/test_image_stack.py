@@ -81,8 +81,12 @@ def test_write_array_is_the_inverse_of_read_array(one_volume: dict[str, Path], t
     write_array(array, affine, tmp_path / "again.nii.gz")
     again, again_affine = read_array(tmp_path / "again.nii.gz")
     assert np.array_equal(again, array) and np.allclose(again_affine, affine, atol=1e-5)
-    with pytest.raises(ValueError, match="one 3-D volume"):
-        write_array(np.zeros((2, 4, 4, 3)), affine, tmp_path / "four.nii.gz")
+    channels = np.random.default_rng(0).random((2, 4, 4, 3)).astype(np.float32)  # (x, y, z, C)
+    write_array(channels, affine, tmp_path / "four.nii.gz")
+    again, _ = read_array(tmp_path / "four.nii.gz")
+    assert np.array_equal(again, channels)  # a vector image, read back channels last
+    with pytest.raises(ValueError, match=r"a 3-D volume \(x, y, z\) or its channels"):
+        write_array(np.zeros((2, 4, 4, 3, 2)), affine, tmp_path / "five.nii.gz")
 
 
 def test_unreadable_picture_and_missing_file_say_which(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from clara_tlt.io.image import (
     read_channels,
     suffix_of,
     write_image,
+    write_sitk_image,
 )
 from clara_tlt.io.volume import Volume
 
@@ -92,12 +93,18 @@ def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_array(array: np.ndarray, affine: np.ndarray, path: str | Path) -> Path:
-    """Write a 3-D array `(x, y, z)` with its RAS affine `(4, 4)` through `write_image` (atomic; format by suffix).
-
-    The inverse of `read_array` for volumes: spacing, origin and direction come from the affine.
+    """Write a 3-D array `(x, y, z)`, or channels last `(x, y, z, C)` as a vector image (what MSD BraTS and
+    ITK write; `read_array` reads it back as `(x, y, z, C)`), with its RAS affine `(4, 4)`; atomic, format by
+    suffix. The inverse of `read_array` for volumes: spacing, origin and direction come from the affine.
     """
-    if array.ndim != 3 or np.shape(affine) != (4, 4):
+    if array.ndim not in (3, 4) or np.shape(affine) != (4, 4):
         raise ValueError(
-            f"{path}: writes one 3-D volume with a 4×4 affine; got an array of shape {array.shape}"
+            f"{path}: writes a 3-D volume (x, y, z) or its channels (x, y, z, C) with a 4×4 affine; got an "
+            f"array of shape {array.shape}"
         )
-    return write_image(Volume.from_affine(np.ascontiguousarray(array.transpose(2, 1, 0)), affine), path)
+    if array.ndim == 3:
+        return write_image(Volume.from_affine(np.ascontiguousarray(array.transpose(2, 1, 0)), affine), path)
+    geometry = Volume.from_affine(np.ascontiguousarray(array[..., 0].transpose(2, 1, 0)), affine).to_sitk()
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array.transpose(2, 1, 0, 3)), isVector=True)
+    image.CopyInformation(geometry)
+    return write_sitk_image(image, path)

@@ -223,11 +223,16 @@ def write_image(volume: Volume, path: str | Path, *, compress: bool = True) -> P
 
     `.mhd` writes a header and a `.raw` (or compressed `.zraw`) beside it, both atomically.
     """
+    return write_sitk_image(volume.to_sitk(), path, compress=compress)
+
+
+def write_sitk_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -> Path:
+    """`write_image` for a SimpleITK image as it is (a vector image too: NIfTI intent "vector", MetaImage
+    components), atomically in the format of `path`'s suffix."""
     path = Path(path)
     suffix = suffix_of(path)
     if suffix not in ITK_SUFFIXES:
         raise _unknown_suffix(path, reading=False)
-    image = volume.to_sitk()
     if suffix == ".mhd":
         return _write_mhd(image, path, compress)
     if suffix == ".nii.gz" and compress:

@@ -211,6 +211,13 @@ def to_channel_first(x: torch.Tensor) -> tuple[MetaTensor, Callable[[torch.Tenso
     return set_layout(image.movedim(-1, 0), 0), lambda y: set_layout(y.movedim(0, -1), -1)
 
 
+def writable_array(x: torch.Tensor) -> np.ndarray:
+    """A field as `clara_tlt.io.arrays.write_array` takes it: `(*spatial)` for one channel (or none), channels
+    last `(*spatial, C)` for several (a vector image, as MONAI's `SaveImage` writes channels)."""
+    array = to_channel_first(x)[0].detach().cpu().numpy()
+    return array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
+
+
 def is_label(x: torch.Tensor) -> bool:
     """Integer and boolean fields are label maps: they are resampled with nearest neighbour."""
     return not torch.is_floating_point(x)

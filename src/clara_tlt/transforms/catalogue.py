@@ -22,7 +22,7 @@ from clara_tlt.transforms.base import (
     as_fields,
     get_field,
     register_transform,
-    spatial_shape,
+    writable_array,
 )
 
 
@@ -67,9 +67,7 @@ class SaveAsNifti(ClaraTransform):
         self.count += 1
         for key in self.fields:
             image = get_field(data, key, self)
-            array = image.detach().cpu().numpy()
-            if array.ndim > len(spatial_shape(image)) and array.shape[0] == 1:
-                array = array[0]
+            array = writable_array(image)
             source = str(getattr(data.get("image"), "meta", {}).get("filename_or_obj") or "sample")
             name = Path(source).name
             name = name[: -len(array_suffix(name))] if array_suffix(name) else Path(name).stem

@@ -26,6 +26,7 @@ from clara_tlt.transforms.base import (
     one_field,
     register_transform,
     spatial_shape,
+    writable_array,
 )
 
 
@@ -152,8 +153,9 @@ class LoadSpatialShape(_FieldProperty):
 class WriteNiftyResults(ClaraTransform):
     """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (`suffix`; atomically, through `clara_tlt.io`).
 
-    `<name>` is the stem of the file the field (or `image`) was loaded from. A single channel is dropped; the
-    field must then be one 3-D volume. MONAI: `SaveImaged(keys, output_dir, output_postfix)`.
+    `<name>` is the stem of the file the field (or `image`) was loaded from. One channel is written as a volume,
+    several as a vector image (channels last, as MONAI writes them). MONAI: `SaveImaged(keys, output_dir,
+    output_postfix)`.
     """
 
     suffix = ".nii.gz"  # the writer of another format changes only this
@@ -169,12 +171,9 @@ class WriteNiftyResults(ClaraTransform):
             "filename_or_obj"
         )
         name = case_name(source)
-        array = image.detach().cpu().numpy()
-        if array.ndim > len(spatial_shape(image)) and array.shape[0] == 1:
-            array = array[0]
         affine = image.affine.detach().cpu().numpy()
         target = self.write_path / name / f"{name}_{self.key}{self.suffix}"
-        write_array(array.astype(self.dtype), affine, target)
+        write_array(writable_array(image).astype(self.dtype), affine, target)
         return {**data, f"{self.key}_path": str(target)}
 
 
