@@ -40,6 +40,8 @@ def test_the_triton_inferer_takes_the_seeds_server_arguments_and_contacts_no_ser
     assert isinstance(inferer, ScanWindowInferer) and inferer.batch_size == 2 and inferer.model is None
     with pytest.raises(ConfigError, match="output_type 'JSON' cannot be honoured"):
         build({"name": "TRTISScanWindowInferer", "args": {**args, "output_type": "JSON"}}, "inferer", **WHERE)
+    with pytest.raises(ConfigError, match=r"no argument .roi_sise.; did you mean .roi_size."):
+        build({"name": "TRTISScanWindowInferer", "args": {**args, "roi_sise": [8, 8, 8]}}, "inferer", **WHERE)
 
 
 @pytest.mark.parametrize("name", ["SimpleInferer", "TFSimpleInferer"])
