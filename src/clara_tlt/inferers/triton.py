@@ -32,13 +32,28 @@ class TritonScanWindowInferer(ScanWindowInferer):
         output_type: str = RAW_OUTPUT,
         ready_timeout: float = 10.0,
         roi_size: Sequence[int] | int | None = None,
-        **window: Any,
+        batch_size: int = 1,
+        overlap: Sequence[float] | float = 0.25,
+        blend_mode: str = "constant",
+        sigma_scale: Sequence[float] | float = 0.125,
+        padding_mode: str = "constant",
+        device: torch.device | str | None = None,
+        progress: bool = False,
     ) -> None:
         if output_type != RAW_OUTPUT:
             raise ConfigError(
                 f"output_type {output_type!r} cannot be honoured: Triton models serve 'RAW' output"
             )
-        super().__init__(roi_size=roi_size or 1, **window)
+        super().__init__(
+            roi_size=roi_size or 1,
+            batch_size=batch_size,
+            overlap=overlap,
+            blend_mode=blend_mode,
+            sigma_scale=sigma_scale,
+            padding_mode=padding_mode,
+            device=device,
+            progress=progress,
+        )
         self.roi_given = roi_size is not None
         self.server = {
             "model_name": model_name,
