@@ -6,6 +6,9 @@ Segmentation losses take the network's probabilities `(N, C, ...)` (Clara's netw
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
 from monai.losses import DiceLoss
 from monai.networks import one_hot
@@ -157,6 +160,11 @@ class ClassIndexLoss(nn.Module):
         return self.loss(logits, targets.reshape(targets.shape[0]).long())
 
 
+def _dice_args(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a combined loss that `Dice` takes (they mean the same for both parts)."""
+    return {name: arguments[name] for name in inspect.signature(dice).parameters}
+
+
 class SumOfLosses(nn.Module):
     """The sum of two losses on the same `(predictions, targets)`."""
 
@@ -183,15 +191,7 @@ def cross_entropy_dice(
     probabilities `(N, C, ...)`, the shared arguments meaning the same for both."""
     return SumOfLosses(
         CrossEntropy(data_format, skip_background=skip_background, is_onehot_targets=is_onehot_targets),
-        dice(
-            skip_background=skip_background,
-            squared_pred=squared_pred,
-            jaccard=jaccard,
-            smooth=smooth,
-            top_smooth=top_smooth,
-            is_onehot_targets=is_onehot_targets,
-            data_format=data_format,
-        ),
+        dice(**_dice_args(locals())),
     )
 
 
@@ -217,13 +217,5 @@ def focal_dice(
             alpha=alpha,
             is_onehot_targets=is_onehot_targets,
         ),
-        dice(
-            skip_background=skip_background,
-            squared_pred=squared_pred,
-            jaccard=jaccard,
-            smooth=smooth,
-            top_smooth=top_smooth,
-            is_onehot_targets=is_onehot_targets,
-            data_format=data_format,
-        ),
+        dice(**_dice_args(locals())),
     )
