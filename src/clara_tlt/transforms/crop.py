@@ -1,5 +1,6 @@
 """Crops placed by the label: positive/negative-ratio crops around label voxels, and foreground-object crops;
-the shared `crop` helper. (Windows placed by geometry alone, and padding, are in `crop_fixed`.)
+the shared `crop` helper. (Windows placed by geometry alone, and padding, are in `crop_fixed`; pos/neg crops
+with rotation, scaling and deformation in `crop_roi`.)
 
 Every crop applies one region to all its fields, pads with zeros where the region leaves the image, and
 moves the affine's origin to the region's first voxel. The batching pos/neg crops (`FastCropByPosNegRatio`,
@@ -15,17 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 from monai.data import MetaTensor
-from monai.transforms import Affine, GridDistortion
 from monai.transforms.utils import generate_spatial_bounding_box
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     FieldsArg,
     RandomTransform,
-    apply_channel_first,
     as_fields,
     get_field,
-    is_label,
     register_transform,
     spatial_shape,
     to_channel_first,
@@ -87,7 +85,7 @@ def pos_fraction(pos: float, neg: float) -> float:
     return pos / (pos + neg)
 
 
-class _PosNegCrop(RandomTransform):
+class PosNegCrop(RandomTransform):
     """Shared by the pos/neg crops: centre sampling around label voxels.
 
     With `cache_indices` a caching pipeline keeps each volume's foreground/background indices (fast, but they
@@ -137,7 +135,7 @@ class _PosNegCrop(RandomTransform):
 
 
 @register_transform("FastCropByPosNegRatio", built_on="MONAI RandCropByPosNegLabeld (+ FgBgToIndicesd)")
-class FastCropByPosNegRatio(_PosNegCrop):
+class FastCropByPosNegRatio(PosNegCrop):
     """`batch_size` crops of `size` from one volume; `pos:neg` of their centres lie on label foreground.
 
     `batches_to_gen_at_once` (Clara 3.x) makes that many batches of crops from each loaded volume, so a volume
@@ -225,7 +223,7 @@ class CropByPosNegRatioLabelOnly(CropByPosNegRatio):
 
 
 @register_transform("CropSubVolumePosNegRatioCtrlEpoch", built_on="MONAI RandCropByPosNegLabeld")
-class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
+class CropSubVolumePosNegRatioCtrlEpoch(PosNegCrop):
     """One crop of `size`, centred on foreground with odds `ratio:1`; the ratio moves by `ratio_step` every
     `num_epochs` epochs from `ratio_start` towards `ratio_end` (the pipeline calls `set_epoch`).
 
@@ -259,113 +257,6 @@ class CropSubVolumePosNegRatioCtrlEpoch(_PosNegCrop):
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         positive = self.R.rand() < self.ratio / (1.0 + self.ratio)
         return self.crops(data, [positive])[0]
-
-
-@register_transform(
-    "TransformVolumeCropROIFastPosNegRatio",
-    built_on="MONAI RandCropByPosNegLabeld + RandAffined + RandGridDistortiond",
-)
-class TransformVolumeCropROIFastPosNegRatio(_PosNegCrop):
-    """A pos/neg-ratio crop of `size` with, optionally, a random rotation (±`rotation_degree` about each
-    axis), scaling (±`scale_factor`) and a smooth grid deformation, all resampled once around the centre.
-
-    MONAI: `RandCropByPosNegLabeld` then `RandAffined` (and `RandGridDistortiond` for `deform`).
-    """
-
-    def __init__(
-        self,
-        fields: FieldsArg,
-        *,
-        size: Sequence[int] = (96, 96, 96),
-        deform: bool = False,
-        rotation: bool = False,
-        rotation_degree: float = 15.0,
-        scale: bool = False,
-        scale_factor: float = 0.1,
-        pos: float = 1.0,
-        neg: float = 1.0,
-        label_field: str = "label",
-    ) -> None:
-        super().__init__()
-        self.fields = as_fields(fields)
-        self.label_field = label_field
-        self.size = [int(s) for s in size]
-        self.deform, self.rotation, self.scale = deform, rotation, scale
-        self.rotation_degree, self.scale_factor = float(rotation_degree), float(scale_factor)
-        self.pos_fraction = pos_fraction(pos, neg)
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        positive = self.R.rand() < self.pos_fraction
-        dims = len(self.size)
-        margin = 1.5 if (self.rotation or self.scale or self.deform) else 1.0
-        sample = self.crops(data, [positive], size=[math.ceil(s * margin) for s in self.size])[0]
-        degrees = self.rotation_degree if self.rotation else 0.0
-        angles = [math.radians(self.R.uniform(-degrees, degrees)) for _ in range(3 if dims == 3 else 1)]
-        spread = self.scale_factor if self.scale else 0.0
-        scales = [1.0 + self.R.uniform(-spread, spread) for _ in range(dims)]
-        steps = [tuple(self.R.uniform(0.9, 1.1, size=4)) for _ in range(dims)] if self.deform else None
-        for key in dict.fromkeys((*self.fields, self.label_field)):
-            image = sample[key]
-            label = is_label(image)
-            mode = "nearest" if label else "bilinear"
-            affine = Affine(
-                rotate_params=angles,
-                scale_params=scales,
-                spatial_size=self.size,
-                mode=mode,
-                padding_mode="border",
-            )
-
-            def warp(x: torch.Tensor, affine: Affine = affine, mode: str = mode) -> Any:
-                y = affine(x.float())[0]
-                if steps is not None:
-                    y = GridDistortion(num_cells=3, distort_steps=steps, mode=mode)(y)
-                return y
-
-            out = apply_channel_first(image, warp)
-            sample[key] = out.round().to(image.dtype) if label else out
-        return sample
-
-
-@register_transform("FastPosNegRatioCropROI", built_on="MONAI RandCropByPosNegLabeld + RandAffined")
-class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
-    """Clara 3.x's name and arguments for `TransformVolumeCropROIFastPosNegRatio`: one crop of `size` from
-    `image_field` (a key or keys) and `label_field`, centred on foreground with odds `pos:neg`, then
-    optionally rotated (up to ±`rotation_degree` about each axis), scaled (by 1±`scale_factor`) and deformed;
-    images are resampled linearly, labels by nearest neighbour, and the affine follows.
-
-    `fast_crop` keeps the label's foreground indices per volume in a caching pipeline (true) or finds them at
-    every call (false): the crops are the same either way. MONAI: `RandCropByPosNegLabeld` then `RandAffined`.
-    """
-
-    def __init__(
-        self,
-        *,
-        size: Sequence[int] = (96, 96, 96),
-        image_field: FieldsArg = "image",
-        label_field: str = "label",
-        deform: bool = False,
-        rotation: bool = False,
-        rotation_degree: float = 15.0,
-        scale: bool = False,
-        scale_factor: float = 0.1,
-        pos: float = 1.0,
-        neg: float = 1.0,
-        fast_crop: bool = True,
-    ) -> None:
-        super().__init__(
-            image_field,
-            size=size,
-            deform=deform,
-            rotation=rotation,
-            rotation_degree=rotation_degree,
-            scale=scale,
-            scale_factor=scale_factor,
-            pos=pos,
-            neg=neg,
-            label_field=label_field,
-        )
-        self.cache_indices = bool(fast_crop)
 
 
 @register_transform("CropForegroundObject", built_on="MONAI CropForegroundd + Resized")
