@@ -11,7 +11,8 @@ import torch
 from monai.losses import DiceLoss
 from monai.transforms import ScaleIntensityRanged
 
-from clara_tlt.components import build, normalize_spec
+from clara_tlt.components import build
+from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.errors import ConfigError
 
 WHERE = {"file": "config_train.json", "key_path": "train.loss"}

@@ -6,6 +6,7 @@ class path, importable also from the MMAR's `custom/` or `lib/` folder (bring yo
 `"name": "Class#instance"` names an instance of `Class` (two `ScaleByResolution`s told apart); a spec with both
 `name` and `path` is accepted when they name the same class, and `path` wins. Names that cannot work in PyTorch
 (TensorFlow graph ops, Keras callbacks) are registered as unavailable: asking for one says what to use instead.
+The grammar of one spec is `clara_tlt.config.component_spec`.
 
 Registering is one decorator::
 
@@ -28,8 +29,8 @@ from typing import Any, TypeVar
 
 from clara_tlt.component_args import accepted_names, check_arguments
 from clara_tlt.component_errors import OUR_PACKAGE, PIP_NAMES, missing_package, raised_in_our_code
+from clara_tlt.config.component_spec import ComponentSpec, normalize_spec
 from clara_tlt.config.keypath import child
-from clara_tlt.config.references import INSTANCE_MARK
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
@@ -75,10 +76,6 @@ TLT_PREFIXES = (
     "writers.",
     "metrics.",
 )
-SPEC_KEYS = frozenset({"name", "path", "args", "disabled"})
-# Clara AutoML's search space and its use (`"search": [...]`, `"apply": {...}`): a training run uses the values
-# the config writes, as Clara's own training did without AutoML.
-AUTOML_KEYS = frozenset({"search", "apply"})
 
 
 @dataclass(frozen=True)
@@ -185,89 +182,6 @@ def _load_providers(kind: str) -> None:
         _loaded_providers.add(module)
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module)
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """A component spec in normal form: exactly one of `name`/`path`, and the constructor `args`."""
-
-    name: str | None
-    path: str | None
-    args: dict[str, Any]
-    instance: str | None = None
-
-    @property
-    def label(self) -> str:
-        """What the config called it: `Class#instance`, `Class` or the path; what a `ref` names."""
-        if self.name is None:
-            return self.path or "?"
-        return self.name + (INSTANCE_MARK + self.instance if self.instance else "")
-
-
-def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
-    """Accept the GA form (`name`/`path` + `args`) and the older EA form (arguments beside `name`, `tag` for `name`)."""
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict):
-        raise ConfigError(
-            f'a component must be an object with "name" or "path", not {type(spec).__name__}',
-            file=file,
-            key_path=key_path,
-        )
-    if "ref" in spec:
-        raise ConfigError(
-            f'"ref": {spec["ref"]!r} can only stand in a component slot of a config, where it reuses a '
-            "component defined earlier",
-            file=file,
-            key_path=child(key_path, "ref"),
-        )
-    name, path = spec.get("name"), spec.get("path")
-    if name is None and path is None:
-        raise ConfigError(
-            'a component needs "name" (a registered name) or "path" (a dotted class path)',
-            file=file,
-            key_path=key_path,
-        )
-    for key, value in (("name", name), ("path", path)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ConfigError(f'"{key}" must be a non-empty string', file=file, key_path=child(key_path, key))
-    instance = None
-    if name is not None and INSTANCE_MARK in name:
-        name, _, instance = name.partition(INSTANCE_MARK)
-        if not name or not instance:
-            raise ConfigError(
-                f'"name": {spec["name"]!r} must read "Class#instance", both parts non-empty',
-                file=file,
-                key_path=child(key_path, "name"),
-            )
-    if name is not None and path is not None and path.rpartition(".")[2] != name.rpartition(".")[2]:
-        raise ConfigError(
-            f'"name" {name!r} and "path" {path!r} name different classes; keep one of them, or make them agree',
-            file=file,
-            key_path=key_path,
-        )
-    if "args" in spec:
-        unknown = sorted(set(spec) - SPEC_KEYS - AUTOML_KEYS)
-        if unknown:
-            known = sorted(SPEC_KEYS | AUTOML_KEYS)
-            raise ConfigError(
-                f"unknown key '{unknown[0]}' in a component{did_you_mean(unknown[0], known) or '.'} A component "
-                f'takes {", ".join(known)}; its arguments go inside "args"',
-                file=file,
-                key_path=child(key_path, unknown[0]),
-            )
-        args = spec["args"]
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            raise ConfigError(
-                '"args" must be an object of argument: value', file=file, key_path=child(key_path, "args")
-            )
-    else:  # EA form: every other key is an argument; `tag` stands for the argument `name`.
-        args = {k: v for k, v in spec.items() if k not in SPEC_KEYS | AUTOML_KEYS}
-        if "tag" in args:
-            args["name"] = args.pop("tag")
-    return ComponentSpec(name=name, path=path, args=dict(args), instance=instance)
 
 
 def resolve(

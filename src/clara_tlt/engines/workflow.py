@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.batching import WithBatchTransforms
-from clara_tlt.components import build, normalize_spec
+from clara_tlt.components import build
+from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
