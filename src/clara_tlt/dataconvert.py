@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.atomic import write_text_atomic
-from clara_tlt.errors import NoInputError, UsageError
+from clara_tlt.errors import ClaraError, NoInputError, UsageError, batch_failure
 from clara_tlt.io.image import ITK_SUFFIXES, VOLUME_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -72,10 +72,10 @@ class ConvertReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def failure_message(self) -> str:
-        lines = [f"{len(self.failed)} of {len(self.failed) + len(self.converted)} inputs failed:"]
-        lines += [f"  {f['input']}: {f['reason']}" for f in self.failed]
-        return "\n".join(lines)
+    def failure(self) -> ClaraError | None:
+        """PartialFailure (exit 5) when some inputs failed, NothingDone (exit 1) when all did; else None."""
+        lines = [f"{f['input']}: {f['reason']}" for f in self.failed]
+        return batch_failure(len(self.failed) + len(self.converted), lines, items="inputs")
 
 
 def check_options(options: ConvertOptions) -> None:
@@ -245,7 +245,7 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
     """Convert every input volume under `options.input_dir`; see the module docstring.
 
     Raises UsageError (bad options, output exists without force) or NoInputError (nothing to convert);
-    per-input failures land in `report.failed` (the command line exits 5 when there are any).
+    per-input failures land in `report.failed` (`report.failure()`: exit 5 when some failed, 1 when all did).
     """
     started = time.perf_counter()
     check_options(options)

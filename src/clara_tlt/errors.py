@@ -6,6 +6,9 @@ library users catch the class they care about. Exit codes are documented in docs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 
 class ClaraError(Exception):
     """Base of every error a user can cause or fix; `exit_code` is what the command line exits with."""
@@ -41,8 +44,25 @@ class ImageReadError(ClaraError, ValueError):
 
     A file that ends early, a damaged or missing DICOM slice, NaN or infinite voxels, a picture or NumPy file
     that cannot be decoded, a 4-D image where one volume is expected. A runtime error (exit 1): the config is
-    right, the data is not; commands that process many inputs report it per input and exit 5.
+    right, the data is not; commands that process many inputs report it per input and exit 5 (1 when every input failed).
     """
+
+
+class WriteError(ClaraError):
+    """A file could not be written whole (a full disk, a quota, an I/O error, a writer that stopped short).
+
+    A runtime error (exit 1); batch commands report it per item. Nothing half-written is left: the temporary
+    file is removed and an older file at the target kept.
+    """
+
+    def __init__(self, path: str | Path, reason: str, *, kept: bool = False) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        left = f"the older {self.path.name} there is kept" if kept else "nothing was left there"
+        fix = "free some space there or write elsewhere, then run again"
+        if not reason.startswith(("no space left", "disk quota exceeded")):
+            fix = "check the device and the folder, then run again"
+        super().__init__(f"{self.path}: not written: {reason}; {left}; {fix}")
 
 
 class NoInputError(ClaraError):
@@ -55,6 +75,23 @@ class PartialFailure(ClaraError):
     """Some items of a batch failed; the others were done. The message lists each failure."""
 
     exit_code = 5
+
+
+class NothingDone(ClaraError):
+    """Every item of a batch failed: none was done. The message lists each failure."""
+
+    exit_code = 1
+
+
+def batch_failure(total: int, failures: Sequence[str], *, items: str = "items") -> ClaraError | None:
+    """How a batch of `total` `items` ends when `failures` (one `item: reason` line each) failed: None when none
+    did, PartialFailure (exit 5) when some were done, NothingDone (exit 1) when none was; each failure listed."""
+    if not failures:
+        return None
+    listed = "\n".join(f"- {failure}" for failure in failures)
+    if len(failures) < total:
+        return PartialFailure(f"{len(failures)} of {total} {items} failed; the others were done:\n{listed}")
+    return NothingDone(f"none of the {total} {items} was done; each failed:\n{listed}")
 
 
 class DownloadError(ClaraError):

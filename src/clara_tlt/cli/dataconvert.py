@@ -9,7 +9,7 @@ import click
 
 from clara_tlt.cli.options import debug_option, json_option
 from clara_tlt.cli.report import emit
-from clara_tlt.errors import PartialFailure, UsageError
+from clara_tlt.errors import UsageError
 
 _NUMBER = re.compile(r"^\d*\.?\d+(e[-+]?\d+)?$", re.IGNORECASE)
 
@@ -127,7 +127,7 @@ def command(
 
     Damaged inputs (a DICOM slice that cannot be read, a file that ends early, NaN voxels) fail instead of
     being filled in. Exit codes: 0 ok, 2 usage (e.g. -o exists without -f, -o not writable), 4 no input
-    found, 5 some inputs failed.
+    found, 5 some inputs failed (1 when all did).
     """
     from clara_tlt.dataconvert import ConvertOptions, convert
 
@@ -148,5 +148,6 @@ def command(
     lines = [f"skipped {note}" for note in report.skipped]
     lines.append(f"Converted {len(report.converted)} volume(s) into {output_dir} in {report.seconds:.1f} s.")
     emit(report.to_dict(), as_json=as_json, lines=lines)
-    if report.failed:
-        raise PartialFailure(report.failure_message())
+    failure = report.failure()
+    if failure is not None:
+        raise failure

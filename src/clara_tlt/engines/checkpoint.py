@@ -24,12 +24,15 @@ MODEL_KEY = "model"
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
-    """Write `payload` (tensors and plain data only) so that a crash at any moment leaves the old file or the new."""
+    """Write `payload` (tensors and plain data only) so that a crash at any moment leaves the old file or the new.
+
+    Saved through a Python file object, not a path: PyTorch's own file writer reports a full disk as
+    "basic_ios::clear: iostream error", a file object's write raises the OSError that `atomic_path` turns
+    into a WriteError naming the file and its device (the older file kept).
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(dict(payload), tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        torch.save(dict(payload), handle)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

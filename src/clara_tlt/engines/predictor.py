@@ -31,7 +31,7 @@ from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.distributed import Context, setup, teardown
 from clara_tlt.engines.evaluation import plain
 from clara_tlt.engines.model_loaders import ModelLoader
-from clara_tlt.errors import ClaraError, PartialFailure, UsageError
+from clara_tlt.errors import ClaraError, UsageError, batch_failure
 from clara_tlt.inferers import SimpleInferer
 from clara_tlt.metrics.base import Metric
 from clara_tlt.transforms.base import CHANNEL_DIM
@@ -245,7 +245,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
 
     Builds the workflow, loads the model, shards the datalist under torchrun, runs `predict_all`, and (rank 0)
     writes the reports; returns the summary, failed cases listed under `failed` (`raise_for_failures` turns
-    them into exit 5 once the caller has printed it).
+    them into exit 5, or 1 when every case failed, once the caller has printed it).
     """
     from clara_tlt.data.datalist import shard_entries
     from clara_tlt.engines.checkpoint import model_spec_of
@@ -308,13 +308,13 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
 
 
 def raise_for_failures(summary: dict[str, Any]) -> None:
-    """`PartialFailure` (exit 5) naming each failed case of a `run_config` summary; nothing when none failed."""
+    """Once the summary of `run_config` is printed: PartialFailure (exit 5) when some cases failed,
+    NothingDone (exit 1) when all did, each failed case named; nothing when none failed."""
     failed = summary["failed"]
-    if failed:
-        raise PartialFailure(
-            f"{len(failed)} of {summary['cases'] + len(failed)} case(s) failed; the others were done:\n"
-            + "\n".join(f"- {f['file']}: {f['step']}: {f['error']}" for f in failed)
-        )
+    lines = [f"{f['file']}: {f['step']}: {f['error']}" for f in failed]
+    error = batch_failure(summary["cases"] + len(failed), lines, items="case(s)")
+    if error is not None:
+        raise error
 
 
 def _as_list(built: Any) -> list[Any]:

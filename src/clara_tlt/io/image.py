@@ -27,6 +27,7 @@ from clara_tlt.io.integrity import (
 )
 from clara_tlt.io.nifti import read_plain_nifti
 from clara_tlt.io.volume import Volume
+from clara_tlt.written import check_metaimage, check_nifti
 
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -249,12 +250,14 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
 
     ITK's NIfTI writer ignores the compression level and uses one core; zlib releases the GIL, so chunks
     compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows and every gzip
-    reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream.
+    reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream. ITK's file is checked
+    before it is read: on a full disk ITK leaves a short (even empty) file and only prints "wrote only …".
     """
     with atomic_path(path) as tmp:
         plain = tmp.with_name(tmp.name[: -len(".gz")])
         try:
             sitk.WriteImage(image, str(plain), useCompression=False)
+            check_nifti(plain)
             data = plain.read_bytes()
         finally:
             plain.unlink(missing_ok=True)
@@ -275,15 +278,23 @@ def _gzip_member(data: memoryview) -> bytes:
 
 
 def _write_mhd(image: sitk.Image, path: Path, compress: bool) -> Path:
-    """MetaImage header + data file: write both under temporary names, then rename data first, header last."""
+    """MetaImage header + data file: write both under temporary names, check them, then rename data first,
+    header last."""
     with atomic_path(path) as tmp_header:
-        sitk.WriteImage(image, str(tmp_header), useCompression=compress, compressionLevel=COMPRESSION_LEVEL)
         data_suffix = ".zraw" if compress else ".raw"
         tmp_data = tmp_header.with_suffix(data_suffix)
         final_data = path.with_suffix(data_suffix)
-        text = tmp_header.read_text().replace(
-            f"ElementDataFile = {tmp_data.name}", f"ElementDataFile = {final_data.name}"
-        )
-        tmp_header.write_text(text)
+        try:
+            sitk.WriteImage(
+                image, str(tmp_header), useCompression=compress, compressionLevel=COMPRESSION_LEVEL
+            )
+            check_metaimage(tmp_header)
+            text = tmp_header.read_text().replace(
+                f"ElementDataFile = {tmp_data.name}", f"ElementDataFile = {final_data.name}"
+            )
+            tmp_header.write_text(text)
+        except BaseException:
+            tmp_data.unlink(missing_ok=True)
+            raise
         os.replace(tmp_data, final_data)
     return path
