@@ -19,6 +19,7 @@ from clara_tlt.cli.main import cli
 from clara_tlt.cli.runner import run
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.synthetic.dicom import write_dicom_series
+from tests.faults import fill_disk, leftovers, no_space, short_itk_writes
 from tests.io.conftest import CT_SERIES, DAMAGES, damage, sitk_series
 
 BIN = Path(sys.executable).parent
@@ -338,3 +339,40 @@ def test_a_4d_nifti_fails_with_what_to_do_and_the_rest_converts(tmp_path):
     assert "brats.nii.gz: 2 channels of 8 × 8 × 4 voxels" in stderr and "split it into one file per" in stderr
     assert [Path(r["output"]).name for r in json.loads(stdout)["converted"]] == ["t1.nii.gz"]
     assert not (tmp_path / "out" / "brats.nii.gz").exists()
+
+
+def test_a_full_disk_fails_the_inputs_it_hits_keeps_older_outputs_and_never_counts_them_done(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "in").mkdir()
+    for name, value in (("a", 1), ("b", 2)):
+        write_image(
+            Volume(np.full((8, 16, 16), value, np.int16), (1.0, 1.0, 2.0)), tmp_path / "in" / f"{name}.nii.gz"
+        )
+    out = tmp_path / "out"
+    args = ("-d", str(tmp_path / "in"), "-s", ".nii.gz", "-o", str(out), "-f", "-j", "1", "--json")
+    assert dataconvert(*args)[0] == 0
+    older = {path.name: path.read_bytes() for path in out.iterdir()}
+    (tmp_path / "in" / "a.nii.gz").write_bytes((tmp_path / "in" / "b.nii.gz").read_bytes())  # new outputs
+
+    with monkeypatch.context() as patch:  # Python's writes of b's output hit a full disk
+        fill_disk(patch, room=0, where=lambda name: Path(name).name.startswith(".b."))
+        code, stdout, stderr = dataconvert(*args)
+    assert code == 5 and "1 of 2 inputs failed" in stderr
+    assert f"{out / 'b.nii.gz'}: not written: no space left on the device holding {out}" in stderr
+    report = json.loads(stdout)
+    assert [Path(r["output"]).name for r in report["converted"]] == ["a.nii.gz"]
+    assert [Path(f["input"]).name for f in report["failed"]] == ["b.nii.gz"]
+    assert (out / "b.nii.gz").read_bytes() == older["b.nii.gz"] and (out / "b.json").read_bytes() == older[
+        "b.json"
+    ]
+    assert (out / "a.nii.gz").read_bytes() != older["a.nii.gz"] and leftovers(out) == []
+
+    short_itk_writes(monkeypatch)  # ITK leaves short files without an error, on a full device
+    no_space(monkeypatch)
+    code, stdout, stderr = dataconvert(*args)
+    assert code == 1 and "none of the 2 inputs was done" in stderr
+    for name in ("a", "b"):
+        assert f"- {tmp_path / 'in' / name}.nii.gz: {out / name}.nii.gz: not written: no space left" in stderr
+    assert json.loads(stdout)["converted"] == [] and leftovers(out) == []
+    assert (out / "b.nii.gz").read_bytes() == older["b.nii.gz"]

@@ -6,8 +6,10 @@ library users catch the class they care about. Exit codes are documented in docs
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 class ClaraError(Exception):
@@ -58,11 +60,16 @@ class WriteError(ClaraError):
     def __init__(self, path: str | Path, reason: str, *, kept: bool = False) -> None:
         self.path = Path(path)
         self.reason = reason
+        self.kept = kept
         left = f"the older {self.path.name} there is kept" if kept else "nothing was left there"
         fix = "free some space there or write elsewhere, then run again"
         if not reason.startswith(("no space left", "disk quota exceeded")):
             fix = "check the device and the folder, then run again"
         super().__init__(f"{self.path}: not written: {reason}; {left}; {fix}")
+
+    def __reduce__(self) -> tuple[Any, tuple[Path, str]]:
+        """Pickled whole: a worker process's failure reaches the parent as it was raised."""
+        return (functools.partial(type(self), kept=self.kept), (self.path, self.reason))
 
 
 class NoInputError(ClaraError):
@@ -111,8 +118,8 @@ EXIT_CODES: dict[int, str] = {
     1: "runtime error",
     2: "usage error",
     ConfigError.exit_code: "invalid config",
-    NoInputError.exit_code: "no input data found",
-    PartialFailure.exit_code: "partial failure (some items failed, the rest done)",
+    NoInputError.exit_code: "no usable input data",
+    PartialFailure.exit_code: "partial failure (some items failed, the rest done; 1 when none was done)",
     DownloadError.exit_code: "download or checksum failure",
     Interrupted.exit_code: "interrupted (state saved)",
 }

@@ -111,5 +111,6 @@ def test_close_is_called_when_the_inference_fails(ct_folder: Path, model_file: P
     code, _, stderr = deploy(
         "--config", config, "--model_save_path", model_file, "--input", ct_folder, "--output", tmp_path / "o"
     )
-    assert code == 5 and "custom inference failed on purpose" in stderr
+    assert code == 1 and "none of the 2 case(s) was done" in stderr  # every case failed
+    assert "custom inference failed on purpose" in stderr
     assert marker.read_text() == "closed"

@@ -17,6 +17,7 @@ from clara_tlt.cli.infer import tlt_command as tlt_infer
 from clara_tlt.engines.checkpoint import network_from_checkpoint
 from tests.conftest import write_json
 from tests.engines.conftest import tiny_train_config
+from tests.faults import fill_disk, leftovers
 from tests.test_cli import invoke_streams
 
 
@@ -275,3 +276,26 @@ def test_trtis_loader_finds_the_model_of_a_triton_folder_by_its_config_pbtxt(tmp
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "model.onnx").touch()
     assert loader.resolve() == (tmp_path / "1" / "model.onnx", "onnx")
+
+
+def test_a_full_disk_fails_the_cases_it_hits_and_never_counts_them_done(
+    trained_mmar: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = [{"image": str(_image_of(trained_mmar, case))} for case in ("case_002", "case_003")]
+    data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
+    fill_disk(monkeypatch, room=0, where=lambda name: Path(name).name.startswith(".case_003_model."))
+    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "some")
+    assert code == 5, stderr
+    assert "Inferred 1 case(s)" in stdout and "1 of 2 case(s) failed" in stderr
+    written = tmp_path / "some" / "case_003" / "case_003_model.nii.gz"
+    assert f"{written}: not written: no space left on the device holding {written.parent}" in stderr
+    assert (tmp_path / "some" / "case_002" / "case_002_model.nii.gz").is_file() and not written.exists()
+    assert leftovers(tmp_path / "some") == []
+
+    fill_disk(monkeypatch, room=0)
+    code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "none")
+    assert code == 1, stderr
+    assert "none of the 2 case(s) was done" in stderr
+    for case in ("case_002", "case_003"):
+        assert f"- {_image_of(trained_mmar, case)}: write: " in stderr
+    assert leftovers(tmp_path / "none") == []

@@ -17,6 +17,7 @@ from clara_tlt.export import ExportOptions, export_model
 from clara_tlt.export.onnx import OnnxExporter
 from tests.engines.conftest import UNET
 from tests.export.conftest import AHNET, DENSENET, write_checkpoint
+from tests.faults import fill_disk
 from tests.test_cli import invoke_streams
 
 NAMES = ("model.pt", "model.ts", "model.onnx")
@@ -197,3 +198,17 @@ def test_a_config_without_an_input_size_says_where_to_set_one(tmp_path: Path) ->
         "--model_file_path", str(tmp_path), "--checkpoint_ext", ".ckpt", command=tlt_export()
     )
     assert code == 3 and "validate.inferer.args.roi_size" in stderr and "3-D input size" in stderr
+
+
+def test_an_artefact_write_that_hits_a_full_disk_fails_the_export_and_keeps_the_older_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_checkpoint(tmp_path, UNET, [16, 16, 16])
+    (tmp_path / "model.ts").write_bytes(b"an earlier export")
+    fill_disk(monkeypatch, room=1000, where=lambda name: name.endswith(".incomplete.ts"))
+    code, _, stderr = invoke_streams("--model_file_path", str(tmp_path), command=tlt_export())
+    assert code == 1
+    assert f"{tmp_path / 'model.ts'}: not written: no space left on the device holding {tmp_path}" in stderr
+    assert "basic_ios" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.ts"]
+    assert (tmp_path / "model.ts").read_bytes() == b"an earlier export"

@@ -21,7 +21,10 @@ class TorchScriptExporter:
     def export(self, network: nn.Module, example: torch.Tensor, path: Path) -> None:
         with quiet(), torch.no_grad():
             traced = torch.jit.trace(network, example, check_trace=False)
-        torch.jit.save(traced, str(path))
+        with path.open(
+            "wb"
+        ) as handle:  # a file object: a full disk raises the OSError, not a C++ stream error
+            torch.jit.save(traced, handle)
 
     def load(self, path: Path) -> Runner:
         module = torch.jit.load(str(path), map_location="cpu").eval()
