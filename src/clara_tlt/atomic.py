@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from clara_tlt.errors import ClaraError, WriteError
-from clara_tlt.written import IncompleteWrite, check_written
+from clara_tlt.written import IncompleteWrite, check_size, check_written
 
 # Errors of the device or the file system, never of the data being written: reported as a failed write.
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
@@ -135,11 +136,7 @@ def _umask() -> int:
 def write_bytes_atomic(target: str | Path, data: bytes) -> None:
     """Write `data` to `target` atomically; what landed is checked to be all of `data`."""
 
-    def whole(path: Path) -> None:
-        if (size := path.stat().st_size) != len(data):
-            raise IncompleteWrite(f"{size} of {len(data)} bytes")
-
-    with atomic_path(target, check=whole) as tmp:
+    with atomic_path(target, check=functools.partial(check_size, size=len(data))) as tmp:
         tmp.write_bytes(data)
 
 

@@ -75,6 +75,12 @@ def check_written(path: Path, target: Path) -> None:
         check_zip(path)
 
 
+def check_size(path: Path, size: int) -> None:
+    """IncompleteWrite unless `path` holds `size` bytes: the check of a writer that knows what it wrote."""
+    if (present := path.stat().st_size) != size:
+        raise IncompleteWrite(f"{present} of the {size} bytes written")
+
+
 def check_nifti(path: Path) -> None:
     """The header parses and the voxel bytes it declares are all there (a `.gz` stream complete and intact)."""
     from clara_tlt.errors import ImageReadError

@@ -27,7 +27,7 @@ from clara_tlt.io.integrity import (
 )
 from clara_tlt.io.nifti import read_plain_nifti
 from clara_tlt.io.volume import Volume
-from clara_tlt.written import check_metaimage, check_nifti
+from clara_tlt.written import check_metaimage, check_nifti, check_size
 
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -251,9 +251,15 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
     ITK's NIfTI writer ignores the compression level and uses one core; zlib releases the GIL, so chunks
     compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows and every gzip
     reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream. ITK's file is checked
-    before it is read: on a full disk ITK leaves a short (even empty) file and only prints "wrote only …".
+    before it is read: on a full disk ITK leaves a short (even empty) file and only prints "wrote only …". The
+    gzip file is ours, so its size is checked against the bytes we wrote instead of inflating it again.
     """
-    with atomic_path(path) as tmp:
+    written = 0  # what `whole` checks on the way out: our own writes are counted, not inflated again
+
+    def whole(tmp: Path) -> None:
+        check_size(tmp, written)
+
+    with atomic_path(path, check=whole) as tmp:
         plain = tmp.with_name(tmp.name[: -len(".gz")])
         try:
             sitk.WriteImage(image, str(plain), useCompression=False)
@@ -267,8 +273,8 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
         with ThreadPoolExecutor(min(threads, len(views))) as pool:
             members = list(pool.map(_gzip_member, views))
         with tmp.open("wb") as handle:
-            for member in members:
-                handle.write(member)
+            handle.writelines(members)
+        written = sum(len(member) for member in members)
     return path
 
 
