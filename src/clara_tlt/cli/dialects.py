@@ -19,13 +19,26 @@ from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
 from clara_tlt.config.environment import is_path_variable
 
 
-def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]) -> ResolvedConfig:
-    """Resolve a config of the MMAR at `mmar`; `environment` defaults to config/environment.json when present."""
+def load_mmar(
+    mmar: str,
+    config: str,
+    environment: str | None,
+    set_items: tuple[str, ...],
+    variables: dict[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Resolve a config of the MMAR at `mmar`; `environment` defaults to config/environment.json when present.
+
+    `variables` (a command's own, e.g. infer's output folder) win over environment.json; `--set` wins over both.
+    """
     root = Path(mmar)
     if environment is None and (root / "config" / "environment.json").is_file():
         environment = "config/environment.json"
     return load_config(
-        config, environment_path=environment, mmar_root=root, overrides=parse_overrides(set_items)
+        config,
+        environment_path=environment,
+        mmar_root=root,
+        overrides=parse_overrides(set_items),
+        variables=variables,
     )
 
 
@@ -64,8 +77,14 @@ def dispatch(
     run(config, as_json)
 
 
-def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, summary: str) -> click.Command:
-    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage."""
+def mmar_workflow_command(
+    name: str, *, run: Run, default_data_list_key: str, summary: str, output_folder: str | None = None
+) -> click.Command:
+    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage.
+
+    `output_folder`: the MMAR subfolder the stage writes into, whatever environment.json's
+    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`).
+    """
 
     @click.command(name, cls=SetCommand, help=summary)
     @mmar_options
@@ -78,7 +97,8 @@ def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, su
         dry_run: bool,
         as_json: bool,
     ) -> None:
-        resolved = load_mmar(mmar, config, environment, set_items)
+        own = {"MMAR_EVAL_OUTPUT_PATH": str(Path(mmar).resolve() / output_folder)} if output_folder else None
+        resolved = load_mmar(mmar, config, environment, set_items, own)
         dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key=default_data_list_key, run=run)
 
     return command

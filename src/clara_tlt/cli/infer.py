@@ -9,6 +9,8 @@ from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 from clara_tlt.errors import UsageError
 
+INFER_FOLDER = "infer"  # MMAR dialect: infer's own folder beside evaluate's eval/ (docs/infer.md)
+
 
 def run(config: ResolvedConfig, as_json: bool) -> None:
     """Write the predictions of every case; exit 5 after the others when some case failed.
@@ -34,6 +36,8 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     from clara_tlt.aiaa.run import run_aiaa
     from clara_tlt.data.datalist import load_datalist
+    from clara_tlt.engines.predictor import output_flag
+    from clara_tlt.outputs import check_output_folder
 
     variables = config.variables
     if not variables.get("DATASET_JSON") or not variables.get("MMAR_EVAL_OUTPUT_PATH"):
@@ -41,6 +45,7 @@ def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
             "an AIAA config runs with --data_file DATALIST and --output_path DIR (tlt-infer), or over a folder "
             "with `clara-tlt deploy --config CONFIG --input DIR --output DIR`"
         )
+    check_output_folder(variables["MMAR_EVAL_OUTPUT_PATH"], flag=output_flag(config))
     key = variables.get("DATA_LIST_KEY") or "validation"
     entries = load_datalist(variables["DATASET_JSON"], key, base_dir=variables.get("DATA_ROOT") or None)
     return run_aiaa(
@@ -56,6 +61,7 @@ mmar_command = mmar_workflow_command(
     run=run,
     default_data_list_key="validation",
     summary=SUMMARIES["infer"],
+    output_folder=INFER_FOLDER,
 )
 tlt_command = tlt_inference_command(
     "tlt-infer", run=run, summary="Run inference on a datalist's validation list."
