@@ -102,7 +102,7 @@ def _deny_writes_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As a read-only folder looks to a user who is not root (the tests run as root, where chmod blocks nothing)."""
     real = os.access
     monkeypatch.setattr(
-        os, "access", lambda p, mode, **kw: False if Path(p) == folder else real(p, mode, **kw)
+        os, "access", lambda p, mode, **kw: (Path(p) != folder or not mode & os.W_OK) and real(p, mode, **kw)
     )
 
 
