@@ -154,3 +154,19 @@ def test_a_writer_folder_of_the_config_is_checked_too(
     datalist = json.loads((trained_mmar / "config" / "environment.json").read_text())["DATASET_JSON"]
     code, _, stderr = tlt_run(trained_mmar, Path(datalist), tmp_path / "out", config=path)
     assert code == 2 and "the writer's write_path" in stderr and "is a file, not a folder" in stderr
+
+
+def test_the_dry_run_checks_the_outputs_as_the_real_run_does(
+    trained_mmar: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "taken").write_text("mine")
+    code, _, stderr = mmar_run(
+        "evaluate", trained_mmar, "--dry-run", "--set", f"MMAR_EVAL_OUTPUT_PATH={tmp_path / 'taken'}"
+    )
+    assert code == 2 and f"MMAR_EVAL_OUTPUT_PATH {tmp_path / 'taken'}: is a file" in stderr, stderr
+    gz = _copy(_image_of(trained_mmar, "case_002"), tmp_path / "d" / "ct.nii.gz")
+    plain = tmp_path / "d" / "ct.nii"
+    nib.save(nib.load(gz), plain)
+    code, _, stderr = tlt_run(trained_mmar, _datalist(tmp_path, [plain, gz]), tmp_path / "out", "--dry-run")
+    assert code == 4 and f"'ct': {plain}, {gz}" in stderr, stderr

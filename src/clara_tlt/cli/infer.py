@@ -33,6 +33,15 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     raise_for_failures(summary)
 
 
+def check_outputs(config: ResolvedConfig, workflow: Any) -> None:
+    """`--dry-run` checks the outputs as the real run does first: output folders, two cases of one name."""
+    from clara_tlt.aiaa.model_config import is_aiaa_config
+    from clara_tlt.engines.predictor import planned_outputs
+
+    if not is_aiaa_config(config.data):
+        planned_outputs(config, workflow)
+
+
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     from clara_tlt.aiaa.run import run_aiaa
     from clara_tlt.data.datalist import load_datalist
@@ -62,7 +71,8 @@ mmar_command = mmar_workflow_command(
     default_data_list_key="validation",
     summary=SUMMARIES["infer"],
     output_folder=INFER_FOLDER,
+    preflight=check_outputs,
 )
 tlt_command = tlt_inference_command(
-    "tlt-infer", run=run, summary="Run inference on a datalist's validation list."
+    "tlt-infer", run=run, summary="Run inference on a datalist's validation list.", preflight=check_outputs
 )

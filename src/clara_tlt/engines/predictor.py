@@ -256,19 +256,12 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     from clara_tlt.data.datalist import shard_entries
     from clara_tlt.engines.checkpoint import model_spec_of
     from clara_tlt.engines.reports import build_report, write_reports
-    from clara_tlt.engines.workflow import build_workflow, eval_output_dir
+    from clara_tlt.engines.workflow import build_workflow
     from clara_tlt.metrics.base import sync_metrics
 
-    output_dir = eval_output_dir(config)
-    if output_dir is None:
-        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
-    check_output_folder(output_dir, flag=output_flag(config))
     workflow = build_workflow(config, default_data_list_key="validation")
     section = "" if "pre_transforms" in config.data else "validate"
-    writers = _as_list(workflow.get(child(section, "writers")) or workflow.get(child(section, "writer")))
-    _check_writer_folders(writers, output_dir, config)
-    entries = workflow.datalists[-1].entries
-    entries = name_entries(entries, case_file) if writers else entries  # the whole list, before sharding
+    output_dir, writers, entries = planned_outputs(config, workflow)
     context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
     try:
         search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
@@ -311,6 +304,25 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
             f"{len(failed)} of {summary['cases'] + len(failed)} case(s) failed; the others were done:\n"
             + "\n".join(f"- {f['file']}: {f['step']}: {f['error']}" for f in failed)
         )
+
+
+def planned_outputs(config: ResolvedConfig, workflow: Any) -> tuple[Path, list[Any], list[Sample]]:
+    """Every output check infer/evaluate make before any work (their dry runs too): the output folder and each
+    writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4).
+
+    Returns the output folder, the writers and the datalist entries with their `OUTPUT_NAME`.
+    """
+    from clara_tlt.engines.workflow import eval_output_dir
+
+    output_dir = eval_output_dir(config)
+    if output_dir is None:
+        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
+    check_output_folder(output_dir, flag=output_flag(config))
+    section = "" if "pre_transforms" in config.data else "validate"
+    writers = _as_list(workflow.get(child(section, "writers")) or workflow.get(child(section, "writer")))
+    _check_writer_folders(writers, output_dir, config)
+    entries = workflow.datalists[-1].entries
+    return output_dir, writers, name_entries(entries, case_file) if writers else list(entries)
 
 
 def output_flag(config: ResolvedConfig) -> str:
