@@ -114,9 +114,10 @@ def test_dataconvert_names_stay_inside_and_sidecars_sit_beside_their_volume(tmp_
 
 def test_dataconvert_dicom_folders_of_one_name_are_told_apart_before_any_work(tmp_path: Path) -> None:
     ct = np.zeros((3, 8, 8), np.int16)
-    for folder in ("p/ct", "p_ct", "p ct"):  # all three make `p_ct`, and every series is number 1
+    # `p/ct` and `p ct` both make `p_ct` (every series is number 1): `p_ct_s1` twice, beside `p_ct_s1_2`
+    for folder in ("p/ct", "p ct", "p_ct_s1_2"):
         write_dicom_series(ct, tmp_path / "in" / folder, spacing=(1, 1, 1))
-    code, _, stderr = dataconvert("-d", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", "1")
+    code, stdout, stderr = dataconvert("-d", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", "1")
     assert code == 0, stderr
     assert sorted(p.name for p in (tmp_path / "out").glob("*.nii.gz")) == [
         "p_ct_s1.nii.gz",
@@ -124,6 +125,7 @@ def test_dataconvert_dicom_folders_of_one_name_are_told_apart_before_any_work(tm
         "p_ct_s1_3.nii.gz",
     ]
     assert _unique(["a", "a", "a_2"]) == ["a", "a_3", "a_2"]  # a suffix never takes another input's name
+    assert "Converted 3 volume(s)" in stdout
 
 
 def test_deploy_and_export_check_their_output_folders_first(
