@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
-import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,8 @@ from typing import Any
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.errors import ClaraError, NoInputError, UsageError, batch_failure
 from clara_tlt.io.image import ITK_SUFFIXES, VOLUME_SUFFIXES
+from clara_tlt.outputs import check_output_folder as check_writable
+from clara_tlt.outputs import inside, safe_name
 
 logger = logging.getLogger(__name__)
 
@@ -96,43 +96,29 @@ def check_options(options: ConvertOptions) -> None:
 
 
 def check_output_folder(output_dir: Path, *, force: bool) -> None:
-    """UsageError unless `output_dir` is, or can become, a folder we may write into; touches nothing.
-
-    Writability is probed with an unnamed temporary file in the folder, or in its nearest existing parent
-    when the folder does not exist yet (it is created when the first volume is written).
-    """
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"-o {output_dir}: is a file, not a folder; choose a folder for the outputs")
+    """UsageError unless `output_dir` is, or can become, a folder we may write into, and is empty or `force`
+    is set; touches nothing (`clara_tlt.outputs.check_output_folder`)."""
+    check_writable(output_dir, flag="-o")
     if output_dir.is_dir() and not force and any(output_dir.iterdir()):
         raise UsageError(
             f"-o {output_dir}: output folder exists and is not empty; nothing was written. "
             "Pass -f/--force to overwrite, or choose another output folder"
         )
-    parent = output_dir.absolute()
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"-o {output_dir}: {parent} is a file, so the output folder cannot be created there")
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        where = "" if parent == output_dir.absolute() else f" (its parent {parent} does not let us create it)"
-        raise UsageError(
-            f"-o {output_dir}: cannot write there{where}: {exc.strerror or exc}; choose a folder you can write to"
-        ) from None
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "volume"
 
 
 def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    unique = []
+    """Names made distinct before any work: the first of a repeated name keeps it, the next ones get `_2`,
+    `_3`, … (the first suffix no other input's name has)."""
+    taken, seen, unique = set(names), set(), []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        if name in seen:
+            number = 2
+            while f"{name}_{number}" in taken:
+                number += 1
+            name = f"{name}_{number}"
+            taken.add(name)
+        seen.add(name)
+        unique.append(name)
     return unique
 
 
@@ -146,7 +132,13 @@ def _dicom_items(options: ConvertOptions, report: ConvertReport) -> list[Convert
     for series in scan.series:
         common = Path(os.path.commonpath([str(f) for f in series.folders]))
         relative = common.relative_to(options.input_dir)
-        bases.append(_safe("_".join(relative.parts) if relative.parts else options.input_dir.resolve().name))
+        bases.append(
+            safe_name(
+                "_".join(relative.parts) if relative.parts else options.input_dir.resolve().name,
+                ascii_only=True,
+                fallback="volume",
+            )
+        )
     names = []
     for base, series in zip(bases, scan.series, strict=True):
         shared = bases.count(base) > 1
@@ -172,8 +164,14 @@ def _file_items(options: ConvertOptions) -> list[ConvertItem]:
         for p in candidates
         if p.is_file() and suffix_of(p) == options.input_suffix and output not in p.resolve().parents
     )
-    names = [str(p.relative_to(options.input_dir))[: -len(options.input_suffix)] for p in files]
+    names = [_relative_name(p.relative_to(options.input_dir), options.input_suffix) for p in files]
     return [ConvertItem(name, str(path), path) for name, path in zip(_unique(names), files, strict=True)]
+
+
+def _relative_name(relative: Path, suffix: str) -> str:
+    """`sub/ct.nii.gz` → `sub/ct`: the input's place under -d kept, each part a safe name."""
+    parts = [*relative.parts[:-1], relative.name[: -len(suffix)]]
+    return "/".join(safe_name(part) for part in parts)
 
 
 def _sidecar(volume: Any, source: str, resampled: bool) -> dict[str, Any]:
@@ -203,11 +201,13 @@ def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
         volume = check_finite(volume, item.display, replace=options.replace_nonfinite)
     if options.resolution is not None:
         volume = resample_volume(volume, options.resolution, label=options.label)
-    target = options.output_dir / f"{item.name}{options.output_suffix}"
+    target = inside(
+        options.output_dir, options.output_dir / f"{item.name}{options.output_suffix}", source=item.display
+    )
     write_image(volume, target)
     if options.sidecar:
         sidecar = _sidecar(volume, item.display, options.resolution is not None)
-        write_text_atomic(target.parent / f"{item.name}.json", json.dumps(sidecar, indent=2))
+        write_text_atomic(options.output_dir / f"{item.name}.json", json.dumps(sidecar, indent=2))
     return {
         "input": item.display,
         "output": str(target),

@@ -107,3 +107,14 @@ def test_a_folder_without_volumes_exits_4(local_config: Path, tmp_path: Path) ->
         "--config", local_config, "--input", tmp_path / "empty", "--output", tmp_path / "o"
     )
     assert code == 4 and "no volume in" in stderr
+
+
+def test_two_volumes_of_one_name_are_refused_before_any_is_segmented(
+    local_config: Path, ct_folder: Path, tmp_path: Path
+) -> None:
+    write_ct(ct_folder / "ct_a.mhd", cube_mask(2))  # beside ct_a.nii.gz: both would be OUTPUT/ct_a.mhd
+    out = tmp_path / "output"
+    code, _, stderr = deploy("--config", local_config, "--input", ct_folder, "--output", out)
+    assert code == 4, stderr
+    assert f"'ct_a': {ct_folder / 'ct_a.mhd'}, {ct_folder / 'ct_a.nii.gz'}" in stderr
+    assert not out.exists()

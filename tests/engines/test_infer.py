@@ -64,10 +64,10 @@ def test_seed_validation_config_writes_labels_that_match_the_network(
     # FrozenGraphModelLoader's model.trt.pb stands for the model.pt beside it, and says so
     assert summary["model"].endswith("model.pt") and "model.trt.pb is a TensorFlow model" in caplog.text
     assert "the inferer streams labels instead" in caplog.text  # ArgmaxAcrossChannels comes first
-    written = sorted((trained_mmar / "eval").glob("*/*_model.nii.gz"))
+    written = sorted((trained_mmar / "infer").glob("*/*_model.nii.gz"))  # its own folder, not evaluate's
     assert [p.name for p in written] == ["case_002_model.nii.gz", "case_003_model.nii.gz"]
     for name in ("pred_class0", "pred_class1"):
-        assert (trained_mmar / "eval" / "case_002" / f"case_002_{name}.nii.gz").is_file()
+        assert (trained_mmar / "infer" / "case_002" / f"case_002_{name}.nii.gz").is_file()
 
     # the labels are the argmax of MONAI's sliding-window inference of the network over the scaled image
     network, _ = network_from_checkpoint(trained_mmar / "models" / "model.pt")

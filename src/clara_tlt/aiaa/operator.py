@@ -33,7 +33,7 @@ from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.engines.predictor import Predictor, Sample
 from clara_tlt.errors import ConfigError
 from clara_tlt.io import Volume, read_image, write_image
-from clara_tlt.transforms.io import case_name
+from clara_tlt.outputs import inside, name_of
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,17 @@ class DeployWriter:
         volume = Volume.from_affine(
             np.ascontiguousarray(array.astype(dtype).transpose(2, 1, 0)), labels.affine.numpy()
         )
+        name = name_of(data, source)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        written = write_image(volume, self.output_dir / f"{case_name(source)}.mhd", compress=False)
+        target = inside(self.output_dir, self.output_dir / f"{name}.mhd", source=source)
+        written = write_image(volume, target, compress=False)
         log.info("%s → %s", source, written)
         if self.publish_dir is not None:
-            folder = self.publish_dir / case_name(source) if self.several else self.publish_dir
+            folder = (
+                inside(self.publish_dir, self.publish_dir / name, source=source)
+                if self.several
+                else self.publish_dir
+            )
             self.publish(source, volume, folder)
         return {**data, "model_path": str(written)}
 

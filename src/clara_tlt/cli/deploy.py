@@ -99,7 +99,16 @@ def command(
     from clara_tlt.aiaa.model_config import is_aiaa_config
     from clara_tlt.config import read_json
     from clara_tlt.engines.predictor import raise_for_failures
+    from clara_tlt.outputs import check_output_folder
 
+    publish_dir, logs_dir = _optional_folder(publish_dir, "/publish"), _optional_folder(logs_dir, "/logs")
+    for flag, folder in (
+        ("-o/--output (CLARA_DEPLOY_OUTPUT)", output_dir),
+        ("--publish (CLARA_DEPLOY_PUBLISH)", publish_dir),
+        ("--logs (CLARA_DEPLOY_LOGS)", logs_dir),
+    ):
+        if folder is not None:
+            check_output_folder(folder, flag=flag)
     raw = read_json(Path(config))
     if isinstance(raw, dict) and is_aiaa_config(raw):
         from clara_tlt.aiaa.run import run_aiaa, volumes_in
@@ -121,8 +130,8 @@ def command(
             config,
             input_dir=input_dir,
             output_dir=output_dir,
-            publish_dir=_optional_folder(publish_dir, "/publish"),
-            logs_dir=_optional_folder(logs_dir, "/logs"),
+            publish_dir=publish_dir,
+            logs_dir=logs_dir,
         )
     line = f"Segmented {summary['cases']} volume(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
     emit(summary, as_json=as_json, lines=[line])

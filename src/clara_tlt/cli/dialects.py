@@ -19,13 +19,26 @@ from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
 from clara_tlt.config.environment import is_path_variable
 
 
-def load_mmar(mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]) -> ResolvedConfig:
-    """Resolve a config of the MMAR at `mmar`; `environment` defaults to config/environment.json when present."""
+def load_mmar(
+    mmar: str,
+    config: str,
+    environment: str | None,
+    set_items: tuple[str, ...],
+    variables: dict[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Resolve a config of the MMAR at `mmar`; `environment` defaults to config/environment.json when present.
+
+    `variables` (a command's own, e.g. infer's output folder) win over environment.json; `--set` wins over both.
+    """
     root = Path(mmar)
     if environment is None and (root / "config" / "environment.json").is_file():
         environment = "config/environment.json"
     return load_config(
-        config, environment_path=environment, mmar_root=root, overrides=parse_overrides(set_items)
+        config,
+        environment_path=environment,
+        mmar_root=root,
+        overrides=parse_overrides(set_items),
+        variables=variables,
     )
 
 
@@ -37,11 +50,20 @@ def load_tlt(config: str, variables: dict[str, Any], set_items: tuple[str, ...])
     return load_config(config, variables=given, overrides=parse_overrides(set_items))
 
 
-def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str) -> None:
-    """Build every component and check every datalist file, then print the plan (raises on the first problem)."""
+Preflight = Callable[[ResolvedConfig, Any], object]  # a command's own checks on (config, built workflow)
+
+
+def dry_run(
+    config: ResolvedConfig, *, as_json: bool, default_data_list_key: str, preflight: Preflight | None = None
+) -> None:
+    """Build every component and check every datalist file (and run the command's `preflight`, the checks its
+    real run makes before any work), then print the plan (raises on the first problem)."""
     from clara_tlt.engines.workflow import build_workflow
 
-    plan = build_workflow(config, default_data_list_key=default_data_list_key).describe()
+    workflow = build_workflow(config, default_data_list_key=default_data_list_key)
+    if preflight is not None:
+        preflight(config, workflow)
+    plan = workflow.describe()
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 
@@ -55,17 +77,35 @@ def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> Non
 
 
 def dispatch(
-    config: ResolvedConfig, *, dry: bool, as_json: bool, default_data_list_key: str, run: Run
+    config: ResolvedConfig,
+    *,
+    dry: bool,
+    as_json: bool,
+    default_data_list_key: str,
+    run: Run,
+    preflight: Preflight | None = None,
 ) -> None:
     """Run `--dry-run`, or the stage's engine."""
     if dry:
-        dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key)
+        dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key, preflight=preflight)
         return
     run(config, as_json)
 
 
-def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, summary: str) -> click.Command:
-    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage."""
+def mmar_workflow_command(
+    name: str,
+    *,
+    run: Run,
+    default_data_list_key: str,
+    summary: str,
+    output_folder: str | None = None,
+    preflight: Preflight | None = None,
+) -> click.Command:
+    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage.
+
+    `output_folder`: the MMAR subfolder the stage writes into, whatever environment.json's
+    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`).
+    """
 
     @click.command(name, cls=SetCommand, help=summary)
     @mmar_options
@@ -78,13 +118,23 @@ def mmar_workflow_command(name: str, *, run: Run, default_data_list_key: str, su
         dry_run: bool,
         as_json: bool,
     ) -> None:
-        resolved = load_mmar(mmar, config, environment, set_items)
-        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key=default_data_list_key, run=run)
+        own = {"MMAR_EVAL_OUTPUT_PATH": str(Path(mmar).resolve() / output_folder)} if output_folder else None
+        resolved = load_mmar(mmar, config, environment, set_items, own)
+        dispatch(
+            resolved,
+            dry=dry_run,
+            as_json=as_json,
+            default_data_list_key=default_data_list_key,
+            run=run,
+            preflight=preflight,
+        )
 
     return command
 
 
-def tlt_inference_command(name: str, *, run: Run, summary: str) -> click.Command:
+def tlt_inference_command(
+    name: str, *, run: Run, summary: str, preflight: Preflight | None = None
+) -> click.Command:
     """`tlt-infer` / `tlt-evaluate` with seed 003's flags; they read the datalist's validation list."""
 
     @click.command(name, cls=SetCommand, help=summary)
@@ -111,6 +161,13 @@ def tlt_inference_command(name: str, *, run: Run, summary: str) -> click.Command
             "MODEL_FORMAT": model_format,
         }
         resolved = load_tlt(config, variables, set_items)
-        dispatch(resolved, dry=dry_run, as_json=as_json, default_data_list_key="validation", run=run)
+        dispatch(
+            resolved,
+            dry=dry_run,
+            as_json=as_json,
+            default_data_list_key="validation",
+            run=run,
+            preflight=preflight,
+        )
 
     return command

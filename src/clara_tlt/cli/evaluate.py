@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.infer import check_outputs
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 
@@ -28,9 +29,11 @@ mmar_command = mmar_workflow_command(
     run=run,
     default_data_list_key="validation",
     summary=SUMMARIES["evaluate"],
+    preflight=check_outputs,
 )
 tlt_command = tlt_inference_command(
     "tlt-evaluate",
     run=run,
     summary="Evaluate a model against the ground truth of a datalist's validation list.",
+    preflight=check_outputs,
 )

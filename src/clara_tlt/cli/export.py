@@ -142,7 +142,11 @@ def run_export(
 ) -> None:
     """Find the checkpoint, export it, print the summary (with what the ignored flags did not do)."""
     from clara_tlt.export import ExportOptions, TensorNames, export_model
+    from clara_tlt.outputs import check_output_folder
 
+    check_output_folder(folder, flag="--model_file_path")  # the artefacts go beside the checkpoint
+    if flags["triton_repo"]:
+        check_output_folder(flags["triton_repo"], flag="--triton_repo")
     options = ExportOptions(
         names=TensorNames(input=flags["input_node_names"], output=flags["output_node_names"]),
         precision=flags["trt_precision_mode"].upper(),

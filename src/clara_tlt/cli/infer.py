@@ -9,6 +9,8 @@ from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 from clara_tlt.errors import UsageError
 
+INFER_FOLDER = "infer"  # MMAR dialect: infer's own folder beside evaluate's eval/ (docs/infer.md)
+
 
 def run(config: ResolvedConfig, as_json: bool) -> None:
     """Write the predictions of every case; exit 5 after the others when some case failed.
@@ -31,9 +33,20 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     raise_for_failures(summary)
 
 
+def check_outputs(config: ResolvedConfig, workflow: Any) -> None:
+    """`--dry-run` checks the outputs as the real run does first: output folders, two cases of one name."""
+    from clara_tlt.aiaa.model_config import is_aiaa_config
+    from clara_tlt.engines.predictor import planned_outputs
+
+    if not is_aiaa_config(config.data):
+        planned_outputs(config, workflow)
+
+
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     from clara_tlt.aiaa.run import run_aiaa
     from clara_tlt.data.datalist import load_datalist
+    from clara_tlt.engines.predictor import output_flag
+    from clara_tlt.outputs import check_output_folder
 
     variables = config.variables
     if not variables.get("DATASET_JSON") or not variables.get("MMAR_EVAL_OUTPUT_PATH"):
@@ -41,6 +54,7 @@ def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
             "an AIAA config runs with --data_file DATALIST and --output_path DIR (tlt-infer), or over a folder "
             "with `clara-tlt deploy --config CONFIG --input DIR --output DIR`"
         )
+    check_output_folder(variables["MMAR_EVAL_OUTPUT_PATH"], flag=output_flag(config))
     key = variables.get("DATA_LIST_KEY") or "validation"
     entries = load_datalist(variables["DATASET_JSON"], key, base_dir=variables.get("DATA_ROOT") or None)
     return run_aiaa(
@@ -56,7 +70,9 @@ mmar_command = mmar_workflow_command(
     run=run,
     default_data_list_key="validation",
     summary=SUMMARIES["infer"],
+    output_folder=INFER_FOLDER,
+    preflight=check_outputs,
 )
 tlt_command = tlt_inference_command(
-    "tlt-infer", run=run, summary="Run inference on a datalist's validation list."
+    "tlt-infer", run=run, summary="Run inference on a datalist's validation list.", preflight=check_outputs
 )

@@ -34,6 +34,7 @@ from clara_tlt.engines.model_loaders import ModelLoader
 from clara_tlt.errors import ClaraError, UsageError, batch_failure
 from clara_tlt.inferers import SimpleInferer
 from clara_tlt.metrics.base import Metric
+from clara_tlt.outputs import OUTPUT_NAME, case_name, check_output_folder, name_entries
 from clara_tlt.transforms.base import CHANNEL_DIM
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
 
@@ -117,11 +118,12 @@ class Predictor:
             metric.reset()
 
     def prepare(self, entry: Sample) -> Sample:
-        """Read and pre-process a case (and its labels, when there are metrics)."""
-        sample = dict(entry)
+        """Read and pre-process a case (and its labels, when there are metrics); `OUTPUT_NAME` names its outputs
+        (the entry's, else `case_name` of its image), set after the transforms so that none can drop it."""
+        sample = {key: value for key, value in entry.items() if key != OUTPUT_NAME}
         for step in (*self.pre_transforms, *self.label_transforms):
             sample = step(sample)
-        return sample
+        return {**sample, OUTPUT_NAME: entry.get(OUTPUT_NAME) or case_name(case_file(entry))}
 
     @torch.no_grad()
     def infer(self, sample: Sample) -> Sample:
@@ -166,8 +168,12 @@ class Predictor:
         return self.finish(self.infer(self.prepare(entry)))
 
     def predict_all(self, entries: Iterable[Sample]) -> Outcome:
-        """Every case, reading, inferring and writing on three threads; failures are collected, not raised."""
-        entries = list(entries)
+        """Every case, reading, inferring and writing on three threads; failures are collected, not raised.
+
+        With writers, two cases that would write the same output name are told apart or refused
+        (`clara_tlt.outputs.output_names`, NoInputError) before any case is read.
+        """
+        entries = name_entries(list(entries), case_file) if self.writers else list(entries)
         outcome = Outcome()
         started = time.perf_counter()
         to_infer: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_CASES)
@@ -250,14 +256,12 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     from clara_tlt.data.datalist import shard_entries
     from clara_tlt.engines.checkpoint import model_spec_of
     from clara_tlt.engines.reports import build_report, write_reports
-    from clara_tlt.engines.workflow import build_workflow, eval_output_dir
+    from clara_tlt.engines.workflow import build_workflow
     from clara_tlt.metrics.base import sync_metrics
 
     workflow = build_workflow(config, default_data_list_key="validation")
     section = "" if "pre_transforms" in config.data else "validate"
-    output_dir = eval_output_dir(config)
-    if output_dir is None:
-        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
+    output_dir, writers, entries = planned_outputs(config, workflow)
     context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
     try:
         search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
@@ -265,26 +269,11 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
             device=context.device, model_spec=model_spec_of(config.data), search_dirs=search_dirs
         )
         log.info("model %s (%s)", loaded.path, loaded.model_format)
-        writers = _as_list(workflow.get(child(section, "writers")) or workflow.get(child(section, "writer")))
-        metrics = (
-            (workflow.get(child(section, "val_metrics")) or workflow.get(child(section, "metrics")) or [])
-            if score
-            else []
-        )
-        predictor = Predictor(
-            network=loaded.network,
-            inferer=workflow.get(child(section, "inferer")) or SimpleInferer(),
-            pre_transforms=workflow.get(child(section, "pre_transforms")) or [],
-            label_transforms=(workflow.get(child(section, "label_transforms")) or []) if score else [],
-            post_transforms=workflow.get(child(section, "post_transforms")) or [],
-            writers=writers,
-            aux_ops=(workflow.get(child(section, "aux_ops")) or []) if score else [],
-            metrics=metrics,
-            device=context.device,
-            amp=bool(config.get("use_amp", False)) and context.device.type == "cuda",
-        )
-        entries = shard_entries(workflow.datalists[-1].entries, context.rank, context.world_size, pad=False)
-        outcome = predictor.predict_all(entries)
+        amp = bool(config.get("use_amp", False)) and context.device.type == "cuda"
+        predictor = _predictor(workflow, section, network=loaded.network, writers=writers, score=score)
+        predictor.device, predictor.amp = context.device, amp
+        metrics = list(predictor.metrics)
+        outcome = predictor.predict_all(shard_entries(entries, context.rank, context.world_size, pad=False))
         sync_metrics(metrics)
         cases, failures = _gather(outcome, context)
         report = build_report(metrics, cases, failures)
@@ -315,6 +304,60 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
     error = batch_failure(summary["cases"] + len(failed), lines, items="case(s)")
     if error is not None:
         raise error
+
+
+def planned_outputs(config: ResolvedConfig, workflow: Any) -> tuple[Path, list[Any], list[Sample]]:
+    """Every output check infer/evaluate make before any work (their dry runs too): the output folder and each
+    writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4).
+
+    Returns the output folder, the writers and the datalist entries with their `OUTPUT_NAME`.
+    """
+    from clara_tlt.engines.workflow import eval_output_dir
+
+    output_dir = eval_output_dir(config)
+    if output_dir is None:
+        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
+    check_output_folder(output_dir, flag=output_flag(config))
+    section = "" if "pre_transforms" in config.data else "validate"
+    writers = _as_list(workflow.get(child(section, "writers")) or workflow.get(child(section, "writer")))
+    _check_writer_folders(writers, output_dir, config)
+    entries = workflow.datalists[-1].entries
+    return output_dir, writers, name_entries(entries, case_file) if writers else list(entries)
+
+
+def output_flag(config: ResolvedConfig) -> str:
+    """What names infer/evaluate's output folder for the user: `--output_path` (TLT dialect) or the variable."""
+    return "MMAR_EVAL_OUTPUT_PATH" if config.mmar_root is not None else "--output_path"
+
+
+def _predictor(
+    workflow: Any, section: str, *, network: Network, writers: list[Any], score: bool
+) -> Predictor:
+    """The Predictor of a workflow's section (`validate`, or the top level of a validation config)."""
+
+    def built(slot: str) -> Any:
+        return workflow.get(child(section, slot))
+
+    return Predictor(
+        network=network,
+        inferer=built("inferer") or SimpleInferer(),
+        pre_transforms=built("pre_transforms") or [],
+        label_transforms=(built("label_transforms") or []) if score else [],
+        post_transforms=built("post_transforms") or [],
+        writers=writers,
+        aux_ops=(built("aux_ops") or []) if score else [],
+        metrics=(built("val_metrics") or built("metrics") or []) if score else [],
+    )
+
+
+def _check_writer_folders(writers: Sequence[Step], output_dir: Path, config: ResolvedConfig) -> None:
+    """The folder of each writer whose `write_path` the config sets elsewhere than the output folder."""
+    for writer in writers:
+        path = getattr(writer, "write_path", None)
+        if path is not None:
+            folder = Path(path).parent if Path(path).suffix.lower() == ".csv" else Path(path)
+            if folder.absolute() != output_dir.absolute():
+                check_output_folder(folder, flag=f"{config.file}: the writer's write_path")
 
 
 def _as_list(built: Any) -> list[Any]:

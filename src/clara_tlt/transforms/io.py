@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.io.arrays import array_suffix, read_array, write_array
+from clara_tlt.io.arrays import read_array, write_array
+from clara_tlt.outputs import inside, name_of
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
     NO_CHANNEL,
@@ -153,7 +154,8 @@ class LoadSpatialShape(_FieldProperty):
 class WriteNiftyResults(ClaraTransform):
     """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (`suffix`; atomically, through `clara_tlt.io`).
 
-    `<name>` is the stem of the file the field (or `image`) was loaded from. One channel is written as a volume,
+    `<name>` is the stem of the file the field (or `image`) was loaded from, made safe and told apart from the
+    other cases' by `clara_tlt.outputs` (a target outside `write_path` is refused). One channel is written as a volume,
     several as a vector image (channels last, as MONAI writes them). MONAI: `SaveImaged(keys, output_dir,
     output_postfix)`.
     """
@@ -170,17 +172,10 @@ class WriteNiftyResults(ClaraTransform):
         source = image.meta.get("filename_or_obj") or getattr(data.get("image"), "meta", {}).get(
             "filename_or_obj"
         )
-        name = case_name(source)
+        name = name_of(data, source)
         affine = image.affine.detach().cpu().numpy()
-        target = self.write_path / name / f"{name}_{self.key}{self.suffix}"
+        target = inside(
+            self.write_path, self.write_path / name / f"{name}_{self.key}{self.suffix}", source=source
+        )
         write_array(writable_array(image).astype(self.dtype), affine, target)
         return {**data, f"{self.key}_path": str(target)}
-
-
-def case_name(source: str | Path | None) -> str:
-    """`/data/case_003.nii.gz` → `case_003` (the whole image suffix goes); `sample` without a source."""
-    if not source:
-        return "sample"
-    name = Path(source).name
-    suffix = array_suffix(name)
-    return name[: -len(suffix)] if suffix else Path(name).stem

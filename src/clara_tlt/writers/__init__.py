@@ -2,7 +2,8 @@
 `clara_tlt.io`, and returns the sample with `<field>_path` added.
 
 Output names follow the input's, as Clara named them: the field `model` of a case read from `case_003.nii.gz`
-goes to `<write_path>/case_003/case_003_model.nii.gz` (`.mhd` + `.raw` for `WriteMhd`). The affine written is
+goes to `<write_path>/case_003/case_003_model.nii.gz` (`.mhd` + `.raw` for `WriteMhd`); the name is made safe
+and told apart from the other cases' by `clara_tlt.outputs` (docs/infer.md). The affine written is
 the field's own: after `CopyProperties` / `RestoreOriginalShape` that of the input file, so predictions
 overlay their image in any viewer whatever the input's orientation.
 
