@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import json_option
+from clara_tlt.cli.options import debug_option, json_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -84,6 +84,7 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}.",
 )
 @json_option
+@debug_option
 def command(
     config: str,
     input_dir: str,
