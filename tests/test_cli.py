@@ -94,6 +94,32 @@ def test_every_tlt_script_accepts_debug(
     assert "--debug" in capsys.readouterr().out
 
 
+def every_command() -> list[click.Command]:
+    """Every click command of the clara_tlt.cli modules (both dialects)."""
+    import pkgutil
+
+    import clara_tlt.cli
+
+    modules = [
+        importlib.import_module(f"clara_tlt.cli.{m.name}")
+        for m in pkgutil.iter_modules(clara_tlt.cli.__path__)
+    ]
+    found = {id(v): v for m in modules for v in vars(m).values() if isinstance(v, click.Command)}
+    return list(found.values())
+
+
+def test_choice_defaults_are_shown_in_the_choices_case() -> None:
+    checked = 0
+    for command in every_command():
+        ctx = click.Context(command)
+        for param in command.params:
+            if isinstance(param.type, click.Choice) and isinstance(param.default, str):
+                metavar = param.type.get_metavar(param, ctx) or ""
+                assert param.default in metavar.strip("[]{}").split("|"), (command.name, param.name, metavar)
+                checked += 1
+    assert checked >= 4  # export's two formats, the Triton platform, pull's link mode
+
+
 def test_usage_error_exits_2() -> None:
     code, output = invoke("train", "--no-such-flag")
     assert code == 2 and "No such option" in output

@@ -1,4 +1,4 @@
-"""`clara-tlt deploy`: the Clara Deploy operator (seed 001) or an AIAA model config (seed 000) over volumes.
+"""`clara-tlt deploy`: the Clara Deploy base inference operator or an AIAA model config over volumes.
 
 `--config config_inference.json`: every volume in `--input` → `--output/<name>.mhd`, published when
 `--publish` is a folder. `--config config_aiaa.json --model_save_path MODEL`: the AIAA model over

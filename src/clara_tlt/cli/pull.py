@@ -1,6 +1,6 @@
 """`tlt-pull` / `clara-tlt pull`: list models (-lm) and versions (-lv -m MODEL), download (-m MODEL -d DIR).
 
-The flags are those of seed 003's tlt-pull; the API key comes from -k, NGC_API_KEY or NGC_CLI_API_KEY and is
+The flags are those of the Clara Train SDK's tlt-pull; the API key comes from -k, NGC_API_KEY or NGC_CLI_API_KEY and is
 never printed. Everything else is done by `clara_tlt.hub`.
 """
 

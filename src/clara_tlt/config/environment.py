@@ -9,7 +9,7 @@ from typing import Any
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.errors import ConfigError
 
-# Clara's default for which datalist list validation and inference read (seed 004).
+# Clara 3.1's default for which datalist list validation and inference read.
 DEFAULT_ENVIRONMENT: dict[str, Any] = {"DATA_LIST_KEY": "validation", "PROCESSING_TASK": "segmentation"}
 # The variables engines read whether or not a config refers to them: `--set` may define them in any MMAR.
 ENGINE_VARIABLES = frozenset(
