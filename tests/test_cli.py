@@ -36,6 +36,8 @@ def invoke_streams(*args: str, command: click.Command = cli) -> tuple[int, str, 
             code: int | str | None = 0
         except SystemExit as exc:
             code = exc.code
+        sys.stdout.flush()  # what was written without click.echo (a traceback) is still buffered
+        sys.stderr.flush()
     return int(code or 0), stdout.getvalue().decode(), stderr.getvalue().decode()
 
 
