@@ -3,9 +3,10 @@ checks that the run gets past that error.
 
 Covered here: the config layer (unknown `{NAME}` → `--set NAME=VALUE`; `--set` without `=` → its two examples;
 a mistyped `--set` key → did-you-mean), `multi_gpu` outside torchrun (`--set multi_gpu=false`, and the torchrun
-command it prints), and "run with --debug". Elsewhere: pull's fixes in tests/hub/test_pull_fixes.py,
-dataconvert's `-f` in test_dataconvert.py, pull's `--force` in tests/hub/test_pull_cli.py. Not reachable from
-the command line (Python callers only): "no model folder" and "no output folder" (the CLI always has one).
+command it prints), the keys "out of GPU memory" says to lower with --set, and "run with --debug". Elsewhere:
+pull's fixes in tests/hub/test_pull_fixes.py, dataconvert's `-f` in test_dataconvert.py, pull's `--force` in
+tests/hub/test_pull_cli.py. Not reachable from the command line (Python callers only): "no model folder" and
+"no output folder" (the CLI always has one).
 """
 
 from __future__ import annotations
@@ -115,6 +116,26 @@ def test_multi_gpu_outside_torchrun_fixes(
     assert hint[0] == "$(which" and hint[1] == "tlt-train)"  # torchrun runs the script by its path
     monkeypatch.setenv("WORLD_SIZE", "2")  # as under torchrun
     code, _, stderr = invoke_streams(*hint[2:], "--dry-run", command=tlt_command)
+    assert code == 0, stderr
+
+
+def test_out_of_gpu_memory_names_keys_that_set_accepts(
+    spleen_mmar: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (faked)")
+
+    monkeypatch.setattr("clara_tlt.engines.training.build_workflow", out_of_memory)
+    code, _, stderr = invoke_streams("train", "-m", str(spleen_mmar), *TRAIN)
+    assert code == 1 and "out of GPU memory" in stderr and "(with --set)" in stderr
+    monkeypatch.undo()
+    key = re.search(r"lower ((?:train|validate)\.[\w.]+)", stderr)
+    assert key, stderr
+    code, _, stderr = invoke_streams(
+        "train", "-m", str(spleen_mmar), *TRAIN, "--dry-run", "--set", f"{key.group(1)}=1"
+    )
     assert code == 0, stderr
 
 
