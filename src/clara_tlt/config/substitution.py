@@ -49,9 +49,10 @@ def referenced_names(value: Any) -> set[str]:
 def _lookup(name: str, variables: Mapping[str, Any], file: str, key_path: str) -> Any:
     if name in variables:
         return variables[name]
+    optional = f" (or --set {name}= for none, e.g. no pretrained weights)" if name.endswith("_FILE") else ""
     raise ConfigError(
         f"unknown variable '{{{name}}}'{did_you_mean(name, variables)}; define {name} in environment.json, "
-        f"as a global variable at the top of the config, or with --set {name}=VALUE",
+        f"as a global variable at the top of the config, or with --set {name}=VALUE{optional}",
         file=file,
         key_path=key_path,
     )
