@@ -72,8 +72,8 @@ def check_address(url: str, flag: str, *, carries_key: bool, allow_insecure_http
     parts = urllib.parse.urlsplit(url)
     if "@" in parts.netloc:
         raise UsageError(
-            f"{flag} {redact(url)!r}: the address holds a user name or password (USER:PASSWORD@), which would "
-            "be shown in logs and sent as written; give the address without it and pass the API key with -k "
+            f"{flag} {redact(url)!r}: the address holds a user name or password (USER:PASSWORD@), which "
+            "ends up in shell history, `ps` and logs; give the address without it and pass the API key with -k "
             "or NGC_API_KEY"
         )
     if carries_key and parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
