@@ -2,7 +2,7 @@
 checks that the run gets past that error.
 
 Covered here: the config layer (unknown `{NAME}` → `--set NAME=VALUE`; `--set` without `=` → its two examples;
-a mistyped `--set` key → did-you-mean), `multi_gpu` outside torchrun (`--set multi_gpu=false`, and the torchrun
+a mistyped `--set` key or component name → did-you-mean), `multi_gpu` outside torchrun (`--set multi_gpu=false`, and the torchrun
 command it prints), the keys "out of GPU memory" says to lower with --set, and "run with --debug". Elsewhere:
 pull's fixes in tests/hub/test_pull_fixes.py, dataconvert's `-f` in test_dataconvert.py, pull's `--force` in
 tests/hub/test_pull_cli.py. Not reachable from the command line (Python callers only): "no model folder" and
@@ -72,7 +72,10 @@ def test_set_without_equals_gives_examples_that_run(spleen_mmar: Path) -> None:
         assert code == 0, (example, stderr)
 
 
-@pytest.mark.parametrize(("typo", "wrong"), [("epoch=3", "epoch"), ("train.los.name=Dice", "los")])
+@pytest.mark.parametrize(
+    ("typo", "wrong"),
+    [("epoch=3", "epoch"), ("train.los.name=Dice", "los"), ("train.loss.name=Dcie", "Dcie")],
+)
 def test_a_mistyped_set_key_suggests_the_key_that_works(spleen_mmar: Path, typo: str, wrong: str) -> None:
     code, _, stderr = invoke_streams("train", "-m", str(spleen_mmar), *TRAIN, "--dry-run", "--set", typo)
     assert code == 3
