@@ -2,11 +2,11 @@
 checks that the run gets past that error.
 
 Covered here: the config layer (unknown `{NAME}` → `--set NAME=VALUE`; `--set` without `=` → its two examples;
-a mistyped `--set` key or component name → did-you-mean), `multi_gpu` outside torchrun (`--set multi_gpu=false`, and the torchrun
-command it prints), the keys "out of GPU memory" says to lower with --set, and "run with --debug". Elsewhere:
-pull's fixes in tests/hub/test_pull_fixes.py, dataconvert's `-f` in test_dataconvert.py, pull's `--force` in
-tests/hub/test_pull_cli.py. Not reachable from the command line (Python callers only): "no model folder" and
-"no output folder" (the CLI always has one).
+a mistyped `--set` key or component name → did-you-mean), `multi_gpu` outside torchrun (`--set
+multi_gpu=false`, and the torchrun command it prints), the keys "out of GPU memory" says to lower with --set,
+and "run with --debug". Elsewhere: pull's fixes in tests/hub/test_pull_fixes.py, dataconvert's `-f` in
+test_dataconvert.py, pull's `--force` in tests/hub/test_pull_cli.py. Not reachable from the command line
+(Python callers only): "no model folder" and "no output folder" (the CLI always has one).
 """
 
 from __future__ import annotations
