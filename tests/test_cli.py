@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from clara_tlt import __version__
-from clara_tlt.cli.main import cli
+from clara_tlt.cli.main import SUBCOMMANDS, cli
 from clara_tlt.cli.runner import run
-from tests.conftest import write_json
+from tests.conftest import REPO, write_json
 
 BIN = Path(sys.executable).parent
 
@@ -34,6 +36,8 @@ def invoke_streams(*args: str, command: click.Command = cli) -> tuple[int, str, 
             code: int | str | None = 0
         except SystemExit as exc:
             code = exc.code
+        sys.stdout.flush()  # what was written without click.echo (a traceback) is still buffered
+        sys.stderr.flush()
     return int(code or 0), stdout.getvalue().decode(), stderr.getvalue().decode()
 
 
@@ -62,6 +66,60 @@ def test_version_and_group_help() -> None:
     assert code == 0
     for name in ("dataconvert", "train", "evaluate", "infer", "export", "pull"):
         assert name in output
+
+
+def console_scripts() -> dict[str, str]:
+    """pyproject.toml's [project.scripts] (name → module:function); tomllib needs Python 3.11."""
+    section = (REPO / "pyproject.toml").read_text().split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    return dict(re.findall(r'^([\w-]+)\s*=\s*"([^"]+)"', section, flags=re.M))
+
+
+CONSOLE_SCRIPTS = console_scripts()
+
+
+@pytest.mark.parametrize("name", list(SUBCOMMANDS))
+def test_every_subcommand_accepts_debug(name: str) -> None:
+    code, output = invoke(name, "--debug", "--help")
+    assert code == 0, output
+    assert "--debug" in output and "Show tracebacks" in output
+
+
+@pytest.mark.parametrize("script", [name for name in CONSOLE_SCRIPTS if name.startswith("tlt-")])
+def test_every_tlt_script_accepts_debug(
+    script: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, _, function = CONSOLE_SCRIPTS[script].partition(":")
+    monkeypatch.setattr(sys, "argv", [script, "--debug", "--help"])
+    with pytest.raises(SystemExit) as done:
+        getattr(importlib.import_module(module), function)()
+    assert done.value.code == 0
+    assert "--debug" in capsys.readouterr().out
+
+
+def every_command() -> list[click.Command]:
+    """Every click command of the clara_tlt.cli modules (both dialects)."""
+    import pkgutil
+
+    import clara_tlt.cli
+
+    modules = [
+        importlib.import_module(f"clara_tlt.cli.{m.name}")
+        for m in pkgutil.iter_modules(clara_tlt.cli.__path__)
+    ]
+    found = {id(v): v for m in modules for v in vars(m).values() if isinstance(v, click.Command)}
+    return list(found.values())
+
+
+def test_choice_defaults_are_shown_in_the_choices_case() -> None:
+    checked = 0
+    for command in every_command():
+        ctx = click.Context(command)
+        for param in command.params:
+            if isinstance(param.type, click.Choice) and isinstance(param.default, str):
+                metavar = param.type.get_metavar(param, ctx) or ""
+                assert param.default in metavar.strip("[]{}").split("|"), (command.name, param.name, metavar)
+                checked += 1
+    assert checked >= 4  # export's two formats, the Triton platform, pull's link mode
 
 
 def test_usage_error_exits_2() -> None:

@@ -97,6 +97,21 @@ def test_set_of_an_unknown_key_is_refused_with_did_you_mean(tmp_path: Path) -> N
         parse_overrides(["epochs"])
 
 
+def test_set_defines_any_variable_the_config_refers_to_in_both_dialects(tmp_path: Path) -> None:
+    model = {"name": "SegAhnet", "args": {"pretrain_weight_name": "{PRETRAIN_WEIGHTS_FILE}"}}
+    config, env = _config(tmp_path, {"train": {"model": model}, "note": "{TAG}"}, env={"LOG": "{OUT}/log"})
+    fixes = parse_overrides(["PRETRAIN_WEIGHTS_FILE=", "TAG=a", "OUT=/o", "MMAR_EVAL_OUTPUT_PATH=/e"])
+    tlt = load_config(
+        config, variables={"DATASET_JSON": "d.json"}, overrides=fixes[:2]
+    )  # no environment.json
+    assert tlt.data["train"]["model"]["args"]["pretrain_weight_name"] == ""  # empty: no pretrained weights
+    assert tlt.data["note"] == "a"
+    mmar = load_config(config, environment_path=env, mmar_root=tmp_path, overrides=fixes)
+    assert mmar.variables["LOG"] == "/o/log" and mmar.variables["MMAR_EVAL_OUTPUT_PATH"] == "/e"
+    with pytest.raises(ConfigError, match=r"--set PRETRAIN_WEIGHT_FILE: no such .*'PRETRAIN_WEIGHTS_FILE'"):
+        load_config(config, overrides=parse_overrides(["PRETRAIN_WEIGHT_FILE=x"]))
+
+
 def test_set_may_disable_any_component_but_adds_no_other_key(tmp_path: Path) -> None:
     losses = [{"name": "Dice"}, {"name": "Focal", "args": {}}]
     config, _ = _config(tmp_path, {"train": {"loss": losses}})

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from clara_tlt.cli.options import json_option
+from clara_tlt.cli.options import debug_option, json_option
 from clara_tlt.cli.report import emit
 from clara_tlt.components import PROVIDERS, catalogue
 
@@ -14,6 +14,7 @@ from clara_tlt.components import PROVIDERS, catalogue
 @click.command("components")
 @click.argument("kind", required=False, type=click.Choice(list(PROVIDERS)))
 @json_option
+@debug_option
 def command(kind: str | None, as_json: bool) -> None:
     """List registered component names (all kinds, or KIND): kind, name, aliases, what each is built on.
 

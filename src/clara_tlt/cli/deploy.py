@@ -1,4 +1,4 @@
-"""`clara-tlt deploy`: the Clara Deploy operator (seed 001) or an AIAA model config (seed 000) over volumes.
+"""`clara-tlt deploy`: the Clara Deploy base inference operator or an AIAA model config over volumes.
 
 `--config config_inference.json`: every volume in `--input` → `--output/<name>.mhd`, published when
 `--publish` is a folder. `--config config_aiaa.json --model_save_path MODEL`: the AIAA model over
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import json_option
+from clara_tlt.cli.options import debug_option, json_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -84,6 +84,7 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}.",
 )
 @json_option
+@debug_option
 def command(
     config: str,
     input_dir: str,

@@ -1,6 +1,6 @@
 """Turn either command-line dialect into a resolved config, and run `--dry-run` on it.
 
-MMAR dialect (seed 004): `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT --set k=v`. TLT dialect (seed 003): flags
+MMAR dialect (Clara 3.1): `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT --set k=v`. TLT dialect (Clara Train SDK): flags
 such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment variables the config refers to.
 """
 
@@ -135,7 +135,7 @@ def mmar_workflow_command(
 def tlt_inference_command(
     name: str, *, run: Run, summary: str, preflight: Preflight | None = None
 ) -> click.Command:
-    """`tlt-infer` / `tlt-evaluate` with seed 003's flags; they read the datalist's validation list."""
+    """`tlt-infer` / `tlt-evaluate` with the Clara Train SDK's flags; they read the datalist's validation list."""
 
     @click.command(name, cls=SetCommand, help=summary)
     @tlt_inference_options

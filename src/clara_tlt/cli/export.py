@@ -13,6 +13,7 @@ import click
 
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.options import (
+    CaseInsensitiveChoice,
     F,
     debug_option,
     environment_option,
@@ -31,7 +32,7 @@ def _export_options(f: F) -> F:
     options = [
         click.option(
             "--model_file_format",
-            type=click.Choice(["CKPT", "PT"], case_sensitive=False),
+            type=CaseInsensitiveChoice(["CKPT", "PT"]),
             default="CKPT",
             show_default=True,
             help="Source format: the PyTorch checkpoint written by train (CKPT is Clara's name for it).",
@@ -53,7 +54,7 @@ def _export_options(f: F) -> F:
         click.option("--trt_file_ext", help="TensorFlow only; no effect (the engine is NAME.trt)."),
         click.option(
             "--trt_precision_mode",
-            type=click.Choice(PRECISIONS, case_sensitive=False),
+            type=CaseInsensitiveChoice(PRECISIONS),
             default="FP32",
             show_default=True,
             help="Precision of the TensorRT engine.",

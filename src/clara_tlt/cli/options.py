@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -28,6 +28,21 @@ class SetCommand(click.Command):
             collecting = False
             expanded.append(arg)
         return super().parse_args(ctx, expanded)
+
+
+class CaseInsensitiveChoice(click.Choice):
+    """A choice matched in any case but shown as written, so `--help` reads `[CKPT|PT] [default: CKPT]`
+    (click 8.2 shows such choices casefolded, beside a default in the original case)."""
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        shown = "|".join(map(str, self.choices))
+        return f"{{{shown}}}" if param.required and param.param_type_name == "argument" else f"[{shown}]"
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"{value!r} is not one of {', '.join(map(repr, self.choices))}."
 
 
 def debug_option(f: F) -> F:
@@ -61,7 +76,8 @@ def set_option(f: F) -> F:
         "set_items",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Override a global variable, environment variable or dotted config key: --set epochs=10 lr=1e-4.",
+        help="Override a global variable, a variable the config uses ({NAME}, environment.json) or a dotted "
+        "config key: --set epochs=2 learning_rate=1e-4.",
     )(f)
 
 
@@ -88,7 +104,7 @@ def environment_option(f: F) -> F:
 
 
 def mmar_options(f: F) -> F:
-    """The MMAR dialect of seed 004: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
+    """The MMAR dialect of Clara 3.1: `-m MMAR_ROOT -c CONFIG -e ENVIRONMENT`."""
     f = environment_option(f)
     f = click.option(
         "-c",
@@ -115,7 +131,7 @@ def file_root_option(f: F) -> F:
 
 
 def tlt_inference_options(f: F) -> F:
-    """Seed 003's tlt-infer / tlt-evaluate flags (long forms only, as the seed gives them)."""
+    """The Clara Train SDK's tlt-infer / tlt-evaluate flags (long forms only, as its guide gives them)."""
     f = click.option(
         "--setup", default="standard", show_default=True, help="Run setup name (kept for TLT scripts)."
     )(f)

@@ -1,6 +1,6 @@
 """`tlt-pull` / `clara-tlt pull`: list models (-lm) and versions (-lv -m MODEL), download (-m MODEL -d DIR).
 
-The flags are those of seed 003's tlt-pull; the API key comes from -k, NGC_API_KEY or NGC_CLI_API_KEY and is
+The flags are those of the Clara Train SDK's tlt-pull; the API key comes from -k, NGC_API_KEY or NGC_CLI_API_KEY and is
 never printed. Everything else is done by `clara_tlt.hub`.
 """
 
@@ -69,6 +69,12 @@ KEY_VARIABLES = ("NGC_API_KEY", "NGC_CLI_API_KEY")
     help="How -d gets the files from the cache: copies, hard links or symbolic links.",
 )
 @click.option("--force", is_flag=True, help="Overwrite files in -d that differ from the model's.")
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Send the API key over plain http:// to another machine (refused without this: anyone on the "
+    "network path could read it). http:// to this machine (localhost, 127.x.x.x, ::1) needs no flag.",
+)
 @json_option
 @debug_option
 def command(
@@ -85,6 +91,7 @@ def command(
     cache_dir: str | None,
     link_mode: str,
     force: bool,
+    allow_insecure_http: bool,
     as_json: bool,
 ) -> None:
     """List and download pre-trained models (MMARs) from NGC or a private registry.
@@ -106,6 +113,7 @@ def command(
         team=team,
         api_key=key,
         cache_dir=Path(cache_dir) if cache_dir else None,
+        allow_insecure_http=allow_insecure_http,
     )
     if list_models_flag:
         result = hub.list_models(settings)

@@ -1,4 +1,4 @@
-"""Console scripts `tlt-train`, `tlt-infer`, … with the flags of the original Clara TLT tools (seed 003)."""
+"""Console scripts `tlt-train`, `tlt-infer`, … with the flags of the original Clara Train SDK (TLT) tools."""
 
 from __future__ import annotations
 

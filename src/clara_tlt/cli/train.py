@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ def resume_options(f: F) -> F:
         is_flag=True,
         help="Start over instead of resuming from train_state.pt in the model folder.",
     )(f)
+
+
+def rerun_hint(args: list[str], set_items: tuple[str, ...], **optional: str | None) -> str:
+    """This run's command line (quoted) for the torchrun command a multi_gpu error prints: the flags given,
+    the optional ones that were given (`c` → `-c`, `file_root` → `--file_root`) and every --set item."""
+    flags = [(f"-{k}" if len(k) == 1 else f"--{k}", v) for k, v in optional.items() if v]
+    words = [*args, *(w for pair in flags for w in pair), *(w for item in set_items for w in ("--set", item))]
+    return shlex.join(words)
 
 
 def run_training(
@@ -85,7 +94,7 @@ def mmar_command(
         as_json=as_json,
         no_resume=no_resume,
         force=force,
-        hint=f"-m clara_tlt train -m {mmar} -c {config}" + (f" -e {environment}" if environment else ""),
+        hint=rerun_hint(["-m", "clara_tlt", "train", "-m", mmar, "-c", config], set_items, e=environment),
     )
 
 
@@ -133,6 +142,12 @@ def tlt_command(
         as_json=as_json,
         no_resume=no_resume,
         force=force,
-        hint=f"$(which tlt-train) {task} -e {config} -d {data_list} -r {model_dir}",
+        hint="$(which tlt-train) "
+        + rerun_hint(
+            [task, "-e", config, "-d", data_list, "-r", model_dir],
+            set_items,
+            c=checkpoint,
+            file_root=file_root,
+        ),
         model_dir=resolved.variables.get("MMAR_CKPT_DIR"),
     )

@@ -9,8 +9,22 @@ from typing import Any
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.errors import ConfigError
 
-# Clara's default for which datalist list validation and inference read (seed 004).
+# Clara 3.1's default for which datalist list validation and inference read.
 DEFAULT_ENVIRONMENT: dict[str, Any] = {"DATA_LIST_KEY": "validation", "PROCESSING_TASK": "segmentation"}
+# The variables engines read whether or not a config refers to them: `--set` may define them in any MMAR.
+ENGINE_VARIABLES = frozenset(
+    {
+        "DATASET_JSON",
+        "DATA_ROOT",
+        "DATA_LIST_KEY",
+        "MMAR_CKPT_DIR",
+        "MMAR_CKPT",
+        "MMAR_EVAL_OUTPUT_PATH",
+        "MODEL_FILE_PATH",
+        "MODEL_FORMAT",
+        "PROCESSING_TASK",
+    }
+)
 _PATH_SUFFIXES = ("_DIR", "_PATH", "_ROOT", "_JSON", "_FILE")
 
 

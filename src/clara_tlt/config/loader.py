@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clara_tlt.config.environment import load_environment
+from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment
 from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
 from clara_tlt.config.overrides import DISABLED, Override, apply_override
 from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
-from clara_tlt.config.substitution import substitute
+from clara_tlt.config.substitution import referenced_names, substitute
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
@@ -101,22 +101,30 @@ def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], f
 
 
 def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override, file: str) -> None:
-    """An override reaches an environment variable, a config key, or both when both have that name."""
-    in_environment = len(override.parts) == 1 and override.key in environment
+    """An override reaches an environment variable, a config key, or both when both have that name. A single
+    NAME that the config or environment refers to as `{NAME}`, or that the engines read (MMAR_CKPT_DIR, …),
+    becomes a variable: the TLT dialect has no environment.json to define them in."""
+    single = len(override.parts) == 1
+    in_environment = single and override.key in environment
     if in_environment:
         environment[override.key] = override.value
-    if len(override.parts) == 1 and override.key in ENGINE_GLOBALS and override.key not in raw:
-        raw[override.key] = override.value  # an engine global the config left at its default
-        return
-    if override.parts[0] in raw or not in_environment:
-        if override.parts[0] not in raw:
-            known = list(raw) + list(environment)
-            raise ConfigError(
-                f"--set {override.key}: no such global variable, config key or environment variable"
-                f"{did_you_mean(override.key, known)}",
-                file=file,
-            )
-        apply_override(raw, override, file=file)
+    if single and override.key not in raw:
+        if override.key in ENGINE_GLOBALS:
+            raw[override.key] = override.value  # an engine global the config left at its default
+            return
+        if in_environment:
+            return
+        if override.key in ENGINE_VARIABLES or override.key in referenced_names([raw, environment]):
+            environment[override.key] = override.value
+            return
+    if override.parts[0] not in raw:
+        known = [*raw, *environment, *referenced_names([raw, environment])]
+        raise ConfigError(
+            f"--set {override.key}: no such global variable, config key, environment variable or "
+            f"{{NAME}} used by the config{did_you_mean(override.key, known)}",
+            file=file,
+        )
+    apply_override(raw, override, file=file)
 
 
 def drop_disabled(value: Any, *, file: str, key_path: str = "") -> Any:

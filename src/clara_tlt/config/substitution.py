@@ -37,12 +37,22 @@ def substitute(value: Any, variables: Mapping[str, Any], *, file: str, key_path:
     return _REFERENCE.sub(replace, value)
 
 
+def referenced_names(value: Any) -> set[str]:
+    """Every NAME that `value` refers to as `{NAME}`, in its strings, lists and dicts (keys excluded)."""
+    if isinstance(value, dict):
+        return set().union(*(referenced_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(referenced_names(v) for v in value))
+    return set(_REFERENCE.findall(value)) if isinstance(value, str) else set()
+
+
 def _lookup(name: str, variables: Mapping[str, Any], file: str, key_path: str) -> Any:
     if name in variables:
         return variables[name]
+    optional = f" (or --set {name}= for none, e.g. no pretrained weights)" if name.endswith("_FILE") else ""
     raise ConfigError(
         f"unknown variable '{{{name}}}'{did_you_mean(name, variables)}; define {name} in environment.json, "
-        f"as a global variable at the top of the config, or with --set {name}=VALUE",
+        f"as a global variable at the top of the config, or with --set {name}=VALUE{optional}",
         file=file,
         key_path=key_path,
     )

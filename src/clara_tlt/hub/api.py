@@ -23,7 +23,7 @@ from clara_tlt.errors import DownloadError
 from clara_tlt.hub.archive import extract_zip, is_mmar
 from clara_tlt.hub.cache import Cache, CacheKey, materialize
 from clara_tlt.hub.download import ChecksumError, check_free_space, fetch, partial_path
-from clara_tlt.hub.http import HttpClient, HttpStatusError, RetryPolicy, redact
+from clara_tlt.hub.http import HttpClient, HttpStatusError, RetryPolicy, check_address, redact
 from clara_tlt.hub.index import IndexRegistry
 from clara_tlt.hub.ngc import NgcRegistry
 from clara_tlt.hub.progress import TransferProgress
@@ -44,7 +44,8 @@ log = logging.getLogger("clara_tlt.hub")
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    """Where to pull from and with what. `api_key` is only ever sent to `auth_url`, never shown or stored."""
+    """Where to pull from and with what. `api_key` is only ever sent to `auth_url`, never shown or stored;
+    `allow_insecure_http` lets it travel over plain http:// to a host other than this machine."""
 
     registry: str = DEFAULT_REGISTRY
     auth_url: str = DEFAULT_AUTH_URL
@@ -53,13 +54,19 @@ class RegistrySettings:
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
     retry: RetryPolicy | None = None
+    allow_insecure_http: bool = False
 
 
 def open_registry(settings: RegistrySettings) -> Registry:
-    """The client for `settings.registry`: a static index registry or NGC's API. No network traffic yet."""
+    """The client for `settings.registry`: a static index registry or NGC's API. No network traffic yet;
+    addresses that would expose the API key are refused here (exit 2)."""
     client = HttpClient(settings.retry)
     if is_index_location(settings.registry):
+        check_address(settings.registry, "--registry", carries_key=False)  # an index never gets the key
         return IndexRegistry(settings.registry, client)
+    keyed = settings.api_key is not None
+    for flag, url in (("--registry", settings.registry), ("--auth-url", settings.auth_url)):
+        check_address(url, flag, carries_key=keyed, allow_insecure_http=settings.allow_insecure_http)
     return NgcRegistry(
         settings.registry, settings.auth_url, settings.org, settings.team, settings.api_key, client
     )

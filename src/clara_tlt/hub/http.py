@@ -8,6 +8,7 @@ header value is ever logged or put into an error message, so an API key cannot l
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from clara_tlt import __version__
-from clara_tlt.errors import DownloadError
+from clara_tlt.errors import DownloadError, UsageError
 
 log = logging.getLogger("clara_tlt.hub")
 T = TypeVar("T")
@@ -47,11 +48,40 @@ class HttpStatusError(DownloadError):
 def redact(url: str) -> str:
     """`url` without any user:password part, for messages, logs and cache metadata."""
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def is_loopback(host: str | None) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1: traffic that never leaves this machine."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_address(url: str, flag: str, *, carries_key: bool, allow_insecure_http: bool = False) -> None:
+    """Refuse, before any traffic, an address holding a user name or password, and a plain `http://` address
+    of another machine when its requests carry the API key (or the token it buys): anyone on the network
+    path could read it. `flag` names the option the address came from."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" in parts.netloc:
+        raise UsageError(
+            f"{flag} {redact(url)!r}: the address holds a user name or password (USER:PASSWORD@), which "
+            "ends up in shell history, `ps` and logs; give the address without it and pass the API key with -k "
+            "or NGC_API_KEY"
+        )
+    if carries_key and parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise UsageError(
+            f"{flag} {url!r}: refusing to send the API key over plain http:// to {parts.hostname}, where anyone "
+            "on the network path can read it; use https://, or add --allow-insecure-http if you trust every "
+            "network between here and that host"
+        )
 
 
 @dataclass(frozen=True)
