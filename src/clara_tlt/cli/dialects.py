@@ -37,11 +37,14 @@ def load_tlt(config: str, variables: dict[str, Any], set_items: tuple[str, ...])
     return load_config(config, variables=given, overrides=parse_overrides(set_items))
 
 
-def dry_run(config: ResolvedConfig, *, as_json: bool, default_data_list_key: str) -> None:
-    """Build every component and check every datalist file, then print the plan (raises on the first problem)."""
+def dry_run(
+    config: ResolvedConfig, *, as_json: bool, default_data_list_key: str, facts: dict[str, Any] | None = None
+) -> None:
+    """Build every component and check every datalist file, then print the plan (raises on the first problem);
+    `facts`: what the command's own checks found (train: the model folder), added to the plan."""
     from clara_tlt.engines.workflow import build_workflow
 
-    plan = build_workflow(config, default_data_list_key=default_data_list_key).describe()
+    plan = build_workflow(config, default_data_list_key=default_data_list_key).describe() | (facts or {})
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 
