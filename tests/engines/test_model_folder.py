@@ -57,6 +57,20 @@ def test_a_model_folder_that_is_a_file_is_named_with_its_flag_before_any_work(un
         assert "MMAR_CKPT_DIR" in output and "Traceback" not in output
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_read_only_model_folder_is_named_with_its_flag(unet_mmar: Path, tmp_path: Path) -> None:
+    locked_parent = tmp_path / "read_only"
+    locked_parent.mkdir(mode=0o500)
+    try:
+        for extra in ((), ("--dry-run",)):
+            code, output = run(
+                *command(unet_mmar, "--set", f"MMAR_CKPT_DIR={locked_parent / 'models'}", *extra)
+            )
+            assert code == 2 and f"{locked_parent} is not writable" in output and "MMAR_CKPT_DIR" in output
+    finally:
+        locked_parent.chmod(0o700)
+
+
 KILL_AFTER_FIRST_MODEL = """
 from pathlib import Path
 
