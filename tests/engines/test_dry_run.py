@@ -6,7 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.test_cli import invoke
+import pytest
+import torch
+
+from clara_tlt.cli.train import tlt_command
+from clara_tlt.config import load_config
+from tests.test_cli import invoke, invoke_streams
 
 
 def dry_run(mmar: Path, *sets: str) -> tuple[int, str]:
@@ -70,3 +75,56 @@ def test_an_empty_list_is_no_input(unet_mmar: Path, tmp_path: Path) -> None:
     datalist.write_text(json.dumps(entries))
     code, output = dry_run(unet_mmar)
     assert code == 4 and "the list 'validation'" in output and "is empty" in output
+
+
+BAD_GLOBALS = [
+    ("epochs=0", "epochs: must be a whole number ≥ 1, got 0"),
+    ("epochs=2.5", "epochs: must be a whole number ≥ 1, got 2.5"),
+    ("epochs=ten", "epochs: must be a whole number ≥ 1, got 'ten'"),
+    ("use_amp=yes", "use_amp: must be true or false, got 'yes'"),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), BAD_GLOBALS)
+def test_a_global_the_real_run_refuses_is_refused_by_the_dry_run_in_both_dialects(
+    unet_mmar: Path, tmp_path: Path, setting: str, message: str
+) -> None:
+    code, output = dry_run(unet_mmar, setting)
+    assert (code, output) == (3, f"Error: config/config_train.json: {message}\n")
+    assert invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", setting) == (
+        code,
+        output,
+    )
+    env = json.loads((unet_mmar / "config" / "environment.json").read_text())
+    config = unet_mmar / "config" / "config_train.json"
+    tlt = ["segmentation", "-e", str(config), "-d", env["DATASET_JSON"], "-r", str(tmp_path / "out")]
+    code, _, stderr = invoke_streams(*tlt, "--set", setting, "--dry-run", command=tlt_command)
+    assert code == 3 and f"{config}: {message}" in stderr
+    assert (
+        not (unet_mmar / "models").exists() and not (tmp_path / "out").exists()
+    )  # the dry run wrote nothing
+
+
+def test_the_dry_run_judges_the_model_folder_as_the_real_run_does(unet_mmar: Path) -> None:
+    models = unet_mmar / "models"
+    models.mkdir()
+    resolved = load_config(
+        "config/config_train.json", environment_path="config/environment.json", mmar_root=unet_mmar
+    ).data
+    state = {"trainer": {"epoch": 1}, "train_conf": resolved}
+    torch.save(state, models / "train_state.pt")
+    code, output = dry_run(unet_mmar)
+    assert code == 0 and "the run resumes from train_state.pt (1 of 3 epoch(s) done)" in output, output
+
+    torch.save(state | {"train_conf": resolved | {"learning_rate": 0.5}}, models / "train_state.pt")
+    code, output = dry_run(unet_mmar)  # a state of a run under another learning rate
+    assert code == 3 and "differing keys:\n  learning_rate: 0.5 → 0.01\n" in output, output
+    assert invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json") == (code, output)
+
+    (models / "train_state.pt").unlink()
+    (models / "model.pt").write_bytes(b"another run's model")
+    code, output = dry_run(unet_mmar)
+    assert code == 2 and "no train_state.pt to resume from; add --force" in output, output
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "-f", "--dry-run")
+    assert code == 0 and "the run starts over, removing the earlier run's model.pt" in output, output
+    assert (models / "model.pt").read_bytes() == b"another run's model"

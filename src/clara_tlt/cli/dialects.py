@@ -54,16 +54,22 @@ Preflight = Callable[[ResolvedConfig, Any], object]  # a command's own checks on
 
 
 def dry_run(
-    config: ResolvedConfig, *, as_json: bool, default_data_list_key: str, preflight: Preflight | None = None
+    config: ResolvedConfig,
+    *,
+    as_json: bool,
+    default_data_list_key: str,
+    preflight: Preflight | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> None:
     """Build every component and check every datalist file (and run the command's `preflight`, the checks its
-    real run makes before any work), then print the plan (raises on the first problem)."""
+    real run makes before any work), then print the plan (raises on the first problem); `facts`: what the
+    command's own checks found (train: the model folder), added to the plan."""
     from clara_tlt.engines.workflow import build_workflow
 
     workflow = build_workflow(config, default_data_list_key=default_data_list_key)
     if preflight is not None:
         preflight(config, workflow)
-    plan = workflow.describe()
+    plan = workflow.describe() | (facts or {})
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 

@@ -27,5 +27,9 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     lines += [f"  {c['key_path']:<28} {c['kind']:<15} {c['name']}" for c in plan["components"]]
     for d in plan["datalists"]:
         lines.append(f"Datalist {d['file']} [{d['key']}]: {d['entries']} entries, every file present.")
+    if "model_dir" in plan:
+        lines.append(
+            f"Model folder {plan['model_dir']}: writable, no training running in it; the run {plan['start']}."
+        )
     lines.append("Dry run: nothing was trained or written.")
     return lines

@@ -49,9 +49,14 @@ def run_training(
     hint: str,
     model_dir: str | None = None,
 ) -> None:
-    """`--dry-run`, or train and print the summary (train_summary.json) as JSON or one line per fact."""
+    """`--dry-run` (the real run's preflight, then every component and datalist file), or train and print the
+    summary (train_summary.json) as JSON or one line per fact."""
     if dry:
-        dry_run(config, as_json=as_json, default_data_list_key="training")
+        from clara_tlt.engines.preflight import preflight
+
+        resume = not no_resume
+        with preflight(config, model_dir=model_dir, resume=resume, force=force, command_hint=hint) as checked:
+            dry_run(config, as_json=as_json, default_data_list_key="training", facts=checked.describe())
         return
     from clara_tlt.engines.training import train
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -16,6 +17,7 @@ import torch.distributed as dist
 from clara_tlt.errors import UsageError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,22 @@ class Context:
         return self.rank == 0
 
 
-def setup(*, multi_gpu: bool, command_hint: str) -> Context:
-    """Join the torchrun job this process belongs to (if any) and pick the device.
+def check_launch(*, multi_gpu: bool, command_hint: str) -> None:
+    """`multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use:
+    `command_hint` is what follows torchrun's own flags (`-m clara_tlt train -m MMAR -c CONFIG`)."""
+    if multi_gpu and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        raise UsageError(
+            "multi_gpu is true but this process was not started by torchrun; run\n"
+            f"  torchrun --nproc_per_node=NUM_GPUS {command_hint}\n"
+            "or --set multi_gpu=false for one process"
+        )
 
-    `multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use:
-    `command_hint` is what follows torchrun's own flags (`-m clara_tlt train -m MMAR -c CONFIG`).
-    """
+
+def setup(*, multi_gpu: bool, command_hint: str) -> Context:
+    """Join the torchrun job this process belongs to (if any) and pick the device (see `check_launch`)."""
+    check_launch(multi_gpu=multi_gpu, command_hint=command_hint)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        if multi_gpu:
-            raise UsageError(
-                "multi_gpu is true but this process was not started by torchrun; run\n"
-                f"  torchrun --nproc_per_node=NUM_GPUS {command_hint}\n"
-                "or --set multi_gpu=false for one process"
-            )
         return Context(rank=0, world_size=1, device=_device(0))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(local_rank)
@@ -82,3 +86,12 @@ def broadcast_flag(flag: bool, context: Context) -> bool:
     value = torch.tensor([1.0 if flag else 0.0], device=context.device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def broadcast_from_main(value: T, context: Context) -> T:
+    """Rank 0's `value` on every rank (what rank 0 alone decided, e.g. to resume or start fresh)."""
+    if not context.distributed:
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0, device=context.device)
+    return holder[0]

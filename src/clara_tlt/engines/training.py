@@ -8,10 +8,12 @@ Rerunning on a model folder that holds `train_state.pt` resumes; `resume=False` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from torch import nn
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed, train_state
-from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, unwrap
+from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
 from clara_tlt.engines.distributed import Context
 from clara_tlt.engines.evaluation import evaluate, key_metric_name
 from clara_tlt.engines.handlers import (
@@ -34,14 +36,16 @@ from clara_tlt.engines.handlers import (
     Validation,
 )
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
+from clara_tlt.engines.model_folder import model_folder
 from clara_tlt.engines.options import Seeds, TrainOptions
+from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
 from clara_tlt.engines.trainer import Handler, Trainer, TrainSetup
 from clara_tlt.engines.workflow import Workflow, build_workflow
-from clara_tlt.errors import ClaraError, ConfigError, UsageError
+from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.metrics.base import names_without
 
 log = logging.getLogger(__name__)
-SUMMARY, RESOLVED_CONFIG = "train_summary.json", "train_config.json"
+RESOLVED_CONFIG = "train_config.json"
 NETWORK_SLOTS = ("train.model", "net_config", "model")  # Clara 3.x; TLT 1.x EA form; validation configs
 REQUIRED = ("loss", "optimizer", "image_pipeline")
 MEMORY_KEYS = (
@@ -60,23 +64,23 @@ def train(
     command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
 ) -> dict[str, Any]:
     """Train the model `config` describes; returns the summary also written to `train_summary.json`."""
-    options = TrainOptions.from_config(
-        config, model_dir=_model_dir(config, model_dir), resume=resume, force=force
-    )
+    checks = {"model_dir": model_dir, "resume": resume, "force": force, "command_hint": command_hint}
     context = distributed.setup(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
     workflow = None
     try:
-        _seed(options.seeds)
-        if options.use_tf32 is not None:  # Clara's use_tf32: TF32 matrix products on Ampere or newer GPUs
-            torch.backends.cuda.matmul.allow_tf32 = options.use_tf32
-            torch.backends.cudnn.allow_tf32 = options.use_tf32
-        shard = (context.rank, context.world_size) if context.distributed else None
-        workflow = build_workflow(config, default_data_list_key="training", shard=shard)
-        trainer = _trainer(workflow, options, context)
-        started = time.perf_counter()
-        first_iteration = trainer.state.iteration
-        trainer.fit()
-        return _summary(trainer, workflow, time.perf_counter() - started, first_iteration)
+        with _checked(config, context, checks) as checked:
+            options = checked.options
+            _seed(options.seeds)
+            if options.use_tf32 is not None:  # Clara's use_tf32: TF32 matrix products on Ampere or newer GPUs
+                torch.backends.cuda.matmul.allow_tf32 = options.use_tf32
+                torch.backends.cudnn.allow_tf32 = options.use_tf32
+            shard = (context.rank, context.world_size) if context.distributed else None
+            workflow = build_workflow(config, default_data_list_key="training", shard=shard)
+            trainer = _trainer(workflow, checked, context)
+            started = time.perf_counter()
+            first_iteration = trainer.state.iteration
+            trainer.fit()
+            return _summary(trainer, workflow, time.perf_counter() - started, first_iteration)
     except torch.cuda.OutOfMemoryError as exc:
         raise ClaraError(
             "out of GPU memory; lower " + ", ".join(MEMORY_KEYS) + " (with --set), or turn use_amp on"
@@ -90,14 +94,26 @@ def train(
         distributed.teardown(context)
 
 
-def _model_dir(config: ResolvedConfig, given: str | Path | None) -> Path:
-    """`-r` / the argument, else MMAR_CKPT_DIR, else the MMAR's `models/` folder."""
-    chosen = given or config.variables.get("MMAR_CKPT_DIR")
-    if not chosen:
-        if config.mmar_root is None:
-            raise UsageError("no model folder: give -r/--model_dir or set MMAR_CKPT_DIR in environment.json")
-        chosen = config.mmar_root / "models"
-    return Path(chosen)
+@contextlib.contextmanager
+def _checked(config: ResolvedConfig, context: Context, checks: dict[str, Any]) -> Iterator[Preflight]:
+    """Rank 0 runs the preflight, holds the model folder's lock for the whole run and clears what a killed run or
+    `--force` leaves; the other ranks follow its decision to resume (reading the same train_state.pt) or not."""
+    if context.is_main:
+        with preflight(config, hold_lock=True, **checks) as checked:
+            distributed.broadcast_from_main(checked.saved is not None, context)
+            for path in checked.folder.remove_incomplete():
+                log.info("Removed %s, left by a write that was cut short", path)
+            for path in checked.previous:  # --force: the earlier run goes
+                path.unlink()
+            yield checked
+        return
+    folder = model_folder(config, checks["model_dir"])
+    options = TrainOptions.from_config(
+        config, model_dir=folder.path, resume=checks["resume"], force=checks["force"]
+    )
+    resuming = distributed.broadcast_from_main(False, context)
+    saved = load_checkpoint(folder.path / STATE) if resuming else None
+    yield Preflight(options=options, folder=folder, saved=saved)
 
 
 def _seed(seeds: Seeds | None) -> None:
@@ -113,9 +129,12 @@ def _seed(seeds: Seeds | None) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def _trainer(workflow: Workflow, options: TrainOptions, context: Context) -> Trainer:
-    """Build the setup and the handlers, then fine-tune or resume as the model folder and options say."""
-    config = workflow.config
+def _trainer(workflow: Workflow, checked: Preflight, context: Context) -> Trainer:
+    """Build the setup and the handlers, then fine-tune or resume as the preflight decided.
+
+    A fresh start writes `train_state.pt` before anything else, so a crash at any later moment (even right
+    after the first `model.pt`) leaves a state that the same command resumes from."""
+    config, options = workflow.config, checked.options
     network = next((workflow.get(k) for k in NETWORK_SLOTS if workflow.get(k) is not None), None)
     missing = ["a network (train.model or net_config)"] if network is None else []
     missing += [f"train.{slot}" for slot in REQUIRED if workflow.get(f"train.{slot}") is None]
@@ -123,16 +142,13 @@ def _trainer(workflow: Workflow, options: TrainOptions, context: Context) -> Tra
         raise ConfigError(f"training needs {', '.join(missing)}", file=config.file, key_path="train")
     assert network is not None
     network = network.to(context.device)
-    fresh_start = _prepare_model_dir(options, context)
-    if fresh_start:
+    if checked.saved is None:
         _fine_tune(network, options)
     setup = _setup(workflow, network, options, context)
     handlers = _handlers(workflow, setup, options, context)
     trainer = Trainer(setup=setup, options=options, handlers=handlers)
-    if not fresh_start:
-        saved = load_checkpoint(options.model_dir / STATE)
-        train_state.check_same_config(saved.get("train_conf", {}), config.data, file=config.file)
-        train_state.restore(trainer, saved)
+    if checked.saved is not None:
+        train_state.restore(trainer, checked.saved)
         log.info(
             "Resuming from %s: %d epoch(s) and %d iteration(s) done",
             options.model_dir / STATE,
@@ -141,29 +157,9 @@ def _trainer(workflow: Workflow, options: TrainOptions, context: Context) -> Tra
         )
     if context.is_main:
         write_text_atomic(options.model_dir / RESOLVED_CONFIG, _json(config.data))
+        if checked.saved is None:
+            save_checkpoint(options.model_dir / STATE, train_state.capture(trainer, config.data))
     return trainer
-
-
-def _prepare_model_dir(options: TrainOptions, context: Context) -> bool:
-    """True to start fresh, False to resume; refuses to overwrite an earlier run without `force`."""
-    folder = options.model_dir
-    if options.resume and (folder / STATE).is_file():
-        return False
-    previous = [folder / name for name in (STATE, BEST, FINAL, SUMMARY) if (folder / name).is_file()]
-    if previous and not options.force:
-        raise UsageError(
-            f"{folder} holds an earlier run ({', '.join(p.name for p in previous)}); "
-            + (
-                "add --force to start over"
-                if not options.resume
-                else "it has no train_state.pt to resume from; add --force to start over"
-            )
-        )
-    if context.is_main:
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in previous:
-            path.unlink()
-    return True
 
 
 def _fine_tune(network: nn.Module, options: TrainOptions) -> None:

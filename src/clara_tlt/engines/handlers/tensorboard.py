@@ -30,7 +30,9 @@ class TensorBoard(Handler):
     def started(self, trainer: Trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.state.iteration or None)
+        # TensorBoard hides earlier events at steps ≥ purge_step: those a killed run logged past the state this
+        # run starts from (it logs them again); the state's own iteration was logged once and stays.
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.state.iteration + 1)
 
     def iteration_completed(self, trainer: Trainer) -> None:
         if self.interval and trainer.state.iteration % self.interval == 0:

@@ -1,0 +1,95 @@
+"""The checks a training makes before its first step: the real run and `--dry-run` call this one function.
+
+with preflight(config, model_dir="models", hold_lock=True) as checked:   # the real run (rank 0)
+    checked.options, checked.saved                                       # resume from `saved`, or start fresh
+with preflight(config) as checked:                                       # --dry-run: writes nothing
+    checked.describe()
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.engines import distributed, train_state
+from clara_tlt.engines.checkpoint import load_checkpoint
+from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
+from clara_tlt.engines.model_folder import ModelFolder, model_folder
+from clara_tlt.engines.options import TrainOptions
+from clara_tlt.errors import UsageError
+
+SUMMARY = "train_summary.json"
+EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fresh start
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks found: the options, the folder, and the state to resume from (None: a fresh start)."""
+
+    options: TrainOptions
+    folder: ModelFolder
+    saved: dict[str, Any] | None = None
+    previous: tuple[Path, ...] = ()  # the earlier run's files a fresh start removes (--force)
+
+    def describe(self) -> dict[str, Any]:
+        """The dry run's report of the model folder: where, and whether the run resumes or starts fresh."""
+        if self.saved is not None:
+            done = self.saved["trainer"]
+            start = f"resumes from {STATE} ({done['epoch']} of {self.options.epochs} epoch(s) done)"
+        elif self.previous:
+            start = "starts over, removing the earlier run's " + ", ".join(p.name for p in self.previous)
+        else:
+            start = "starts fresh"
+        return {"model_dir": str(self.folder.path), "start": start}
+
+
+@contextlib.contextmanager
+def preflight(
+    config: ResolvedConfig,
+    *,
+    model_dir: str | Path | None = None,
+    resume: bool = True,
+    force: bool = False,
+    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
+    hold_lock: bool = False,
+) -> Iterator[Preflight]:
+    """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), `multi_gpu` outside
+    torchrun (exit 2), the model folder writable (exit 2 naming -r or MMAR_CKPT_DIR), no other training in it
+    (exit 2 naming it), and the earlier run there: a state to resume under the same config (else exit 3 with
+    the differing keys) or files that only `--force` replaces (exit 2).
+
+    `hold_lock` (the real run): hold the folder's lock while the block runs. Without it nothing is written.
+    """
+    folder = model_folder(config, model_dir)
+    options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
+    distributed.check_launch(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    folder.check_writable()
+    with folder.lock(hold=hold_lock):
+        saved, previous = _earlier_run(options, config)
+        yield Preflight(options=options, folder=folder, saved=saved, previous=previous)
+
+
+def _earlier_run(
+    options: TrainOptions, config: ResolvedConfig
+) -> tuple[dict[str, Any] | None, tuple[Path, ...]]:
+    """(the state to resume from, None) or (None, the earlier run's files that a fresh start removes)."""
+    folder = options.model_dir
+    if options.resume and (folder / STATE).is_file():
+        saved = load_checkpoint(folder / STATE)
+        train_state.check_same_config(saved.get("train_conf", {}), config.data, file=config.file)
+        return saved, ()
+    previous = tuple(folder / name for name in EARLIER_RUN if (folder / name).is_file())
+    if previous and not options.force:
+        raise UsageError(
+            f"{folder} holds an earlier run ({', '.join(p.name for p in previous)}); "
+            + (
+                "add --force to start over"
+                if not options.resume
+                else "it has no train_state.pt to resume from; add --force to start over"
+            )
+        )
+    return None, previous
