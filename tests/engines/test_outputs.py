@@ -98,7 +98,7 @@ def test_infer_writes_its_own_folder_and_leaves_evaluates_alone(
     assert (chosen / "case_003" / "case_003_model.nii.gz").is_file()
 
 
-def _deny_writes_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def deny_writes_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As a read-only folder looks to a user who is not root (the tests run as root, where chmod blocks nothing)."""
     real = os.access
     monkeypatch.setattr(
@@ -122,7 +122,7 @@ def test_bad_output_folder_is_a_usage_error_naming_the_flag_before_any_work(
     ]
     if problem == "not writable":
         (tmp_path / "ro").mkdir()
-        _deny_writes_in(tmp_path / "ro", monkeypatch)
+        deny_writes_in(tmp_path / "ro", monkeypatch)
     expected = {
         "a file": "is a file, not a folder",
         "under a file": "is a file, so the output folder cannot be created there",

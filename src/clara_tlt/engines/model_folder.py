@@ -1,7 +1,6 @@
 """The model folder a training writes: where it is, whether it can be written, and one training at a time.
 
     folder = model_folder(config, given=None)      # -r / model_dir, else MMAR_CKPT_DIR, else MMAR/models
-    folder.check_writable()                         # exit 2 naming the flag or variable, writing nothing
     with folder.lock(hold=True):                    # exit 2 naming the running training (pid, host, since)
         ...
 
@@ -13,7 +12,6 @@ file conflicts even within one process.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -41,16 +39,6 @@ class ModelFolder:
 
     path: Path
     source: str
-
-    def check_writable(self) -> None:
-        """Exit 2 when the folder, or the nearest folder above it that exists, cannot be written; writes nothing."""
-        existing = self.path
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            self._refuse(f"{existing} is a file, not a folder")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            self._refuse(f"{existing} is not writable ({os.strerror(errno.EACCES).lower()})")
 
     @contextlib.contextmanager
     def lock(self, *, hold: bool) -> Iterator[None]:

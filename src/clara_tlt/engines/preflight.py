@@ -21,6 +21,7 @@ from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import ModelFolder, model_folder
 from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import UsageError
+from clara_tlt.outputs import check_output_folder
 
 SUMMARY = "train_summary.json"
 EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fresh start
@@ -67,7 +68,7 @@ def preflight(
     folder = model_folder(config, model_dir)
     options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
     distributed.check_launch(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
-    folder.check_writable()
+    check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)
         yield Preflight(options=options, folder=folder, saved=saved, previous=previous)
