@@ -23,7 +23,7 @@ from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
 from clara_tlt.data.checks import check_entries, loaded_fields
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.engines.checkpoint import network_inject
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, NoInputError
 
 
 @dataclass
@@ -317,11 +317,18 @@ def _datalists(workflow: Workflow, default_key: str) -> list[DatalistUse]:
     if not uses and config.variables.get("DATASET_JSON"):
         key = config.variables.get("DATA_LIST_KEY") or default_key
         uses.append(("", config.variables["DATASET_JSON"], key, config.variables.get("DATA_ROOT") or None))
-    result = []
+    result, problems = [], []
     for section, file, key, base_dir in uses:
         entries = load_datalist(file, key, base_dir=base_dir)
         loader = child(section, "pre_transforms")
         fields = loaded_fields(workflow.get(loader) or [])
-        check_entries(entries, fields, datalist=str(file), key=key, config_file=config.file, loader=loader)
+        try:
+            check_entries(
+                entries, fields, datalist=str(file), key=key, config_file=config.file, loader=loader
+            )
+        except NoInputError as exc:  # every list's problems at once
+            problems.append(str(exc))
         result.append(DatalistUse(file, key, str(base_dir or Path(file).parent), entries))
+    if problems:
+        raise NoInputError("\n".join(problems))
     return result

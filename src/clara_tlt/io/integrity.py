@@ -26,6 +26,8 @@ from clara_tlt.errors import ImageReadError
 from clara_tlt.io.volume import Volume
 
 READ_CHUNK_BYTES = 1 << 20
+GZIP_WBITS = 31  # the gzip wrapper: CRC-32 and ISIZE trailers checked by zlib
+ZLIB_OR_GZIP_WBITS = 47  # either wrapper, told apart by its header
 
 
 @dataclass(frozen=True)
@@ -75,22 +77,25 @@ def ends_early(path: Path, present: int, expected: int) -> ImageReadError:
     )
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def _file_chunks(path: Path, offset: int = 0) -> Iterator[bytes]:
     with path.open("rb") as handle:
+        handle.seek(offset)
         while data := handle.read(READ_CHUNK_BYTES):
             yield data
 
 
-def gzip_chunks(path: Path) -> Iterator[bytes]:
+def gzip_chunks(path: Path, offset: int = 0, *, wbits: int = GZIP_WBITS) -> Iterator[bytes]:
     """Uncompressed chunks of a gzip file of one or more members, every CRC and length trailer checked.
 
-    Raises ImageReadError when the stream ends inside a member or a trailer does not match. Zero bytes after
-    the last member are allowed (some tools pad), as Python's gzip module allows them.
+    The stream starts `offset` bytes into the file (a MetaImage or NRRD header comes first); `wbits`
+    ZLIB_OR_GZIP_WBITS reads zlib streams too (MetaImage's), their Adler-32 trailer checked. Raises
+    ImageReadError when the stream ends inside a member or a trailer does not match. Zero bytes after the last
+    member are allowed (some tools pad), as Python's gzip module allows them.
     """
-    decompressor = zlib.decompressobj(31)  # wbits 31: gzip wrapper, CRC32 and ISIZE checked by zlib
+    decompressor = zlib.decompressobj(wbits)
     member_open = False
     try:
-        for data in _file_chunks(path):
+        for data in _file_chunks(path, offset):
             while data:
                 if not member_open:
                     data = data.lstrip(b"\x00")
@@ -101,7 +106,7 @@ def gzip_chunks(path: Path) -> Iterator[bytes]:
                 data = b""
                 if decompressor.eof:
                     data, member_open = decompressor.unused_data, False
-                    decompressor = zlib.decompressobj(31)
+                    decompressor = zlib.decompressobj(wbits)
     except zlib.error as exc:
         raise ImageReadError(
             f"{path}: the compressed data is damaged ({exc}); re-copy or re-export the file"
