@@ -44,10 +44,11 @@ def check_entries(
     key: str,
     config_file: str,
     loader: str,
+    compare_grids: bool = True,
 ) -> None:
-    """Raise `NoInputError` (exit 4) for an empty list, files that cannot be read whole, or an image and its
-    label on different grids; `ConfigError` (exit 3) when the loader at key path `loader` of `config_file`
-    reads a field the entries lack. Every problem is reported at once, every bad file named."""
+    """Raise `NoInputError` (exit 4) for an empty list, files that cannot be read whole, or (`compare_grids`)
+    an image and its label on different grids; `ConfigError` (exit 3) when the loader at key path `loader` of
+    `config_file` reads a field the entries lack. Every problem is reported at once, every bad file named."""
     if not entries:
         raise NoInputError(
             f"{datalist}: the list '{key}' is empty; add entries or choose another DATA_LIST_KEY"
@@ -79,7 +80,7 @@ def check_entries(
         for (index, field, _), result in zip(files, results, strict=True)
         if isinstance(result, str)
     ]
-    mismatched = _grid_mismatches(files, results, key=key)
+    mismatched = _grid_mismatches(files, results, key=key) if compare_grids else []
     problems = []
     if unreadable:
         problems.append(
@@ -131,3 +132,18 @@ def _grid_mismatches(
 def _first(lines: list[str], shown: int = 20) -> str:
     more = f"\n  … and {len(lines) - shown} more" if len(lines) > shown else ""
     return "\n".join(lines[:shown]) + more
+
+
+CLASS_ARGS = ("num_classes", "out_channels")  # Clara's networks, MONAI's
+
+
+def network_classes(config: dict[str, Any]) -> int | None:
+    """The classes the training network tells apart (`train.model` / `net_config` args `num_classes`, MONAI's
+    `out_channels`); None when the config does not say. A one-channel (sigmoid) output tells 2 apart."""
+    spec = (config.get("train") or {}).get("model") or config.get("net_config")
+    args = spec.get("args", spec) if isinstance(spec, dict) else None
+    for name in CLASS_ARGS:
+        value = args.get(name) if isinstance(args, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return max(value, 2)
+    return None

@@ -20,7 +20,7 @@ from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
 from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
-from clara_tlt.data.checks import check_entries, loaded_fields
+from clara_tlt.data.checks import check_entries, loaded_fields, network_classes
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.engines.checkpoint import network_inject
 from clara_tlt.errors import ConfigError, NoInputError
@@ -132,6 +132,8 @@ def build_workflow(
             errors += problems
             if built is None:
                 continue
+            if slot == "image_pipeline":
+                built.obj.label_classes = network_classes(config.data)
             if slot == "image_pipeline" and shard is not None:
                 built.obj.shard(*shard, pad=section == "train")
             batch_transforms = workflow.get(child(section, "batch_transforms"))
@@ -322,9 +324,15 @@ def _datalists(workflow: Workflow, default_key: str) -> list[DatalistUse]:
         entries = load_datalist(file, key, base_dir=base_dir)
         loader = child(section, "pre_transforms")
         fields = loaded_fields(workflow.get(loader) or [])
-        try:
+        try:  # grids are compared for training; evaluate fails a misfit case alone (exit 5)
             check_entries(
-                entries, fields, datalist=str(file), key=key, config_file=config.file, loader=loader
+                entries,
+                fields,
+                datalist=str(file),
+                key=key,
+                config_file=config.file,
+                loader=loader,
+                compare_grids=bool(section),
             )
         except NoInputError as exc:  # every list's problems at once
             problems.append(str(exc))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monai.data import MetaTensor
 
 from clara_tlt.components import register
 from clara_tlt.data.pipelines.base import ImagePipeline, Sample, check_channels
+from clara_tlt.errors import ImageReadError
 from clara_tlt.transforms.base import spatial_shape
 from clara_tlt.transforms.crop import crop, fitted_start
+from clara_tlt.transforms.labels import describe_values, label_values_outside
 
 
 @register("image_pipeline", "SegmentationImagePipeline")
@@ -26,6 +28,25 @@ class SegmentationImagePipeline(ImagePipeline):
 
     output_label_channels: int | None = None
     image_fields: Sequence[str] = ("image", "label")
+    labels_checked: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def check_volume(self, volume: Sample) -> None:
+        """ImageReadError naming the file and the values when a label holds values outside the network's
+        `label_classes` (checked once per file: the one-hot of the loss would fail without naming it)."""
+        label = volume.get("label")
+        if self.label_classes is None or not isinstance(label, MetaTensor):
+            return
+        source = str(label.meta.get("filename_or_obj", "label"))
+        if source in self.labels_checked:
+            return
+        outside = label_values_outside(label, self.label_classes)
+        if outside:
+            raise ImageReadError(
+                f"{source}: label value(s) {describe_values(outside)} outside the {self.label_classes} classes "
+                f"the network tells apart (0 to {self.label_classes - 1}); fix the label file, or give the "
+                "network as many classes as the labels have values (num_classes / out_channels)"
+            )
+        self.labels_checked.add(source)
 
     def finish(self, sample: Sample) -> Sample:
         """Check the channels of image and label; bring image fields to `output_crop_size` (zero pad / centre
