@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 
 from clara_tlt.errors import ImageReadError
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.grid import Grid
+from clara_tlt.io.integrity import nifti_layout
 from clara_tlt.io.whole import check_whole
 from clara_tlt.synthetic.dicom import write_dicom_series
 from tests.io.conftest import damage
@@ -105,3 +107,21 @@ def test_grids_match_within_the_documented_tolerances_only() -> None:
     assert base.mismatch(Grid(base.size, base.spacing, (0, 0, 0.01), base.direction)) == "origin differs"
     tilted = (1, 0, 0, 0, 0.9998, 0.02, 0, -0.02, 0.9998)
     assert base.mismatch(Grid(base.size, base.spacing, base.origin, tilted)) == "direction differs"
+
+
+@pytest.mark.parametrize("kind", ["nifti1", "nifti2", "big-endian", "scaled", "extension"])
+def test_the_fast_nifti_header_read_agrees_with_nibabel(tmp_path: Path, kind: str) -> None:
+    array = np.arange(60, dtype=">i2" if kind == "big-endian" else np.int16).reshape(3, 4, 5)
+    affine = np.array([[0, -0.8, 0, 10], [0.9, 0, 0, -4], [0, 0, 2.5, 7], [0, 0, 0, 1]])
+    image = (nib.Nifti2Image if kind == "nifti2" else nib.Nifti1Image)(array, affine)
+    if kind == "scaled":
+        image.header.set_slope_inter(2.0, 1.0)
+    if kind == "extension":
+        image.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"made by a test"))
+    path = tmp_path / "x.nii.gz"
+    nib.save(image, path)
+    layout, loaded = nifti_layout(path), nib.load(path)
+    assert layout is not None
+    proxy = loaded.dataobj
+    assert (layout.offset, layout.shape, layout.dtype) == (proxy.offset, proxy.shape, proxy.dtype)
+    assert layout.scaled == (kind == "scaled") and np.allclose(layout.affine, loaded.affine)

@@ -23,7 +23,8 @@ from clara_tlt.errors import ImageReadError
 from clara_tlt.io.arrays import array_suffix
 from clara_tlt.io.grid import Grid, spatial_grid
 from clara_tlt.io.image import ITK_SUFFIXES, NIFTI_SUFFIXES, NO_GEOMETRY_SUFFIXES, NUMPY_SUFFIXES, itk_reason
-from clara_tlt.io.integrity import ZLIB_OR_GZIP_WBITS, gzip_chunks, refuse_nonfinite, scan_nifti
+from clara_tlt.io.integrity import ZLIB_OR_GZIP_WBITS, gzip_chunks, nifti_layout, refuse_nonfinite, scan_nifti
+from clara_tlt.io.volume import lps_geometry
 
 HEADER_BYTES = 1 << 16  # MetaImage and NRRD headers are text well under this
 
@@ -42,6 +43,8 @@ def check_whole(path: str | Path) -> Grid | None:
     if not path.is_file():
         raise ImageReadError(f"{path}: does not exist")
     suffix = array_suffix(path)
+    if suffix in NIFTI_SUFFIXES:
+        return _nifti_grid(path)
     if suffix in ITK_SUFFIXES:
         return _itk_grid(path, suffix)
     if suffix in NO_GEOMETRY_SUFFIXES:
@@ -53,6 +56,25 @@ def check_whole(path: str | Path) -> Grid | None:
     if looks_like_dicom(path):
         return dicom_file_grid(path)
     raise ImageReadError(f"{path}: not an image format clara-tlt reads (unknown suffix)")
+
+
+def _nifti_grid(path: Path) -> Grid:
+    """A NIfTI's grid from nibabel's header read (sform, else qform, as ITK chooses; ITK's own header read of a
+    `.nii.gz` costs a decompression), after `scan_nifti`; ITK's reader reports a header nibabel refuses."""
+    layout = nifti_layout(path)
+    nonfinite = scan_nifti(path, layout)
+    if nonfinite:
+        raise refuse_nonfinite(nonfinite, path)
+    if layout is None:
+        return _itk_grid(path, ".nii")
+    spacing, origin, direction = lps_geometry(layout.affine)
+    kept = min(len(layout.shape), 3)
+    return Grid(
+        layout.shape[:kept],
+        spacing[:kept],
+        origin[:kept],
+        tuple(float(v) for v in direction[:kept, :kept].ravel()),
+    )
 
 
 def _itk_grid(path: Path, suffix: str) -> Grid:
