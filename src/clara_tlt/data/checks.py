@@ -81,6 +81,12 @@ def check_entries(
         if isinstance(result, str)
     ]
     mismatched = _grid_mismatches(files, results, key=key) if compare_grids else []
+    if unreadable or mismatched:
+        raise NoInputError(f"{datalist}: " + _problems(unreadable, mismatched))
+
+
+def _problems(unreadable: list[str], mismatched: list[str]) -> str:
+    """The message listing every unreadable file and every image/label grid mismatch, each with its fix."""
     problems = []
     if unreadable:
         problems.append(
@@ -94,8 +100,7 @@ def check_entries(
             f"{DIRECTION_TOLERANCE:g}):\n" + "\n".join(mismatched) + "\n"
             "Resample the label onto its image's grid (or correct the header that is wrong), or remove the entries"
         )
-    if problems:
-        raise NoInputError(f"{datalist}: " + "\n".join(problems))
+    return "\n".join(problems)
 
 
 def _inspect(path: str) -> Grid | str | None:
