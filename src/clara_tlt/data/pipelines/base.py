@@ -172,9 +172,6 @@ class ImagePipeline:
         """One sample from the random tail → its output form (size, layout); as it is here."""
         return sample
 
-    def check_volume(self, volume: Sample) -> None:
-        """Refuse a volume whose values the training cannot use (a segmentation label's); nothing here."""
-
     def volume_count(self) -> int:
         """Volumes per epoch."""
         return len(self.entries)
@@ -220,7 +217,6 @@ class ImagePipeline:
         """Run the random tail over each volume; batches stack samples (tensors gain a leading `N` axis)."""
         pending: list[Sample] = []
         for volume in self.volumes():
-            self.check_volume(volume)
             result = apply_chain(self.tail, volume)
             samples = [self.finish(s) for s in (result if isinstance(result, list) else [result])]
             if self.one_volume_per_batch():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
+import torch
 from monai.data import MetaTensor
 
 from clara_tlt.components import register
@@ -28,31 +30,27 @@ class SegmentationImagePipeline(ImagePipeline):
 
     output_label_channels: int | None = None
     image_fields: Sequence[str] = ("image", "label")
-    labels_checked: set[str] = field(default_factory=set, init=False, repr=False)
 
-    def check_volume(self, volume: Sample) -> None:
-        """ImageReadError naming the file and the values when a label holds values outside the network's
-        `label_classes` (checked once per file: the one-hot of the loss would fail without naming it)."""
-        label = volume.get("label")
-        if self.label_classes is None or not isinstance(label, MetaTensor):
-            return
-        source = str(label.meta.get("filename_or_obj", "label"))
-        if source in self.labels_checked:
+    def check_label_values(self, label: Any) -> None:
+        """ImageReadError naming the file and the values when a sample's label holds values outside the
+        network's `label_classes` (the loss's one-hot would fail on them without naming either)."""
+        if self.label_classes is None or not isinstance(label, torch.Tensor):
             return
         outside = label_values_outside(label, self.label_classes)
         if outside:
+            source = getattr(label, "meta", {}).get("filename_or_obj", "a label")
             raise ImageReadError(
                 f"{source}: label value(s) {describe_values(outside)} outside the {self.label_classes} classes "
                 f"the network tells apart (0 to {self.label_classes - 1}); fix the label file, or give the "
                 "network as many classes as the labels have values (num_classes / out_channels)"
             )
-        self.labels_checked.add(source)
 
     def finish(self, sample: Sample) -> Sample:
         """Check the channels of image and label; bring image fields to `output_crop_size` (zero pad / centre
         crop)."""
         check_channels("image", sample.get("image"), axis=0, wanted=self.output_image_channels)
         check_channels("label", sample.get("label"), axis=0, wanted=self.output_label_channels)
+        self.check_label_values(sample.get("label"))
         size_given = self.output_crop_size
         if not size_given or all(s <= 0 for s in size_given):
             return sample
