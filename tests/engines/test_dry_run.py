@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,7 +52,7 @@ def test_an_unreadable_image_is_named_before_any_work(unet_mmar: Path, tmp_path:
     broken.write_bytes(b"not a NIfTI file at all")
     code, output = dry_run(unet_mmar)
     assert code == 4, output
-    assert f"training[1].image: {broken}: unreadable" in output
+    assert f"training[1].image: {broken}: the compressed data is damaged" in output
     code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json")
     assert code == 4 and str(broken) in output
     assert not (unet_mmar / "models" / "train_state.pt").exists()
@@ -128,3 +129,45 @@ def test_the_dry_run_judges_the_model_folder_as_the_real_run_does(unet_mmar: Pat
     code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "-f", "--dry-run")
     assert code == 0 and "the run starts over, removing the earlier run's model.pt" in output, output
     assert (models / "model.pt").read_bytes() == b"another run's model"
+
+
+def test_every_truncated_image_is_listed_by_the_dry_run_and_the_real_run(
+    unet_mmar: Path, tmp_path: Path
+) -> None:
+    datalist = copy_data(unet_mmar, tmp_path)
+    entries = json.loads(datalist.read_text())
+    cut = [
+        datalist.parent / entries["training"][0]["image"],
+        datalist.parent / entries["validation"][1]["label"],
+    ]
+    for path in cut:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) - 200])  # the header and most voxels are there: ITK reads it today
+    code, output = dry_run(unet_mmar)
+    assert code == 4, output
+    assert f"training[0].image: {cut[0]}: the compressed stream ends early" in output
+    assert f"validation[1].label: {cut[1]}: the compressed stream ends early" in output
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json")
+    assert code == 4 and str(cut[0]) in output and str(cut[1]) in output
+    assert not (unet_mmar / "models" / "model.pt").exists()
+
+
+def test_a_label_on_another_grid_stops_the_dry_run_and_the_real_run(unet_mmar: Path, tmp_path: Path) -> None:
+    import nibabel as nib
+
+    datalist = copy_data(unet_mmar, tmp_path)
+    entries = json.loads(datalist.read_text())
+    label = datalist.parent / entries["training"][1]["label"]
+    loaded = nib.load(label)
+    affine = loaded.affine.copy()
+    affine[2, 3] += 4.0  # the label lies 4 mm further along z
+    nib.save(nib.Nifti1Image(np.asarray(loaded.dataobj), affine), label)
+    for command in (
+        dry_run(unet_mmar),
+        invoke("train", "-m", str(unet_mmar), "-c", "config/config_train.json"),
+    ):
+        code, output = command
+        assert code == 4, output
+        assert "training[1]: origin differs" in output
+        assert str(datalist.parent / entries["training"][1]["image"]) in output and str(label) in output
+    assert not (unet_mmar / "models" / "model.pt").exists()

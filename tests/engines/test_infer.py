@@ -201,19 +201,24 @@ def test_checkpoint_torchscript_and_onnx_give_the_same_labels(trained_mmar: Path
 def test_a_corrupt_case_fails_alone_with_exit_5(trained_mmar: Path, tmp_path: Path) -> None:
     env = json.loads((trained_mmar / "config" / "environment.json").read_text())
     images = Path(env["DATASET_JSON"]).parent / "imagesTr"
-    # a header that passes the up-front datalist check, voxels cut short: the case fails when it is read
-    whole = (images / "case_002.nii.gz").read_bytes()
-    (tmp_path / "broken.nii.gz").write_bytes(whole[: len(whole) // 2])
+    # a file that passes the up-front datalist check (read whole; a MetaImage's voxels are not scanned), with a
+    # NaN voxel: the case fails when it is read
+    from clara_tlt.io import read_image, write_image
+
+    volume = read_image(images / "case_002.nii.gz")
+    volume.array = volume.array.astype("float32")
+    volume.array[1, 2, 3] = float("nan")
+    write_image(volume, tmp_path / "broken.mha")
     entries = [
         {"image": str(images / "case_002.nii.gz")},
-        {"image": str(tmp_path / "broken.nii.gz")},
+        {"image": str(tmp_path / "broken.mha")},
         {"image": str(images / "case_003.nii.gz")},
     ]
     data_file = write_json(tmp_path / "datalist.json", {"validation": entries})
     code, stdout, stderr = tlt_run(trained_mmar, data_file, tmp_path / "out")
     assert code == 5, stderr
     assert "Inferred 2 case(s)" in stdout
-    assert "1 of 3 case(s) failed" in stderr and "broken.nii.gz: read" in stderr
+    assert "1 of 3 case(s) failed" in stderr and "broken.mha: read" in stderr
     for case in ("case_002", "case_003"):
         assert (tmp_path / "out" / case / f"{case}_model.nii.gz").is_file()
     assert not (tmp_path / "out" / "broken").exists()

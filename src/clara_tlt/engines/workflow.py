@@ -20,10 +20,10 @@ from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
 from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
-from clara_tlt.data.checks import check_entries, loaded_fields
+from clara_tlt.data.checks import check_entries, loaded_fields, network_classes
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.engines.checkpoint import network_inject
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, NoInputError
 
 
 @dataclass
@@ -132,6 +132,8 @@ def build_workflow(
             errors += problems
             if built is None:
                 continue
+            if slot == "image_pipeline":
+                built.obj.label_classes = network_classes(config.data)
             if slot == "image_pipeline" and shard is not None:
                 built.obj.shard(*shard, pad=section == "train")
             batch_transforms = workflow.get(child(section, "batch_transforms"))
@@ -317,11 +319,24 @@ def _datalists(workflow: Workflow, default_key: str) -> list[DatalistUse]:
     if not uses and config.variables.get("DATASET_JSON"):
         key = config.variables.get("DATA_LIST_KEY") or default_key
         uses.append(("", config.variables["DATASET_JSON"], key, config.variables.get("DATA_ROOT") or None))
-    result = []
+    result, problems = [], []
     for section, file, key, base_dir in uses:
         entries = load_datalist(file, key, base_dir=base_dir)
         loader = child(section, "pre_transforms")
         fields = loaded_fields(workflow.get(loader) or [])
-        check_entries(entries, fields, datalist=str(file), key=key, config_file=config.file, loader=loader)
+        try:  # grids are compared for training; evaluate fails a misfit case alone (exit 5)
+            check_entries(
+                entries,
+                fields,
+                datalist=str(file),
+                key=key,
+                config_file=config.file,
+                loader=loader,
+                compare_grids=bool(section),
+            )
+        except NoInputError as exc:  # every list's problems at once
+            problems.append(str(exc))
         result.append(DatalistUse(file, key, str(base_dir or Path(file).parent), entries))
+    if problems:
+        raise NoInputError("\n".join(problems))
     return result

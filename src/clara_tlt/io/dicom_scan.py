@@ -24,6 +24,7 @@ from clara_tlt.io.dicom_files import find_dicom_files, has_pixels, skip_reason, 
 
 # Series metadata carried into sidecars: acquisition facts only, never patient or operator identifiers, and no
 # UIDs (de-identification profiles replace them; they can link a volume back to its patient).
+UNDEFINED_LENGTH = 0xFFFFFFFF  # encapsulated pixel data: frames end with a delimiter, not a length
 PUBLIC_TAGS = (
     "Modality",
     "SeriesDescription",
@@ -197,10 +198,31 @@ def image_slices(path: str, ds: Dataset) -> list[SliceInfo]:
     """The planes of an image dataset; ValueError says why it is damaged (no pixel data, no geometry)."""
     if not has_pixels(ds):
         raise ValueError("its pixel data is missing (file cut short?)")
+    short = _short_pixel_data(path, ds)
+    if short:
+        raise ValueError(short)
     try:
         return slices_of(path, ds)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"cannot place this image in space: {exc}") from exc
+
+
+def _short_pixel_data(path: str, ds: Dataset) -> str | None:
+    """Why pixel data of a defined length is cut short (fewer bytes in the file than its length says), from the
+    header read alone; None when they are all there or the length is undefined (encapsulated frames)."""
+    element = ds.get_item("PixelData", keep_deferred=True)
+    if not isinstance(element, RawDataElement) or element.length == UNDEFINED_LENGTH:
+        return None
+    if element.value is not None:
+        present = len(element.value)
+    else:  # deferred: the bytes lie in the file from value_tell on
+        present = max(Path(path).stat().st_size - element.value_tell, 0)
+    if present >= element.length:
+        return None
+    return (
+        f"cannot decode pixel data (file truncated: {present} of its {element.length} pixel bytes); "
+        "re-copy or re-export it"
+    )
 
 
 def unreadable_reason(path: Path, exc: Exception) -> str:

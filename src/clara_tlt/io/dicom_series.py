@@ -6,9 +6,16 @@ import logging
 from pathlib import Path
 
 from clara_tlt.errors import ImageReadError, NoInputError
-from clara_tlt.io.dicom_geometry import select_slices, stack_geometry
+from clara_tlt.io.dicom_files import skip_reason
+from clara_tlt.io.dicom_geometry import StackGeometry, select_slices, stack_geometry
 from clara_tlt.io.dicom_pixels import decode_slices
-from clara_tlt.io.dicom_scan import DicomSeries, scan_dicom_folder
+from clara_tlt.io.dicom_scan import (
+    DicomSeries,
+    image_slices,
+    public_meta,
+    scan_dicom_folder,
+    unreadable_reason,
+)
 from clara_tlt.io.regularize import describe, regularize
 from clara_tlt.io.volume import Volume
 
@@ -23,23 +30,13 @@ def read_series(
     ImageReadError when a file of the series is damaged, or when whole slices seem to be missing and
     `interpolate_missing_slices` is not set; ValueError for other series that form no volume (mixed sizes).
     """
-    if series.damaged:
-        raise ImageReadError(damaged_message(series))
-    slices, notes = select_slices(series.slices)
-    geometry = stack_geometry(slices)
-    missing = geometry.describe_missing()
-    if missing and not interpolate_missing_slices:
-        raise ImageReadError(
-            f"{series.folders[0]}: {missing}; nothing was written. Find the missing files, or pass "
-            "--interpolate_missing_slices (read_image(..., interpolate_missing_slices=True)) to fill the gap "
-            "by interpolating its neighbours"
-        )
+    geometry, notes = series_stack(series, interpolate_missing_slices=interpolate_missing_slices)
     voxels = decode_slices(geometry.slices)
     meta = dict(series.meta, NumberOfSourceSlices=len(geometry.slices))
     notes = series.notes + notes
     if geometry.regular:
         spacing_x, spacing_y = geometry.pixel_spacing
-        spacing_z = geometry.slice_spacing if len(geometry.slices) > 1 else _single_slice_thickness(series)
+        spacing_z = geometry.slice_spacing if len(geometry.slices) > 1 else single_slice_thickness(series)
         return Volume(
             voxels,
             (spacing_x, spacing_y, spacing_z),
@@ -62,6 +59,25 @@ def read_series(
     )
 
 
+def series_stack(
+    series: DicomSeries, *, interpolate_missing_slices: bool = False
+) -> tuple[StackGeometry, list[str]]:
+    """The sorted stack a series forms and notes on slices left out, from headers alone: what `read_series`
+    decodes and the dry run checks. Raises as `read_series` does for damaged files and missing slices."""
+    if series.damaged:
+        raise ImageReadError(damaged_message(series))
+    slices, notes = select_slices(series.slices)
+    geometry = stack_geometry(slices)
+    missing = geometry.describe_missing()
+    if missing and not interpolate_missing_slices:
+        raise ImageReadError(
+            f"{series.folders[0]}: {missing}; nothing was written. Find the missing files, or pass "
+            "--interpolate_missing_slices (read_image(..., interpolate_missing_slices=True)) to fill the gap "
+            "by interpolating its neighbours"
+        )
+    return geometry, notes
+
+
 def damaged_message(series: DicomSeries) -> str:
     """Why a series with damaged files is refused, naming each file (the first ten)."""
     listed = "; ".join(f"{path}: {reason}" for path, reason in list(series.damaged.items())[:10])
@@ -72,7 +88,7 @@ def damaged_message(series: DicomSeries) -> str:
     )
 
 
-def _single_slice_thickness(series: DicomSeries) -> float:
+def single_slice_thickness(series: DicomSeries) -> float:
     """A lone slice has no gap to measure; like GDCM/ITK: SpacingBetweenSlices, else SliceThickness for CT, else 1."""
     keywords = (
         ("SpacingBetweenSlices", "SliceThickness")
@@ -90,6 +106,31 @@ def read_dicom_folder(
     folder: Path, *, label: bool = False, interpolate_missing_slices: bool = False
 ) -> Volume:
     """The one image series under `folder`; several series or none is an error naming what was found."""
+    series = the_series(folder)
+    return read_series(series, label=label, interpolate_missing_slices=interpolate_missing_slices)
+
+
+def file_series(path: Path) -> DicomSeries:
+    """The series one DICOM file forms on its own (headers read); ImageReadError when it is no image slice."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, defer_size="1 KB")
+    except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"{path}: {unreadable_reason(path, exc)}") from exc
+    reason = skip_reason(ds)
+    if reason:
+        raise ImageReadError(f"{path}: {reason}")
+    try:
+        planes = image_slices(str(path), ds)
+    except ValueError as exc:
+        raise ImageReadError(f"{path}: {exc}") from exc
+    return DicomSeries(str(ds.get("SeriesInstanceUID", path)), planes, public_meta(ds))
+
+
+def the_series(folder: Path) -> DicomSeries:
+    """The one image series under `folder` (headers read); several series or none is an error naming what was
+    found, and so is a damaged file beside the series that names another series."""
     scan = scan_dicom_folder(folder)
     if not scan.series:
         problems = "; ".join(f"{p}: {r}" for p, r in scan.unreadable.items()) or "no DICOM image files"
@@ -102,4 +143,4 @@ def read_dicom_folder(
         )
     if scan.unreadable:  # damaged files beside the series that name another series: still not a clean read
         raise ImageReadError(f"{folder}: " + "; ".join(f"{p}: {r}" for p, r in scan.unreadable.items()))
-    return read_series(scan.series[0], label=label, interpolate_missing_slices=interpolate_missing_slices)
+    return scan.series[0]

@@ -154,7 +154,7 @@ def _read_itk(path: Path, *, replace_nonfinite: float | None) -> list[Volume]:
         except RuntimeError as exc:
             if scan is not None:
                 scan.result()  # the more telling message when the file ends early
-            raise ImageReadError(f"{path}: cannot read: {_itk_reason(exc)}") from exc
+            raise ImageReadError(f"{path}: cannot read: {itk_reason(exc)}") from exc
         nonfinite = scan.result() if scan is not None else 0
     try:
         volumes = [Volume.from_sitk(channel) for channel in _channels(image)]
@@ -184,7 +184,7 @@ def _channels(image: sitk.Image) -> list[sitk.Image]:
     return [image]
 
 
-def _itk_reason(exc: RuntimeError) -> str:
+def itk_reason(exc: RuntimeError) -> str:
     """ITK's message without its source location, object address, or a stale errno (`Reason: No such file`)."""
     lines = [line.strip() for line in str(exc).strip().splitlines()]
     kept = [
@@ -198,24 +198,9 @@ def _itk_reason(exc: RuntimeError) -> str:
 
 
 def _read_dicom_file(path: Path, *, label: bool, interpolate_missing_slices: bool) -> Volume:
-    import pydicom
+    from clara_tlt.io.dicom_series import file_series, read_series
 
-    from clara_tlt.io.dicom_files import skip_reason
-    from clara_tlt.io.dicom_scan import DicomSeries, image_slices, public_meta, unreadable_reason
-    from clara_tlt.io.dicom_series import read_series
-
-    try:
-        ds = pydicom.dcmread(path, defer_size="1 KB")
-    except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"{path}: {unreadable_reason(path, exc)}") from exc
-    reason = skip_reason(ds)
-    if reason:
-        raise ImageReadError(f"{path}: {reason}")
-    try:
-        planes = image_slices(str(path), ds)
-    except ValueError as exc:
-        raise ImageReadError(f"{path}: {exc}") from exc
-    series = DicomSeries(str(ds.get("SeriesInstanceUID", path)), planes, public_meta(ds))
+    series = file_series(path)
     return read_series(series, label=label, interpolate_missing_slices=interpolate_missing_slices)
 
 

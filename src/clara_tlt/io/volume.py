@@ -70,15 +70,8 @@ class Volume:
         >>> Volume.from_affine(np.zeros((2, 3, 4)), np.diag([-0.5, -0.5, 2.0, 1.0])).spacing
         (0.5, 0.5, 2.0)
         """
-        if np.shape(affine) != (4, 4):
-            raise ValueError(f"a volume's affine is 4×4; got shape {np.shape(affine)}")
-        lps = _LPS_TO_RAS @ np.asarray(affine, dtype=np.float64)[:3]
-        spacing = np.linalg.norm(lps[:, :3], axis=0)
-        if not np.all(spacing > 0):
-            raise ValueError(f"the affine gives a voxel axis of zero length: {np.asarray(affine).tolist()}")
-        return cls(
-            array, spacing=tuple(spacing), origin=tuple(lps[:, 3]), direction=lps[:, :3] / spacing, **kwargs
-        )
+        spacing, origin, direction = lps_geometry(affine)
+        return cls(array, spacing=spacing, origin=origin, direction=direction, **kwargs)
 
     def index_to_physical(self, ijk: np.ndarray) -> np.ndarray:
         """Points `(N, 3)` of voxel indices `(i, j, k)` → LPS mm `(N, 3)`."""
@@ -105,3 +98,14 @@ class Volume:
             direction=np.array(image.GetDirection()).reshape(3, 3),
             **kwargs,
         )
+
+
+def lps_geometry(affine: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...], np.ndarray]:
+    """`(spacing, origin, direction)` in ITK's LPS terms of a RAS 4×4 voxel `(i, j, k)` → mm affine."""
+    if np.shape(affine) != (4, 4):
+        raise ValueError(f"a volume's affine is 4×4; got shape {np.shape(affine)}")
+    lps = _LPS_TO_RAS @ np.asarray(affine, dtype=np.float64)[:3]
+    spacing = np.linalg.norm(lps[:, :3], axis=0)
+    if not np.all(spacing > 0):
+        raise ValueError(f"the affine gives a voxel axis of zero length: {np.asarray(affine).tolist()}")
+    return tuple(float(s) for s in spacing), tuple(float(o) for o in lps[:, 3]), lps[:, :3] / spacing

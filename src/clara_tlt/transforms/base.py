@@ -259,3 +259,15 @@ def apply_chain(transforms: Sequence[Callable[[Any], Any]], sample: Any) -> Any:
         if isinstance(data, list) and data and isinstance(data[0], list):
             data = [d for group in data for d in group]
     return data
+
+
+def unwrap_transform_error(error: BaseException) -> BaseException:
+    """The error a transform raised, out of MONAI's wrappers (`RuntimeError: applying transform …`, one per
+    Compose or Dataset level): the reader's ImageReadError, naming the file and the fix, reaches the user."""
+    while (
+        isinstance(error, RuntimeError)
+        and str(error).startswith("applying transform")
+        and error.__cause__ is not None
+    ):
+        error = error.__cause__
+    return error

@@ -251,3 +251,17 @@ class ConvertToMultiChannelBasedOnLabel(FieldTransform):
                 f"fall outside 0 … {self.num_classes - 1} (num_classes={self.num_classes})"
             )
         return set_layout(as_meta(self._onehot(label)).to(self.dtype), 0)
+
+
+def label_values_outside(label: torch.Tensor, classes: int) -> list[float]:
+    """The values (up to 5) of a label map outside `0 … classes - 1`; none for a label that fits (the usual
+    case costs one min and one max)."""
+    if not label.numel() or (label.min() >= 0 and label.max() < classes):
+        return []
+    outside = label[(label < 0) | (label >= classes)]
+    return [float(v) for v in torch.unique(outside)[:5]]
+
+
+def describe_values(values: list[float]) -> str:
+    """`7, 255` for a message."""
+    return ", ".join(f"{v:g}" for v in values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
@@ -24,6 +25,9 @@ from clara_tlt.transforms.base import (
     set_layout,
     to_channel_first,
 )
+from clara_tlt.transforms.labels import describe_values, label_values_outside
+
+log = logging.getLogger(__name__)
 
 
 @register_transform(
@@ -124,6 +128,17 @@ class SplitBasedOnLabel(ClaraTransform):
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         image = get_field(data, self.key, self)
+        outside = label_values_outside(image, len(self.label_names))
+        if outside:
+            source = getattr(image, "meta", {}).get("filename_or_obj") or f"field '{self.key}'"
+            log.warning(
+                "%s: value(s) %s outside the %d classes of label_names (%s): those voxels fall in none of them, "
+                "and the metrics scoring them are wrong; fix the file, or list a name per value",
+                source,
+                describe_values(outside),
+                len(self.label_names),
+                ", ".join(self.label_names),
+            )
         out = dict(data)
         for value, name in enumerate(self.label_names):
             out[name] = (image == value).to(torch.uint8)

@@ -19,7 +19,7 @@ from monai.transforms import RandomizableTrait, Transform
 
 from clara_tlt.data.datalist import load_datalist, shard_entries
 from clara_tlt.errors import ConfigError, NoInputError
-from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state
+from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state, unwrap_transform_error
 
 Sample = dict[str, Any]
 DATA_FORMATS = {
@@ -74,6 +74,7 @@ class ImagePipeline:
     tail: list[Any] = field(init=False, repr=False)
     order_rng: np.random.RandomState = field(init=False, repr=False)
     epoch: int = field(default=0, init=False)
+    label_classes: int | None = field(default=None, init=False)  # the network's, set by build_workflow
 
     def __post_init__(self) -> None:
         for name, least in (
@@ -136,11 +137,21 @@ class ImagePipeline:
         return math.ceil(volumes * self.samples_per_volume() / self.output_batch_size)
 
     def __iter__(self) -> Iterator[Sample]:
-        batches = self.batches()
-        if self.prefetch_size > 0:
-            yield from ThreadBuffer(_Reiterable(batches), buffer_size=self.prefetch_size, timeout=0.1)
-        else:
-            yield from batches
+        """The batches of one epoch. An error in a transform stops the epoch as the transform raised it (not
+        MONAI's `applying transform` wrapper), from the prefetch thread too (MONAI's ThreadBuffer drops it)."""
+        try:
+            if self.prefetch_size > 0:
+                source = _Reiterable(self.batches())
+                yield from ThreadBuffer(source, buffer_size=self.prefetch_size, timeout=0.1)
+                if source.error is not None:
+                    raise source.error
+            else:
+                yield from self.batches()
+        except RuntimeError as error:
+            cause = unwrap_transform_error(error)
+            if cause is error:
+                raise
+            raise cause from None
 
     def shard(self, rank: int, world_size: int, *, pad: bool) -> None:
         """Keep rank `rank`'s share of the datalist (torchrun); call before the first iteration.
@@ -234,10 +245,15 @@ def check_channels(what: str, value: Any, *, axis: int, wanted: int | None) -> N
 
 
 class _Reiterable:
-    """An iterator that ThreadBuffer may iterate once."""
+    """An iterator that ThreadBuffer may iterate once; what it raises is kept in `error` for the consumer (the
+    thread would otherwise die with it, and the epoch end early without a word)."""
 
     def __init__(self, iterator: Iterator[Sample]) -> None:
         self.iterator = iterator
+        self.error: Exception | None = None
 
     def __iter__(self) -> Iterator[Sample]:
-        return self.iterator
+        try:
+            yield from self.iterator
+        except Exception as error:
+            self.error = error

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import torch
 from monai.data import MetaTensor
 
 from clara_tlt.components import register
 from clara_tlt.data.pipelines.base import ImagePipeline, Sample, check_channels
+from clara_tlt.errors import ImageReadError
 from clara_tlt.transforms.base import spatial_shape
 from clara_tlt.transforms.crop import crop, fitted_start
+from clara_tlt.transforms.labels import describe_values, label_values_outside
 
 
 @register("image_pipeline", "SegmentationImagePipeline")
@@ -27,11 +31,26 @@ class SegmentationImagePipeline(ImagePipeline):
     output_label_channels: int | None = None
     image_fields: Sequence[str] = ("image", "label")
 
+    def check_label_values(self, label: Any) -> None:
+        """ImageReadError naming the file and the values when a sample's label holds values outside the
+        network's `label_classes` (the loss's one-hot would fail on them without naming either)."""
+        if self.label_classes is None or not isinstance(label, torch.Tensor):
+            return
+        outside = label_values_outside(label, self.label_classes)
+        if outside:
+            source = getattr(label, "meta", {}).get("filename_or_obj", "a label")
+            raise ImageReadError(
+                f"{source}: label value(s) {describe_values(outside)} outside the {self.label_classes} classes "
+                f"the network tells apart (0 to {self.label_classes - 1}); fix the label file, or give the "
+                "network as many classes as the labels have values (num_classes / out_channels)"
+            )
+
     def finish(self, sample: Sample) -> Sample:
         """Check the channels of image and label; bring image fields to `output_crop_size` (zero pad / centre
         crop)."""
         check_channels("image", sample.get("image"), axis=0, wanted=self.output_image_channels)
         check_channels("label", sample.get("label"), axis=0, wanted=self.output_label_channels)
+        self.check_label_values(sample.get("label"))
         size_given = self.output_crop_size
         if not size_given or all(s <= 0 for s in size_given):
             return sample
