@@ -169,7 +169,7 @@ def no_trained_model(folder: Path, looked_for: Sequence[Path]) -> ConfigError:
         if mmar is not None
         else "clara-tlt train -m MMAR -c CONFIG (or tlt-train), or give the path of a trained model"
     )
-    names = ", ".join(p.name for p in looked_for)
+    names = ", ".join(str(p) for p in looked_for)
     return ConfigError(f"no trained model in {folder}/ (looked for {names}); train first: {train}")
 
 
