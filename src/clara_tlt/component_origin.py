@@ -26,8 +26,8 @@ from typing import Any
 from clara_tlt.errors import ConfigError
 
 FIX = (
-    "Give the network in your own config instead (its `model` section, with -c CONFIG), or put the module in "
-    "the custom/ folder of the MMAR and run the command with -m MMAR"
+    "Name the network in your own config instead (a `model` section in the config given with -c or --config), "
+    "or put its module in the custom/ folder of the MMAR and run the command with -m MMAR"
 )
 
 

@@ -81,7 +81,7 @@ def test_a_model_file_naming_a_callable_is_refused_before_any_import(
         network_from_checkpoint(checkpoint)
     message = str(info.value)
     assert message.startswith(f"{checkpoint}: train_conf.train.model.{key}: ")
-    assert "a model file is data" in message and "-c CONFIG" in message and info.value.exit_code == 3
+    assert "a model file is data" in message and "-c or --config" in message and info.value.exit_code == 3
     assert not canary.exists() and CANARY not in sys.modules and "hubconf" not in sys.modules
     assert tmp_path.is_dir()
 
@@ -199,6 +199,14 @@ def test_a_path_into_the_mmars_custom_folder_works_under_m_only(tmp_path: Path, 
     code, _, stderr = invoke_streams("export", "-m", str(mmar), "--skip_verify")
     assert code == 0, stderr
     assert (mmar / "models" / "model.onnx").is_file()
+    config = {
+        "model": {"path": "tiny_net.TinyNet"},
+        "validate": {"inferer": {"args": {"roi_size": [8, 8, 8]}}},
+    }
+    write_json(mmar / "config" / "config_train.json", config)  # the other way out: the network in -c
+    flags = ("-c", "config/config_train.json", "--model_file_path", str(mmar / "models"), "--skip_verify")
+    code, _, stderr = invoke_streams("export", "-m", str(mmar), *flags)
+    assert code == 0, stderr
 
 
 @pytest.mark.parametrize(
