@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -84,8 +85,8 @@ def checked_code_folder(module_name: str, origin: ModelFile, *, kind: str, key_p
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
         importlib.invalidate_caches()
-        found = importlib.util.find_spec(parts[0])  # a top-level name: imports nothing
-        if found is None or found.origin is None or not _inside(Path(found.origin), origin.code_dirs):
+        found = _top_level_spec(parts[0])
+        if found is None or not found.has_location or not _inside(Path(str(found.origin)), origin.code_dirs):
             where = found.origin if found is not None else None
             raise refusal(
                 origin,
@@ -96,6 +97,15 @@ def checked_code_folder(module_name: str, origin: ModelFile, *, kind: str, key_p
         return root
     folders = ", ".join(f"{d}/" for d in origin.code_dirs) or "no MMAR: a lone model file imports nothing"
     raise refusal(origin, f"{what} outside the MMAR's code folders ({folders})", kind=kind, key_path=key_path)
+
+
+def _top_level_spec(name: str) -> ModuleSpec | None:
+    """What `import name` would load (the module already imported, else the first finder's); for a top-level
+    name this imports nothing."""
+    try:
+        return importlib.util.find_spec(name)
+    except ValueError:  # imported, with no spec (`__main__` run as a script)
+        return None
 
 
 def _module_file(root: Path, parts: list[str]) -> Path | None:
