@@ -166,6 +166,19 @@ def test_every_command_refuses_a_model_file_that_names_code(
     assert not canary.exists() and CANARY not in sys.modules and (hostile_mmar / "models").is_dir()
 
 
+def test_deploy_refuses_a_model_file_that_names_code(
+    canary: Path, aiaa_config: Path, ct_folder: Path, tmp_path: Path
+) -> None:
+    spec = {"path": f"{CANARY}.tools.wipe", "args": callables(canary)[f"{CANARY}.tools.wipe"]}
+    checkpoint = hostile_checkpoint(tmp_path / "models" / "model.pt", spec)
+    code, _, stderr = invoke_streams(
+        *("deploy", "--config", str(aiaa_config), "--model_save_path", str(checkpoint)),
+        *("--input", str(ct_folder), "--output", str(tmp_path / "out")),
+    )
+    assert code == 3 and f"{checkpoint}: train_conf.train.model.path" in stderr, stderr
+    assert not canary.exists() and CANARY not in sys.modules
+
+
 def tiny_net_mmar(root: Path, module_text: str, *, network: str = "tiny_net.TinyNet") -> Path:
     """An MMAR whose custom/tiny_net.py holds `module_text` and whose models/model.pt names `network`."""
     (root / "custom").mkdir(parents=True)

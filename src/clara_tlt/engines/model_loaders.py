@@ -155,15 +155,20 @@ def _beside_tf(path: Path) -> tuple[Path, str]:
 
 def _require(path: Path, model_format: str) -> None:
     if not path.is_file():
-        if model_format == CHECKPOINT and not any(path.parent.glob("*.pt")):
+        if _mmar_of(path.parent) is not None and not any(path.parent.glob("*.pt")):
             raise no_trained_model(path.parent, [path])
         raise ConfigError(f"{model_format} model '{path}' not found")
+
+
+def _mmar_of(folder: Path) -> Path | None:
+    """The MMAR whose `models/` folder `folder` is, else None."""
+    return folder.parent if folder.name == "models" and (folder.parent / "config").is_dir() else None
 
 
 def no_trained_model(folder: Path, looked_for: Sequence[Path]) -> ConfigError:
     """A model folder that holds no trained model (exit 3): say so and how to train one, not that a missing
     `model.trt.pb` is a TensorFlow model."""
-    mmar = folder.parent if folder.name == "models" and (folder.parent / "config").is_dir() else None
+    mmar = _mmar_of(folder)
     train = (
         f"clara-tlt train -m {mmar} -c config/config_train.json"
         if mmar is not None
