@@ -11,9 +11,11 @@ import torch
 from monai.losses import DiceLoss
 from monai.transforms import ScaleIntensityRanged
 
+from clara_tlt import components
 from clara_tlt.components import build
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.errors import ConfigError
+from tests.test_cli import invoke_streams
 
 WHERE = {"file": "config_train.json", "key_path": "train.loss"}
 
@@ -90,13 +92,30 @@ def test_class_path_from_the_mmar_custom_folder(tmp_path: Path) -> None:
     assert type(loss).__name__ == "HalfLoss" and loss.weight == 0.25
 
 
-def test_unknown_name_gives_did_you_mean_and_accepted_names() -> None:
+def test_unknown_name_gives_did_you_mean_and_lists_the_accepted_names_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(components, "_listed_kinds", set())
     with pytest.raises(ConfigError) as info:
-        build({"name": "Dcie"}, "loss", **WHERE)
-    message = str(info.value)
-    assert message.startswith("config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'")
-    assert "Accepted names: BinaryClassificationLoss, CrossEntropy, CrossEntropyDice, Dice, Focal" in message
+        build({"name": "ScaleIntensityRang"}, "transform", **WHERE)  # a one-letter typo: was 2.5 kB
+    typo = str(info.value)
+    assert typo.startswith(
+        "config_train.json: train.loss.name: unknown transform 'ScaleIntensityRang'; did you "
+    )
+    assert "'ScaleIntensityRange'" in typo and "`clara-tlt components transform`" in typo
+    assert "Accepted names" not in typo and len(typo) < 400
     assert info.value.exit_code == 3
+    messages = []
+    for name in ("Xyzzy", "Qwerty"):  # no close name: the accepted names once per run, then where they are
+        with pytest.raises(ConfigError) as info:
+            build({"name": name}, "loss", **WHERE)
+        messages.append(str(info.value))
+    assert (
+        "Accepted names: BinaryClassificationLoss, CrossEntropy, CrossEntropyDice, Dice, Focal" in messages[0]
+    )
+    assert "Accepted names" not in messages[1] and "`clara-tlt components loss` lists" in messages[1]
+    code, stdout, _ = invoke_streams("components", "loss")  # the place the message points to lists them
+    assert code == 0 and "Dice" in stdout and "CrossEntropyDice" in stdout
 
 
 def test_unknown_argument_names_the_argument_and_the_accepted_ones() -> None:

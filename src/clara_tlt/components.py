@@ -29,6 +29,14 @@ from typing import Any, TypeVar
 
 from clara_tlt.component_args import accepted_names, check_arguments
 from clara_tlt.component_errors import OUR_PACKAGE, PIP_NAMES, missing_package, raised_in_our_code
+from clara_tlt.component_origin import (
+    ModelFile,
+    check_imported,
+    checked_code_folder,
+    current_model_file,
+    from_model_file,
+    refusal,
+)
 from clara_tlt.config.component_spec import ComponentSpec, normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
@@ -101,6 +109,8 @@ _registry: dict[str, dict[str, Registration]] = {kind: {} for kind in PROVIDERS}
 # kind → name → what to use instead, for Clara names that cannot work in PyTorch.
 _unavailable: dict[str, dict[str, str]] = {kind: {} for kind in PROVIDERS}
 _loaded_providers: set[str] = set()
+# Kinds whose accepted names an unknown-name message has listed in this process (listed once, then pointed to).
+_listed_kinds: set[str] = set()
 
 
 def register(
@@ -187,10 +197,18 @@ def _load_providers(kind: str) -> None:
 def resolve(
     spec: ComponentSpec, kind: str, *, file: str, key_path: str, search_dirs: Iterable[Path] = ()
 ) -> Callable[..., Any]:
-    """The class or factory a spec names; unknown names raise `ConfigError` with did-you-mean and accepted names."""
+    """The class or factory a spec names; unknown names raise `ConfigError` with did-you-mean.
+
+    While a model file's spec is built (`component_origin.from_model_file`), only registered names and
+    `FALLBACKS` classes resolve, and a `path` only into the MMAR's code folders: the rest is refused before
+    anything is imported.
+    """
     if kind not in _registry:
         raise ValueError(f"unknown component kind {kind!r}")
+    origin = current_model_file()
     if spec.path is not None:
+        if origin is not None:
+            return _model_file_path(spec.path, origin, kind=kind, key_path=child(key_path, "path"))
         return import_path(spec.path, file=file, key_path=child(key_path, "path"), search_dirs=search_dirs)
     name = spec.name or ""
     _load_providers(kind)
@@ -211,9 +229,23 @@ def resolve(
     fallback = _fallback_class(kind, name)
     if fallback is not None:
         return fallback
-    if "." in name and not name.startswith(TLT_PREFIXES):  # seed 000: a name may be a class path too
+    if "." in name and not name.startswith(TLT_PREFIXES):  # Clara's AIAA configs: a name may be a class path
+        if origin is not None:
+            raise refusal(
+                origin, f"\"name\": '{name}' (a dotted path)", kind=kind, key_path=child(key_path, "name")
+            )
         return import_path(name, file=file, key_path=child(key_path, "name"), search_dirs=search_dirs)
     raise ConfigError(_unknown_message(kind, name), file=file, key_path=child(key_path, "name"))
+
+
+def _model_file_path(path: str, origin: ModelFile, *, kind: str, key_path: str) -> Callable[..., Any]:
+    """A model file's `path`: only a module file inside the MMAR's code folders, checked before the import and
+    after it (the module and the object it names were defined there)."""
+    module_name = path.rpartition(".")[0]
+    folder = checked_code_folder(module_name, origin, kind=kind, key_path=key_path)
+    target = import_path(path, file=origin.file, key_path=key_path, search_dirs=(folder,))
+    check_imported(sys.modules[module_name], target, origin, kind=kind, key_path=key_path)
+    return target
 
 
 def _fallback_class(kind: str, name: str) -> Callable[..., Any] | None:
@@ -228,6 +260,8 @@ def _fallback_class(kind: str, name: str) -> Callable[..., Any] | None:
 
 
 def _unknown_message(kind: str, name: str) -> str:
+    """Did-you-mean over our names and the fallback libraries' classes; our accepted names listed the first
+    time a kind is missed in this process with no close match, then only `clara-tlt components KIND`."""
     ours = registered_names(kind)
     fallback_names: list[str] = []
     for module_name in FALLBACKS[kind]:
@@ -236,12 +270,16 @@ def _unknown_message(kind: str, name: str) -> str:
             n for n in dir(module) if not n.startswith("_") and inspect.isclass(getattr(module, n))
         ]
     hint = did_you_mean(name, ours + fallback_names)
-    accepted = ", ".join(ours) if ours else f"none registered yet for {kind}"
     libraries = " or ".join(FALLBACKS[kind])
-    also = f"; any class of {libraries} by its exact name" if libraries else ""
+    also = f", or any class of {libraries} by its exact name" if libraries else ""
+    listing = ""
+    if not hint and kind not in _listed_kinds:
+        _listed_kinds.add(kind)
+        listing = f" Accepted names: {', '.join(ours) if ours else f'none registered yet for {kind}'}."
+    own = "" if current_model_file() else f'; or give "path": "package.module.Class" for your own {kind}'
     return (
-        f"unknown {kind} '{name}'{hint or '.'} Accepted names: {accepted}{also}; "
-        f'or give "path": "package.module.Class" for your own {kind}'
+        f"unknown {kind} '{name}'{hint or '.'}{listing} `clara-tlt components {kind}` lists the registered "
+        f"names{also}{own}"
     )
 
 
@@ -280,15 +318,21 @@ def build(
     key_path: str,
     inject: Mapping[str, Any] | None = None,
     search_dirs: Iterable[Path] = (),
+    origin: ModelFile | None = None,
 ) -> Any:
     """Build one component. `inject` holds runtime objects the config cannot name (an optimizer's `params`);
     each goes to a factory that takes an argument of its name (an lr policy's `steps_per_epoch`), else is left out.
+    `origin`: the spec was read from this model file, so it is data (`component_origin`): its code folders
+    stand for `search_dirs`, and specs built inside this one follow the same rules.
 
     Config `args` win over injected values of the same name. User mistakes raise `ConfigError` (exit 3): a
     wrong argument name or type, our factories' own `ConfigError`s, a library's rejection of an argument value
     (its `ValueError`/`TypeError`) and a missing optional package. An error raised inside our own code is a
     bug and propagates as it is.
     """
+    if origin is not None:
+        with from_model_file(origin):
+            return build(spec, kind, file=file, key_path=key_path, inject=inject)
     normal = normalize_spec(spec, file=file, key_path=key_path)
     factory = resolve(normal, kind, file=file, key_path=key_path, search_dirs=search_dirs)
     takes = accepted_names(factory)

@@ -62,7 +62,9 @@ def test_seed_validation_config_writes_labels_that_match_the_network(
     summary = json.loads(stdout)
     assert summary["cases"] == 2 and summary["failed"] == []
     # FrozenGraphModelLoader's model.trt.pb stands for the model.pt beside it, and says so
-    assert summary["model"].endswith("model.pt") and "model.trt.pb is a TensorFlow model" in caplog.text
+    assert (
+        summary["model"].endswith("model.pt") and "model.trt.pb names Clara's TensorFlow model" in caplog.text
+    )
     assert "the inferer streams labels instead" in caplog.text  # ArgmaxAcrossChannels comes first
     written = sorted((trained_mmar / "infer").glob("*/*_model.nii.gz"))  # its own folder, not evaluate's
     assert [p.name for p in written] == ["case_002_model.nii.gz", "case_003_model.nii.gz"]

@@ -15,8 +15,9 @@ import torch
 from clara_tlt.engines.checkpoint import network_from_checkpoint
 from clara_tlt.export import ExportOptions, export_model
 from clara_tlt.export.onnx import OnnxExporter
+from tests.conftest import write_json
 from tests.engines.conftest import UNET
-from tests.export.conftest import AHNET, DENSENET, write_checkpoint
+from tests.export.conftest import AHNET, DENSENET, train_conf, write_checkpoint
 from tests.faults import fill_disk
 from tests.test_cli import invoke_streams
 
@@ -107,15 +108,23 @@ def test_a_checkpoint_that_does_not_fit_its_network_is_a_clear_error(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 
-def test_a_wrong_export_fails_verification_and_removes_what_it_wrote(tmp_path: Path) -> None:
+def batch_frozen_mmar(root: Path) -> Path:
+    """An MMAR whose config names `BatchFrozen` by "path" (a user's config may; a model file may not) and
+    whose models/model.pt holds one; returns models/."""
     spec = {"path": "tests.export.conftest.BatchFrozen", "args": {}}
-    write_checkpoint(tmp_path, spec, [8, 8, 8])
-    (tmp_path / "model.ts").write_bytes(b"an earlier export")
-    code, _, stderr = invoke_streams("--model_file_path", str(tmp_path), command=tlt_export())
+    write_json(root / "config" / "config_train.json", train_conf(spec, [8, 8, 8]))
+    write_checkpoint(root / "models", spec, [8, 8, 8])
+    return root / "models"
+
+
+def test_a_wrong_export_fails_verification_and_removes_what_it_wrote(tmp_path: Path) -> None:
+    models = batch_frozen_mmar(tmp_path)
+    (models / "model.ts").write_bytes(b"an earlier export")
+    code, _, stderr = invoke_streams("export", "-m", str(tmp_path), "-c", "config/config_train.json")
     assert code == 1
     assert "verification failed: model.ts on an input of shape (2, 1, 8, 8, 8)" in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.ts"]
-    assert (tmp_path / "model.ts").read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in models.iterdir()) == ["model.pt", "model.ts"]
+    assert (models / "model.ts").read_bytes() == b"an earlier export"
 
 
 def test_an_interrupted_export_leaves_no_partial_file(
@@ -135,14 +144,13 @@ def test_an_interrupted_export_leaves_no_partial_file(
 
 
 def test_skip_verify_says_it_is_unsafe(tmp_path: Path) -> None:
-    spec = {"path": "tests.export.conftest.BatchFrozen", "args": {}}
-    write_checkpoint(tmp_path, spec, [8, 8, 8])
+    models = batch_frozen_mmar(tmp_path)
     code, stdout, stderr = invoke_streams(
-        "--model_file_path", str(tmp_path), "--skip_verify", command=tlt_export()
+        "export", "-m", str(tmp_path), "-c", "config/config_train.json", "--skip_verify"
     )
     assert code == 0, stderr
     assert "NOT verified" in stdout and "unsafe" in stdout
-    assert (tmp_path / "model.onnx").is_file()
+    assert (models / "model.onnx").is_file()
 
 
 def test_mmar_dialect_takes_the_network_and_roi_from_the_config(unet_mmar: Path) -> None:
@@ -160,6 +168,12 @@ def test_mmar_dialect_takes_the_network_and_roi_from_the_config(unet_mmar: Path)
         "--json",
     )
     assert code == 3 and "does not fit this network" in stderr  # -c names the 2-class UNet
+    assert "leave out -c, the checkpoint knows its network" in stderr and "partial_load" not in stderr
+    code, stdout, stderr = invoke_streams(  # the way out it gives works
+        "export", "-m", str(unet_mmar), "--model_name", "model_final", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["input_shape"] == [-1, 1, 8, 8, 8]  # the checkpoint's own train_conf
     write_checkpoint(models, UNET, [8, 8, 8], name="model_final")
     code, stdout, stderr = invoke_streams(
         "export",

@@ -186,6 +186,10 @@ def checkpoint_path(folder: Path, name: str, ext: str) -> Path:
     path = folder / f"{name}{suffix}"
     if not path.is_file():
         found = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+        if not found:
+            from clara_tlt.engines.model_loaders import no_trained_model
+
+            raise no_trained_model(folder, [path])
         hint = f"; the folder holds {', '.join(found)}" if found else ""
         raise ConfigError(f"checkpoint '{path}' not found (--model_file_path, --model_name){hint}")
     return path

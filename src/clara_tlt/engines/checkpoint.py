@@ -9,6 +9,8 @@ shapes match (a new head).
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,23 @@ import torch
 from torch import nn
 
 from clara_tlt.atomic import atomic_path
+from clara_tlt.component_origin import FIX, ModelFile
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.tf_files import TF_SUFFIXES
 
 MODEL_KEY = "model"
+# The way out when the config's network does not fit a checkpoint that names its own (infer, evaluate, deploy).
+CONFIG_FIX = (
+    "The config's `model` section names another network than the one the checkpoint was trained as: remove "
+    "that section from the config, and the checkpoint's own network (its train_conf) is used"
+)
+# What torch.load says when `weights_only=True` meets a pickled object it will not rebuild.
+WEIGHTS_ONLY_REFUSAL = "Weights only load failed"
+# The way out of a checkpoint that does not fit, when the network came from the fine-tuning config.
+FINE_TUNE_FIX = (
+    "Use the network the checkpoint was trained with, or --set partial_load=true to load the matching tensors "
+    "only (e.g. for a new head)"
+)
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
@@ -53,11 +68,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if WEIGHTS_ONLY_REFUSAL not in str(exc):
+            raise ClaraError(f"cannot read checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
+        raise _code_objects(path, str(exc)) from None
     except Exception as exc:
         raise ClaraError(f"cannot read checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
     if not isinstance(loaded, dict):
         raise ConfigError(f"checkpoint '{path}' holds a {type(loaded).__name__}, not a state dict")
     return loaded
+
+
+def _code_objects(path: Path, reason: str) -> ConfigError:
+    """A checkpoint holding pickled code (a function, a class instance): refused, with no way to load it anyway
+    (PyTorch's own advice, `weights_only=False`, would run that code)."""
+    named = sorted(set(re.findall(r"GLOBAL ([\w.]+)", reason)))
+    which = f" ({', '.join(named)})" if named else ""
+    return ConfigError(
+        f"checkpoint '{path}' holds code objects{which}, not only tensors and plain data, and was refused: "
+        "a model file is data, and loading code from it would run that code. Use a checkpoint written by "
+        "clara-tlt train, or save the network's state_dict() (tensors only) and load that"
+    )
 
 
 def model_payload(
@@ -98,12 +129,13 @@ def load_weights(network: nn.Module, source: str | Path, *, partial: bool = Fals
             raise ConfigError(f"checkpoint '{source}' shares no tensor (name and shape) with this network")
         unwrap(network).load_state_dict(matching, strict=False)
         return sorted(matching)
-    load_state(network, weights, source=str(source))
+    load_state(network, weights, source=str(source), fix=FINE_TUNE_FIX)
     return sorted(weights)
 
 
-def load_state(network: nn.Module, weights: Mapping[str, Any], *, source: str) -> None:
-    """Load `weights` strictly; on any mismatch a `ConfigError` lists missing, unexpected and reshaped names."""
+def load_state(network: nn.Module, weights: Mapping[str, Any], *, source: str, fix: str) -> None:
+    """Load `weights` strictly; on any mismatch a `ConfigError` lists missing, unexpected and reshaped names,
+    then `fix`, the way out that works for the command at hand."""
     target = unwrap(network)
     own = target.state_dict()
     missing = sorted(set(own) - set(weights))
@@ -118,8 +150,7 @@ def load_state(network: nn.Module, weights: Mapping[str, Any], *, source: str) -
                 "different shape",
                 [f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched],
             )
-            + "\nUse the network the checkpoint was trained with, or --set partial_load=true to load the matching "
-            "tensors only (e.g. for a new head)"
+            + f"\n{fix}"
         )
     target.load_state_dict(dict(weights), strict=True)
 
@@ -133,12 +164,20 @@ def _listing(label: str, names: list[str], shown: int = 8) -> str:
 
 def model_spec_of(train_conf: Any) -> dict[str, Any] | None:
     """The network spec of a resolved training config: `train.model`, else top-level `model` / `net_config`."""
+    return _model_spec_at(train_conf)[0]
+
+
+def _model_spec_at(train_conf: Any) -> tuple[dict[str, Any] | None, str]:
+    """The network spec of a training config and its key path (`train.model`, `model` or `net_config`)."""
     if not isinstance(train_conf, Mapping):
-        return None
+        return None, "train.model"
     train = train_conf.get("train")
-    candidates = [train.get("model") if isinstance(train, Mapping) else None]
-    candidates += [train_conf.get("model"), train_conf.get("net_config")]
-    return next((dict(spec) for spec in candidates if isinstance(spec, Mapping)), None)
+    candidates = [("train.model", train.get("model") if isinstance(train, Mapping) else None)]
+    candidates += [(key, train_conf.get(key)) for key in ("model", "net_config")]
+    for key, spec in candidates:
+        if isinstance(spec, Mapping):
+            return dict(spec), key
+    return None, "train.model"
 
 
 def network_inject(train_conf: Any) -> dict[str, Any]:
@@ -154,17 +193,26 @@ def network_inject(train_conf: Any) -> dict[str, Any]:
 
 
 def network_from_checkpoint(
-    path: str | Path, *, model_spec: Mapping[str, Any] | None = None, search_dirs: Sequence[Path] = ()
+    path: str | Path,
+    *,
+    model_spec: Mapping[str, Any] | None = None,
+    search_dirs: Sequence[Path] = (),
+    refusal_fix: str = FIX,
+    config_fix: str = CONFIG_FIX,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network a `model.pt` was trained as (from its `train_conf`, or `model_spec` when given) and
-    load its weights strictly; returns (network in eval mode, the checkpoint dict).
+    """Rebuild the network a `model.pt` was trained as (from its `train_conf`, or `model_spec`, the user's
+    config, when given) and load its weights strictly; returns (network in eval mode, the checkpoint dict).
 
-    Example: `network, checkpoint = network_from_checkpoint("models/model.pt")`.
+    The checkpoint's own spec is data: it may name registered components only, and a `path` only into
+    `search_dirs` (the MMAR's custom/ and lib/); `refusal_fix` is the way out a refusal gives. `config_fix`:
+    what to do when `model_spec` does not fit the weights. Example:
+    `network, checkpoint = network_from_checkpoint("models/model.pt")`.
     """
     from clara_tlt.components import build
 
     checkpoint = load_checkpoint(path)
-    spec = dict(model_spec) if model_spec is not None else model_spec_of(checkpoint.get("train_conf"))
+    own, key = _model_spec_at(checkpoint.get("train_conf"))
+    spec = dict(model_spec) if model_spec is not None else own
     if spec is None:
         raise ConfigError(
             f"checkpoint '{path}' does not say which network it holds (no train_conf); give a config whose "
@@ -172,13 +220,21 @@ def network_from_checkpoint(
         )
     args = dict(spec.get("args") or {})
     args.pop("pretrain_weight_name", None)  # the trained weights come from the checkpoint itself
+    where = {"file": str(path), "key_path": f"train_conf.{key}"}
+    origin = None if model_spec is not None else ModelFile(str(path), tuple(search_dirs), refusal_fix)
     network = build(
         {**spec, "args": args},
         "network",
-        file=str(path),
-        key_path="train_conf.train.model",
+        **where,
         inject=network_inject(checkpoint.get("train_conf")),
         search_dirs=search_dirs,
+        origin=origin,
     )
-    load_state(network, state_dict_of(checkpoint), source=str(path))
+    if model_spec is None:
+        fix = "The weights do not fit the network of the checkpoint's own train_conf: the file is damaged or edited"
+    else:
+        fix = (
+            config_fix if own is not None else "Name the network the checkpoint was trained as in the config"
+        )
+    load_state(network, state_dict_of(checkpoint), source=str(path), fix=fix)
     return network.eval(), checkpoint

@@ -137,14 +137,16 @@ def base_path(path: Path) -> Path:
 
 
 def _beside_tf(path: Path) -> tuple[Path, str]:
-    """The PyTorch artefact a TensorFlow model file stands for (said in one log line)."""
+    """The PyTorch artefact a TensorFlow model file stands for (the documented mapping, said at INFO)."""
     candidates = [base_path(path).with_name(base_path(path).name + s) for s in BESIDE_TF]
     for candidate in candidates:
         if candidate.is_file():
             model_format = format_of(candidate)
             assert model_format is not None
-            log.warning("%s is a TensorFlow model; loading %s beside it", path.name, candidate)
+            log.info("%s names Clara's TensorFlow model; loading %s beside it", path.name, candidate)
             return candidate, model_format
+    if not path.exists():
+        raise no_trained_model(path.parent, candidates)
     raise ConfigError(
         f"'{path}' is a TensorFlow model, which clara-tlt cannot run, and no PyTorch model is beside it; "
         "looked for " + ", ".join(str(c) for c in candidates)
@@ -153,7 +155,27 @@ def _beside_tf(path: Path) -> tuple[Path, str]:
 
 def _require(path: Path, model_format: str) -> None:
     if not path.is_file():
+        if _mmar_of(path.parent) is not None and not any(path.parent.glob("*.pt")):
+            raise no_trained_model(path.parent, [path])
         raise ConfigError(f"{model_format} model '{path}' not found")
+
+
+def _mmar_of(folder: Path) -> Path | None:
+    """The MMAR whose `models/` folder `folder` is, else None."""
+    return folder.parent if folder.name == "models" and (folder.parent / "config").is_dir() else None
+
+
+def no_trained_model(folder: Path, looked_for: Sequence[Path]) -> ConfigError:
+    """A model folder that holds no trained model (exit 3): say so and how to train one, not that a missing
+    `model.trt.pb` is a TensorFlow model."""
+    mmar = _mmar_of(folder)
+    train = (
+        f"clara-tlt train -m {mmar} -c config/config_train.json"
+        if mmar is not None
+        else "clara-tlt train -m MMAR -c CONFIG (or tlt-train), or give the path of a trained model"
+    )
+    names = ", ".join(str(p) for p in looked_for)
+    return ConfigError(f"no trained model in {folder}/ (looked for {names}); train first: {train}")
 
 
 def _optional(module: str, path: Path) -> Any:

@@ -28,6 +28,17 @@ from clara_tlt.export.verify import TOLERANCE, Case, check, reference_cases
 
 log = logging.getLogger(__name__)
 
+# Ways out for export: a checkpoint's network spec that is refused (in an MMAR, or a lone model file given
+# to tlt-export, which has no config flag), and a config (-c) whose network does not fit the checkpoint.
+MMAR_FIX = (
+    "Give -c CONFIG, a config whose `model` section names the network, or put the module in the MMAR's "
+    "custom/ folder"
+)
+LONE_FIX = (
+    "A lone model file imports no code: export it from its MMAR with `clara-tlt export -m MMAR -c CONFIG "
+    "--model_file_path FOLDER`, CONFIG naming the network in its `model` section"
+)
+CONFIG_FIX = "-c names another network than the one the checkpoint was trained as: leave out -c, the checkpoint knows its network"
 UNSAFE = "--skip_verify: the artefacts were NOT compared with PyTorch (unsafe: a wrong export goes unnoticed)"
 
 
@@ -52,7 +63,13 @@ def export_model(
         needed = "--require_trt" if options.require_trt else "--triton_platform tensorrt_plan"
         raise ClaraError(f"{needed} needs a TensorRT engine, but {missing_trt}")
     spec = model_spec_of(config) if config is not None else None
-    network, saved = network_from_checkpoint(checkpoint, model_spec=spec, search_dirs=search_dirs)
+    network, saved = network_from_checkpoint(
+        checkpoint,
+        model_spec=spec,
+        search_dirs=search_dirs,
+        refusal_fix=MMAR_FIX if search_dirs else LONE_FIX,
+        config_fix=CONFIG_FIX,
+    )
     conf = config if config is not None else saved.get("train_conf") or {}
     shape = export_shape(network, conf, dynamic=options.dynamic, max_batch_size=options.max_batch_size)
     cases = reference_cases(network, shape.check_shapes())
