@@ -17,11 +17,14 @@ from tests.engines.conftest import tiny_train_config
 from tests.test_cli import invoke, invoke_streams
 
 
-def byoc_mmar(mmar: Path, seed_configs: Path, train_data: Path, transform: dict, loss: dict) -> Path:
-    """The tiny training MMAR (one epoch) with `transform` after the intensity scaling and `loss` as its loss."""
+def byoc_mmar(
+    mmar: Path, seed_configs: Path, train_data: Path, transform: dict, loss: dict, model: dict | None = None
+) -> Path:
+    """The tiny training MMAR (one epoch) with `transform` after the intensity scaling, `loss` and `model`."""
     config = tiny_train_config(seed_configs, epochs=1)
     config["train"]["pre_transforms"].insert(3, transform)
     config["train"]["loss"] = loss
+    config["train"]["model"] = model or config["train"]["model"]
     write_json(mmar / "config" / "config_train.json", config)
     environment = {
         "DATASET_JSON": str(train_data),
@@ -32,18 +35,20 @@ def byoc_mmar(mmar: Path, seed_configs: Path, train_data: Path, transform: dict,
     return mmar
 
 
-def test_the_docs_transform_and_ported_loss_train_one_epoch(
+def test_the_docs_transform_ported_loss_and_network_train_one_epoch(
     tmp_path: Path, seed_configs: Path, train_data: Path
 ) -> None:
     mmar = tmp_path / "mmar"
     write_custom(mmar, "byoc_train_transforms", docs_block("byoc-transform"))
     write_custom(mmar, "byoc_train_loss", docs_block("byoc-loss"))
+    write_custom(mmar, "byoc_train_network", docs_block("byoc-network"))
     transform = {
         "path": "byoc_train_transforms.MyAddRandomConstant",
         "args": {"fields": ["image"], "magnitude": 0.1},
     }
     loss = {"path": "byoc_train_loss.MyClonedDiceLoss", "args": {"data_format": "channels_first"}}
-    byoc_mmar(mmar, seed_configs, train_data, transform, loss)
+    network = {"path": "byoc_train_network.MyTinyNet", "args": {"num_classes": 2}}
+    byoc_mmar(mmar, seed_configs, train_data, transform, loss, network)
 
     code, stdout, stderr = invoke_streams(
         "train", "-m", str(mmar), "-c", "config/config_train.json", "--json"
