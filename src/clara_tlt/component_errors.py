@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from types import ModuleType
 
 OUR_PACKAGE = __name__.split(".")[0]
 # Import names whose package on PyPI is called otherwise (for the install hint of a missing package).
@@ -31,6 +32,30 @@ def missing_package(error: ImportError) -> str | None:
         name = found.group(1) if found else None
     package = name.split(".")[0] if name else None
     return None if package in (None, OUR_PACKAGE) else package
+
+
+TENSORFLOW_PACKAGES = ("tensorflow", "keras")  # Clara 3.x components built on either need TensorFlow
+
+
+def tensorflow_importer(error: ImportError) -> str | None:
+    """The file whose import of TensorFlow (or Keras) failed, or None where `error` is about another package."""
+    if missing_package(error) not in TENSORFLOW_PACKAGES:
+        return None
+    files = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)]
+    user_files = [name for name in files if not name.startswith("<")]  # not importlib's frozen frames
+    return user_files[-1] if user_files else "?"
+
+
+def imports_tensorflow(module: ModuleType) -> bool:
+    """Whether a user's module (not an installed library) holds TensorFlow or Keras among its names: where they
+    are installed, it imported them."""
+    installed = any(
+        part in str(getattr(module, "__file__", "")) for part in ("site-packages", "dist-packages")
+    )
+    return not installed and any(
+        isinstance(value, ModuleType) and value.__name__.split(".")[0] in TENSORFLOW_PACKAGES
+        for value in vars(module).values()
+    )
 
 
 def raised_in_our_code(error: BaseException) -> bool:

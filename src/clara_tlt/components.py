@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clara_tlt.component_args import accepted_names, check_arguments
-from clara_tlt.component_errors import OUR_PACKAGE, PIP_NAMES, missing_package, raised_in_our_code
+from clara_tlt.component_errors import (
+    OUR_PACKAGE,
+    PIP_NAMES,
+    imports_tensorflow,
+    missing_package,
+    raised_in_our_code,
+    tensorflow_importer,
+)
 from clara_tlt.component_origin import (
     ModelFile,
     check_imported,
@@ -73,6 +80,11 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "model_loader": (),
     "handler": (),
 }
+
+PATH_FIX = "Put your code in the MMAR's custom/ or lib/ folder or on PYTHONPATH"
+AI4MED_FIX = (
+    "clara-tlt's ai4med compatibility layer holds only what docs/byoc.md lists; it shows the alternatives"
+)
 
 # TLT 1.x prefixes (`transforms.LoadNifty`, `lr_policy.DecayLRonStep`) that name our registry, not a module.
 TLT_PREFIXES = (
@@ -298,16 +310,27 @@ def import_path(
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        importer = tensorflow_importer(exc)
+        if importer is not None:
+            raise ConfigError(_needs_tensorflow(path, importer), file=file, key_path=key_path) from None
+        fix = AI4MED_FIX if str(exc.name).startswith("ai4med.") else PATH_FIX
         raise ConfigError(
-            f"cannot import module '{module_name}' for '{path}': {exc}. Put your code in the MMAR's custom/ or lib/ "
-            "folder or on PYTHONPATH",
-            file=file,
-            key_path=key_path,
+            f"cannot import module '{module_name}' for '{path}': {exc}. {fix}", file=file, key_path=key_path
         ) from None
+    if imports_tensorflow(module):
+        raise ConfigError(_needs_tensorflow(path, str(module.__file__)), file=file, key_path=key_path)
     target = getattr(module, attribute, None)
     if target is None or not callable(target):
         raise ConfigError(f"module '{module_name}' has no class '{attribute}'", file=file, key_path=key_path)
     return target
+
+
+def _needs_tensorflow(path: str, source: str) -> str:
+    """The message for a custom component built on TensorFlow: its file and class, and where the port is shown."""
+    return (
+        f"class '{path.rpartition('.')[2]}' of '{path}' needs TensorFlow: port it to PyTorch (docs/byoc.md); "
+        f"{source} imports TensorFlow, which clara-tlt does not run"
+    )
 
 
 def build(
@@ -348,7 +371,9 @@ def build(
             raise ConfigError(exc.reason, **where) from exc
         raise
     except ImportError as exc:
-        package = missing_package(exc)
+        package, importer = missing_package(exc), tensorflow_importer(exc)
+        if importer is not None:  # a custom class importing TensorFlow when built
+            raise ConfigError(_needs_tensorflow(normal.label, importer), **where) from exc
         if package is None:
             raise
         raise ConfigError(

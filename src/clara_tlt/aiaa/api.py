@@ -2,8 +2,10 @@
 
 A custom inference is a class with `inference(name, data, config, triton_config)` and `close()`, found by its
 dotted name in the config folder's `lib/` (or the MMAR's `custom/`, `lib/`). `data` is a `TransformContext`
-over the pre-processed sample; images in it are `MedicalImage`s holding NumPy arrays and their shape format.
+over the pre-processed sample; images in it are `MedicalImage`s holding NumPy arrays and their shape format
+(both from `clara_tlt.byoc.image`, the ones Clara 3.x custom transforms use too).
 
+>>> import torch
 >>> ctx = TransformContext({"image": torch.zeros(1, 32, 32, 16)})
 >>> ctx.get_image("image").get_shape_format(), ctx.get_image("image").get_data().shape
 ('CDHW', (1, 32, 32, 16))
@@ -11,84 +13,20 @@ over the pre-processed sample; images in it are `MedicalImage`s holding NumPy ar
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from monai.data import MetaTensor
+from clara_tlt.byoc.image import MedicalImage, TransformContext
 
-from clara_tlt.transforms.base import channel_dim, set_layout
-
-SPATIAL_LETTERS = {1: "W", 2: "HW", 3: "DHW"}
-
-
-class MedicalImage:
-    """An array and its shape format: `CDHW` (channel first, 3-D), `DHWC`, `CHW`, `DHW`, …
-
-    `meta` carries the geometry (affine, source file) from the field it was read from, so an image set back
-    into the context keeps overlaying its input.
-    """
-
-    def __init__(self, data: Any, shape_format: str, meta: Mapping[str, Any] | None = None) -> None:
-        self.data = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
-        self.shape_format = shape_format
-        self.meta = dict(meta or {})
-
-    def get_data(self) -> np.ndarray:
-        """The array, e.g. `(C, D, H, W)` for `CDHW`."""
-        return self.data
-
-    def get_shape_format(self) -> str:
-        return self.shape_format
-
-
-def shape_format_of(image: torch.Tensor) -> str:
-    """`CDHW` for a channel-first 3-D field, `DHWC` for channel last, `DHW` without a channel axis."""
-    dim = channel_dim(image)
-    spatial = SPATIAL_LETTERS.get(image.ndim - (dim is not None), "")
-    if dim is None:
-        return spatial
-    return "C" + spatial if dim == 0 else spatial + "C"
-
-
-class TransformContext:
-    """The sample of one case as AIAA's transform context: fields by name, images as `MedicalImage`s."""
-
-    def __init__(self, sample: Mapping[str, Any]) -> None:
-        self.sample = dict(sample)
-
-    def get_image(self, field: str) -> MedicalImage:
-        """The field as a `MedicalImage` (KeyError naming the fields present when it is missing)."""
-        if field not in self.sample:
-            raise KeyError(f"no image '{field}' in the context; fields: {', '.join(self.sample)}")
-        value = self.sample[field]
-        meta = copy.deepcopy(getattr(value, "meta", {}))
-        return MedicalImage(torch.as_tensor(value), shape_format_of(torch.as_tensor(value)), meta)
-
-    def set_image(self, field: str, image: MedicalImage) -> None:
-        """Store `image` under `field`; its geometry is its own meta's, else that of the `image` field."""
-        meta = image.meta or copy.deepcopy(getattr(self.sample.get("image"), "meta", {}))
-        data = torch.as_tensor(np.ascontiguousarray(image.get_data()))
-        self.sample[field] = set_layout(
-            MetaTensor(data, meta=meta), _channel_axis(image.get_shape_format(), data.ndim)
-        )
-
-    def get(self, field: str, default: Any = None) -> Any:
-        """Any field of the sample (points, file names, …)."""
-        return self.sample.get(field, default)
-
-    def set(self, field: str, value: Any) -> None:
-        self.sample[field] = value
-
-
-def _channel_axis(shape_format: str, ndim: int) -> int | None:
-    """The channel axis a shape format names; an array with one axis fewer than its format has none."""
-    if "C" not in shape_format or ndim < len(shape_format):
-        return None
-    return 0 if shape_format.startswith("C") else -1
+__all__ = [
+    "Inference",
+    "InferenceUtils",
+    "MedicalImage",
+    "ModelConfig",
+    "TransformContext",
+    "init_external_class",
+]
 
 
 class ModelConfig:

@@ -1,0 +1,1 @@
+"""Clara's `ai4med.common`: images, shape formats, property names and the transform context."""

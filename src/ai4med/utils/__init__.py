@@ -1,0 +1,1 @@
+"""Clara's `ai4med.utils`: the helpers custom components call."""
