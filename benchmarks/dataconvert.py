@@ -1,6 +1,6 @@
 """dataconvert vs dcm2niix + SimpleITK: a 512×512×48 CT series (written here) to 1 mm isotropic.
 
-Ours: `clara_tlt.dataconvert.convert` (read DICOM, resample to 1 mm, write) — in-process, and the
+Ours: `clara_tlt.engines.dataconvert.convert` (read DICOM, resample to 1 mm, write) — in-process, and the
 `tlt-dataconvert` console script as a subprocess. Peer: the `dcm2niix` binary of the PyPI package (DICOM →
 NIfTI) followed by a SimpleITK linear resample to the same 1 mm grid and a write. Same input, same output
 format, medians of repeated runs (benchmarks/harness.py). Target: ours/peer ≤ 1.0.
@@ -23,7 +23,7 @@ import SimpleITK as sitk
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, median_seconds, ratio_table
 
-from clara_tlt.dataconvert import ConvertOptions, convert
+from clara_tlt.engines.dataconvert import ConvertOptions, convert
 from clara_tlt.io.resample import target_grid
 from clara_tlt.io.volume import Volume
 from clara_tlt.synthetic.dicom import write_dicom_series

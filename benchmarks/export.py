@@ -22,9 +22,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from clara_tlt.components import build
 from clara_tlt.engines.checkpoint import model_payload, network_from_checkpoint, save_checkpoint
 from clara_tlt.export import ExportOptions, export_model
+from clara_tlt.factory.registry import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, median_seconds, ratio_table

@@ -52,7 +52,7 @@ OVERLAP, WINDOWS_PER_FORWARD = 0.25, 3
 
 def make_inputs(root: Path, cases: int, shape: tuple[int, int, int]) -> Path:
     """Volumes, datalist.json and models/model.pt under `root`; returns the datalist's path."""
-    from clara_tlt.components import build
+    from clara_tlt.factory.registry import build
 
     rng = np.random.default_rng(0)
     entries = []

@@ -32,7 +32,7 @@ from monai.transforms import (
     ScaleIntensityRanged,
 )
 
-from clara_tlt.components import build
+from clara_tlt.factory.registry import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SEED_CONFIGS, Measurement, median_seconds, ratio_table

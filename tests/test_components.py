@@ -11,10 +11,10 @@ import torch
 from monai.losses import DiceLoss
 from monai.transforms import ScaleIntensityRanged
 
-from clara_tlt import components
-from clara_tlt.components import build
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory import registry as components
+from clara_tlt.factory.registry import build
 from tests.test_cli import invoke_streams
 
 WHERE = {"file": "config_train.json", "key_path": "train.loss"}

@@ -207,7 +207,7 @@ def test_tlt_dataconvert_console_script(dicom_tree, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Converted 3 volume(s)" in done.stdout
     assert (
-        done.stderr.count("INFO clara_tlt.dataconvert: converted") == 3
+        done.stderr.count("INFO clara_tlt.engines.dataconvert: converted") == 3
     )  # one log line per volume off a terminal
     again = subprocess.run(
         [str(BIN / "tlt-dataconvert"), "-d", str(dicom_tree), "-o", str(out)], capture_output=True, text=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clara_tlt.components import build
+from clara_tlt.factory.registry import build
 
 
 @pytest.mark.parametrize("name", ["Adam", "Momentum"])

@@ -1,4 +1,4 @@
-"""`clara_tlt.outputs`: output names made from inputs, the final check, clashes, output folders checked up front
+"""`clara_tlt.io.outputs`: output names made from inputs, the final check, clashes, output folders checked up front
 (the library, and dataconvert, deploy and export from the command line)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.dataconvert import _unique
+from clara_tlt.engines.dataconvert import _unique
 from clara_tlt.errors import ClaraError, NoInputError, UsageError
-from clara_tlt.outputs import case_name, check_output_folder, inside, output_names, safe_name
+from clara_tlt.io.outputs import case_name, check_output_folder, inside, output_names, safe_name
 from clara_tlt.synthetic.dicom import write_dicom_series
 from clara_tlt.writers import WriteMhd, WriteNiftyResults
 from tests.test_cli import invoke_streams

@@ -80,8 +80,8 @@ def test_triton_served_windows_equal_local_inference(
 
 def test_the_trtis_inferer_of_a_config_sends_the_windows_to_the_server(repo: Path, model_file: Path) -> None:
     """`clara-tlt infer`/`evaluate` on a config naming TRTISScanWindowInferer: the served model computes."""
-    from clara_tlt.components import build
     from clara_tlt.engines.model_loaders import ModelLoader
+    from clara_tlt.factory.registry import build
     from clara_tlt.inferers import ScanWindowInferer
 
     local = ModelLoader(str(model_file.with_suffix(".onnx"))).load(device=torch.device("cpu")).network

@@ -16,7 +16,7 @@ from ai4med.common.transform_ctx import TransformContext
 from ai4med.components.losses.loss import Loss
 from ai4med.components.models.model import Model
 from ai4med.utils.dtype_utils import str_to_dtype
-from clara_tlt.components import build
+from clara_tlt.factory.registry import build
 from tests.byoc.conftest import docs_block, write_custom
 
 

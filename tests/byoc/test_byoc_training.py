@@ -9,8 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from tests.byoc.conftest import docs_block, write_custom
 from tests.conftest import write_json
 from tests.engines.conftest import tiny_train_config

@@ -10,8 +10,8 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from clara_tlt.transforms import set_random_state
 
 WHERE = {"file": "config_train.json", "key_path": "train.pre_transforms[3]"}

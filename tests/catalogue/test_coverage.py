@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from clara_tlt.components import build, catalogue
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build, catalogue
 from tests.test_cli import invoke_streams
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"

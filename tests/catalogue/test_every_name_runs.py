@@ -22,7 +22,7 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import build, catalogue
+from clara_tlt.factory.registry import build, catalogue
 from clara_tlt.io.arrays import read_array
 from clara_tlt.transforms import set_random_state
 from tests.catalogue.test_crop_transforms import assert_same_window

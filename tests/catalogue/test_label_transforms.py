@@ -13,8 +13,8 @@ import torch
 from monai.data import MetaTensor
 from PIL import Image
 
-from clara_tlt.components import build, catalogue
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build, catalogue
 
 WHERE = {"file": "config_validation.json", "key_path": "validate.post_transforms"}
 AFFINE = torch.diag(torch.tensor([2.0, 3.0, 4.0, 1.0]))

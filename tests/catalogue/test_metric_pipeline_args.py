@@ -14,9 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-from clara_tlt.components import build
 from clara_tlt.engines.reports import build_report, write_reports
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 
 WHERE = {"file": "config_train.json", "key_path": "validate.metrics[0]"}
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from clara_tlt.components import build, catalogue
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build, catalogue
 
 WHERE = {"file": "config_train.json", "key_path": "train.x"}
 KINDS = ("loss", "optimizer", "lr_policy", "network", "handler")

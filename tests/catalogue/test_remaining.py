@@ -14,8 +14,8 @@ import torch
 from monai.data import MetaTensor
 from PIL import Image
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from tests.test_cli import invoke_streams
 
 WHERE = {"file": "config_validation.json", "key_path": "validate.x"}

@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from clara_tlt.components import build
 from clara_tlt.data.pipelines import SegmentationImagePipelineWithCache
 from clara_tlt.errors import ConfigError, NoInputError
+from clara_tlt.factory.registry import build
 
 SEED_CONFIGS = Path(__file__).parents[2] / ".." / "shared" / "seeds" / "configs"
 

@@ -189,7 +189,7 @@ EA_EVAL_CONFIG = {
 def test_seed_003_ea_eval_config_runs(tmp_path: Path, train_data: Path) -> None:
     """The TLT 1.x EA annotation config (image + extreme-points channels) with the seed's tlt-evaluate flags."""
     network_spec = {**UNET, "args": {**UNET["args"], "in_channels": 2}}
-    from clara_tlt.components import build
+    from clara_tlt.factory.registry import build
 
     network = build(network_spec, "network", file="test", key_path="model")
     models = tmp_path / "models"

@@ -276,7 +276,7 @@ def test_a_tf_model_file_stands_for_the_first_pytorch_file_beside_it(tmp_path: P
 
 
 def test_trtis_loader_finds_the_model_of_a_triton_folder_by_its_config_pbtxt(tmp_path: Path) -> None:
-    from clara_tlt.components import build
+    from clara_tlt.factory.registry import build
 
     spec = {"name": "TRTISModelLoader", "args": {"model_spec_file_name": str(tmp_path / "config.pbtxt")}}
     loader = build(spec, "model_loader", file="config.json", key_path="model_loader")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 
 WHERE = {"file": "config_validation.json", "key_path": "model_loader"}
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from clara_tlt.components import build
 from clara_tlt.engines.checkpoint import model_payload, save_checkpoint
-from clara_tlt.networks import ClaraNetwork
+from clara_tlt.factory.registry import build
+from clara_tlt.learning.networks import ClaraNetwork
 from tests.engines.conftest import train_data, unet_mmar  # noqa: F401  (fixtures of the MMAR dialect test)
 
 AHNET = {"name": "SegAhnet", "args": {"num_classes": 2}}

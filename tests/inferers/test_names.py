@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from clara_tlt.inferers import ScanWindowInferer, SimpleInferer
 
 WHERE = {"file": "x.json", "key_path": "validate.inferer"}

@@ -18,10 +18,10 @@ import torch
 from clara_tlt.cli.evaluate import tlt_command as tlt_evaluate
 from clara_tlt.cli.export import tlt_command as tlt_export
 from clara_tlt.cli.infer import tlt_command as tlt_infer
-from clara_tlt.component_origin import ModelFile, from_model_file
-from clara_tlt.components import build
 from clara_tlt.engines.checkpoint import load_checkpoint, network_from_checkpoint, save_checkpoint
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.origin import ModelFile, from_model_file
+from clara_tlt.factory.registry import build
 from tests.conftest import write_json
 from tests.test_cli import invoke_streams
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 
 WHERE = r"test\.json: pre_transforms\[0\]\.args: "
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from clara_tlt.transforms.base import FIELD_SYNONYMS
 
 SYNONYMS = ("fields", *FIELD_SYNONYMS)

@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from clara_tlt.components import build
 from clara_tlt.errors import ImageReadError
+from clara_tlt.factory.registry import build
 from clara_tlt.io import Volume, write_image
 from clara_tlt.io.arrays import read_array, write_array
 from clara_tlt.synthetic.dicom import write_dicom_series

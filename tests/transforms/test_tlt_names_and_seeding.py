@@ -10,7 +10,7 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import build
+from clara_tlt.factory.registry import build
 from clara_tlt.transforms import apply_chain, set_random_state
 
 # The DExtr3D training list of seed 003 (EA form: arguments beside the name), sizes shrunk to 16³.

@@ -12,8 +12,8 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import RandFlipd
 
-from clara_tlt.components import build
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import build
 from clara_tlt.io.arrays import read_array
 from clara_tlt.transforms import apply_chain, set_random_state
 

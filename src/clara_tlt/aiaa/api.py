@@ -71,7 +71,7 @@ def init_external_class(spec: Mapping[str, Any], *, search_dirs: tuple[Path, ...
     Names registered for networks (`UNet`, `SegAhnet`, MONAI's) work too; dotted paths are imported from
     `search_dirs` and the `lib/` folders already on `sys.path`.
     """
-    from clara_tlt.components import build
+    from clara_tlt.factory.registry import build
 
     return build(dict(spec), "network", file="inference", key_path="network", search_dirs=search_dirs)
 

@@ -19,7 +19,7 @@ import torch
 from monai.transforms import RandomizableTrait, Transform
 
 from clara_tlt.byoc.image import TransformContext
-from clara_tlt.component_errors import OUR_PACKAGE
+from clara_tlt.factory.errors import OUR_PACKAGE
 from clara_tlt.transforms.base import FieldsArg, as_fields
 
 

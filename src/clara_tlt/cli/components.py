@@ -8,7 +8,7 @@ import click
 
 from clara_tlt.cli.options import debug_option, json_option
 from clara_tlt.cli.report import emit
-from clara_tlt.components import PROVIDERS, catalogue
+from clara_tlt.factory.registry import PROVIDERS, catalogue
 
 
 @click.command("components")

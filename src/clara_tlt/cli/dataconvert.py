@@ -1,4 +1,4 @@
-"""`tlt-dataconvert` / `clara-tlt dataconvert`: seed 003 §5.4's flags; the work is `clara_tlt.dataconvert.convert`."""
+"""`tlt-dataconvert` / `clara-tlt dataconvert`: seed 003 §5.4's flags; the work is `clara_tlt.engines.dataconvert.convert`."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def command(
     being filled in. Exit codes: 0 ok, 2 usage (e.g. -o exists without -f, -o not writable), 4 no input
     found, 5 some inputs failed (1 when all did).
     """
-    from clara_tlt.dataconvert import ConvertOptions, convert
+    from clara_tlt.engines.dataconvert import ConvertOptions, convert
 
     options = ConvertOptions(
         data_dir,

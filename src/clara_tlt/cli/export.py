@@ -143,7 +143,7 @@ def run_export(
 ) -> None:
     """Find the checkpoint, export it, print the summary (with what the ignored flags did not do)."""
     from clara_tlt.export import ExportOptions, TensorNames, export_model
-    from clara_tlt.outputs import check_output_folder
+    from clara_tlt.io.outputs import check_output_folder
 
     check_output_folder(folder, flag="--model_file_path")  # the artefacts go beside the checkpoint
     if flags["triton_repo"]:

@@ -46,7 +46,7 @@ def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     from clara_tlt.aiaa.run import run_aiaa
     from clara_tlt.data.datalist import load_datalist
     from clara_tlt.engines.predictor import output_flag
-    from clara_tlt.outputs import check_output_folder
+    from clara_tlt.io.outputs import check_output_folder
 
     variables = config.variables
     if not variables.get("DATASET_JSON") or not variables.get("MMAR_EVAL_OUTPUT_PATH"):

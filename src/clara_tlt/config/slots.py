@@ -10,7 +10,7 @@ Clara 3.1's `batch_transforms` (applied to whole batches, e.g. `MergeBatchDims`)
 
 from __future__ import annotations
 
-# Slot name → component kind (clara_tlt.components), in build order.
+# Slot name → component kind (clara_tlt.factory.registry), in build order.
 SLOT_KINDS: dict[str, str] = {
     "net_config": "network",
     "model": "network",

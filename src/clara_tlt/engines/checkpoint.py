@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from clara_tlt.atomic import atomic_path
-from clara_tlt.component_origin import FIX, ModelFile
 from clara_tlt.errors import ClaraError, ConfigError
+from clara_tlt.factory.origin import FIX, ModelFile
 from clara_tlt.tf_files import TF_SUFFIXES
 
 MODEL_KEY = "model"
@@ -208,7 +208,7 @@ def network_from_checkpoint(
     what to do when `model_spec` does not fit the weights. Example:
     `network, checkpoint = network_from_checkpoint("models/model.pt")`.
     """
-    from clara_tlt.components import build
+    from clara_tlt.factory.registry import build
 
     checkpoint = load_checkpoint(path)
     own, key = _model_spec_at(checkpoint.get("train_conf"))

@@ -33,8 +33,8 @@ from clara_tlt.engines.evaluation import plain
 from clara_tlt.engines.model_loaders import ModelLoader
 from clara_tlt.errors import ClaraError, UsageError, batch_failure
 from clara_tlt.inferers import SimpleInferer
+from clara_tlt.io.outputs import OUTPUT_NAME, case_name, check_output_folder, name_entries
 from clara_tlt.metrics.base import Metric
-from clara_tlt.outputs import OUTPUT_NAME, case_name, check_output_folder, name_entries
 from clara_tlt.transforms.base import CHANNEL_DIM
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
 
@@ -171,7 +171,7 @@ class Predictor:
         """Every case, reading, inferring and writing on three threads; failures are collected, not raised.
 
         With writers, two cases that would write the same output name are told apart or refused
-        (`clara_tlt.outputs.output_names`, NoInputError) before any case is read.
+        (`clara_tlt.io.outputs.output_names`, NoInputError) before any case is read.
         """
         entries = name_entries(list(entries), case_file) if self.writers else list(entries)
         outcome = Outcome()

@@ -21,7 +21,7 @@ from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import ModelFolder, model_folder
 from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import UsageError
-from clara_tlt.outputs import check_output_folder
+from clara_tlt.io.outputs import check_output_folder
 
 SUMMARY = "train_summary.json"
 EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fresh start

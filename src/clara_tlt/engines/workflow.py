@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clara_tlt.batching import WithBatchTransforms
-from clara_tlt.components import build
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
 from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
+from clara_tlt.data.batching import WithBatchTransforms
 from clara_tlt.data.checks import check_entries, loaded_fields, network_classes
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.engines.checkpoint import network_inject
 from clara_tlt.errors import ConfigError, NoInputError
+from clara_tlt.factory.registry import build
 
 
 @dataclass

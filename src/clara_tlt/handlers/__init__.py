@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from clara_tlt.components import register, register_unavailable
 from clara_tlt.engines.trainer import Handler, Trainer
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register, register_unavailable
 
 register_unavailable(
     "handler",

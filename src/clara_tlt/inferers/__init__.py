@@ -8,7 +8,7 @@ Clara 3.x `TF…` names map to them; `TRTISScanWindowInferer` sends the windows 
 
 from __future__ import annotations
 
-from clara_tlt.components import register
+from clara_tlt.factory.registry import register
 from clara_tlt.inferers.scan_window import ScanWindowInferer
 from clara_tlt.inferers.simple import SimpleInferer
 from clara_tlt.inferers.triton import TritonScanWindowInferer

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from clara_tlt.components import register
+from clara_tlt.factory.registry import register
 
 
 def _scores(sample: dict[str, Any], use_sigmoid: bool) -> torch.Tensor:

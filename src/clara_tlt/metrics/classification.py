@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from monai.metrics import compute_roc_auc
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 from clara_tlt.metrics.base import CaseValues, ClaraMetric
 
 

@@ -24,8 +24,8 @@ import torch
 from monai.metrics import compute_average_surface_distance, compute_dice, compute_hausdorff_distance
 from monai.networks.utils import one_hot
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 from clara_tlt.metrics.base import (
     EMPTY_BOTH,
     EMPTY_LABEL,

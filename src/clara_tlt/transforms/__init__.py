@@ -1,6 +1,6 @@
 """The Clara transform catalogue: Clara 3.x names, TLT 1.x names as aliases, all dict in / dict out.
 
-Importing this package registers every transform with `clara_tlt.components` (kind "transform").
+Importing this package registers every transform with `clara_tlt.factory.registry` (kind "transform").
 `set_random_state(transforms, seed)` seeds every random transform of a list for reproducible runs. Images are
 read and written through `clara_tlt.io` (`clara_tlt.io.arrays` hands them over the way MONAI indexes them).
 """

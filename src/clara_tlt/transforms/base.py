@@ -21,8 +21,8 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, Randomizable, Transform
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 
 T = TypeVar("T")
 FieldsArg = str | Sequence[str]

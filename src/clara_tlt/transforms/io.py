@@ -15,7 +15,7 @@ import torch
 from monai.data import MetaTensor
 
 from clara_tlt.io.arrays import read_array, write_array
-from clara_tlt.outputs import inside, name_of
+from clara_tlt.io.outputs import inside, name_of
 from clara_tlt.transforms.base import (
     CHANNEL_DIM,
     NO_CHANNEL,
@@ -155,7 +155,7 @@ class WriteNiftyResults(ClaraTransform):
     """Write the field `<key>` to `<write_path>/<name>/<name>_<key>.nii.gz` (`suffix`; atomically, through `clara_tlt.io`).
 
     `<name>` is the stem of the file the field (or `image`) was loaded from, made safe and told apart from the
-    other cases' by `clara_tlt.outputs` (a target outside `write_path` is refused). One channel is written as a volume,
+    other cases' by `clara_tlt.io.outputs` (a target outside `write_path` is refused). One channel is written as a volume,
     several as a vector image (channels last, as MONAI writes them). MONAI: `SaveImaged(keys, output_dir,
     output_postfix)`.
     """

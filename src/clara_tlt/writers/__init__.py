@@ -3,7 +3,7 @@
 
 Output names follow the input's, as Clara named them: the field `model` of a case read from `case_003.nii.gz`
 goes to `<write_path>/case_003/case_003_model.nii.gz` (`.mhd` + `.raw` for `WriteMhd`); the name is made safe
-and told apart from the other cases' by `clara_tlt.outputs` (docs/infer.md). The affine written is
+and told apart from the other cases' by `clara_tlt.io.outputs` (docs/infer.md). The affine written is
 the field's own: after `CopyProperties` / `RestoreOriginalShape` that of the input file, so predictions
 overlay their image in any viewer whatever the input's orientation.
 
@@ -14,7 +14,7 @@ overlay their image in any viewer whatever the input's orientation.
 
 from __future__ import annotations
 
-from clara_tlt.components import register
+from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import config_factory
 from clara_tlt.transforms.io import WriteNiftyResults
 from clara_tlt.writers import classification as classification  # registers WriteClassificationResult

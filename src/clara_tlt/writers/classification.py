@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from clara_tlt.atomic import write_text_atomic
-from clara_tlt.components import register
+from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import FieldsArg, config_factory, one_field
 
 

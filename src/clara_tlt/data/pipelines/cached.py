@@ -14,10 +14,10 @@ from typing import Any
 from monai.data import CacheDataset, SmartCacheDataset
 from monai.transforms import Compose
 
-from clara_tlt.components import register
 from clara_tlt.data.pipelines.base import Sample
 from clara_tlt.data.pipelines.segmentation import SegmentationImagePipeline
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import ClaraTransform
 
 

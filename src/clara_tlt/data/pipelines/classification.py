@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import register
 from clara_tlt.data.pipelines.base import DATA_FORMATS, ImagePipeline, Sample, check_channels
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import channel_dim, set_layout, spatial_shape
 
 # Clara 3.1 options this pipeline cannot honour when set, and what to do instead.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clara_tlt.components import register
 from clara_tlt.data.pipelines.cached import SegmentationImagePipelineWithCache
 from clara_tlt.data.pipelines.classification import ClassificationImagePipeline
+from clara_tlt.factory.registry import register
 
 
 @register("image_pipeline", "ClassificationImagePipelineWithCache")

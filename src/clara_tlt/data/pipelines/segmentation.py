@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.components import register
 from clara_tlt.data.pipelines.base import ImagePipeline, Sample, check_channels
 from clara_tlt.errors import ImageReadError
+from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import spatial_shape
 from clara_tlt.transforms.crop import crop, fitted_start
 from clara_tlt.transforms.labels import describe_values, label_values_outside

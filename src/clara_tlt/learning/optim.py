@@ -14,8 +14,8 @@ import torch
 from monai.optimizers import Novograd
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau, StepLR
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 
 Params = Iterable[torch.nn.Parameter]
 

@@ -25,8 +25,8 @@ from typing import Any
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.errors import ClaraError, NoInputError, UsageError, batch_failure
 from clara_tlt.io.image import ITK_SUFFIXES, VOLUME_SUFFIXES
-from clara_tlt.outputs import check_output_folder as check_writable
-from clara_tlt.outputs import inside, safe_name
+from clara_tlt.io.outputs import check_output_folder as check_writable
+from clara_tlt.io.outputs import inside, safe_name
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def check_options(options: ConvertOptions) -> None:
 
 def check_output_folder(output_dir: Path, *, force: bool) -> None:
     """UsageError unless `output_dir` is, or can become, a folder we may write into, and is empty or `force`
-    is set; touches nothing (`clara_tlt.outputs.check_output_folder`)."""
+    is set; touches nothing (`clara_tlt.io.outputs.check_output_folder`)."""
     check_writable(output_dir, flag="-o")
     if output_dir.is_dir() and not force and any(output_dir.iterdir()):
         raise UsageError(

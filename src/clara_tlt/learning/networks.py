@@ -12,8 +12,8 @@ import torch
 from monai.networks.nets import AHNet, DenseNet121
 from torch import nn
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 from clara_tlt.tf_files import TF_SUFFIXES
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")

@@ -6,8 +6,8 @@ one backend, so each Keras name builds its twin (an argument only the Keras pipe
 
 from __future__ import annotations
 
-from clara_tlt.components import register_alias
 from clara_tlt.data.pipelines import classification_cached as classification_cached  # registers its name
+from clara_tlt.factory.registry import register_alias
 
 KERAS_TWINS = {
     "SegmentationKerasImagePipeline": "SegmentationImagePipeline",

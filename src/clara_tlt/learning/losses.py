@@ -14,8 +14,8 @@ from monai.losses import DiceLoss
 from monai.networks import one_hot
 from torch import nn
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.registry import register
 
 
 @register("loss", "Dice", aliases=("dice_loss", "DiceLoss3D"), built_on="monai.losses.DiceLoss")

@@ -14,9 +14,9 @@ import torch
 from monai.networks.nets import SegResNet, SegResNetVAE
 from torch import nn
 
-from clara_tlt.components import register
 from clara_tlt.errors import ConfigError
-from clara_tlt.networks import ClaraNetwork, channels_last_of, check_dtype, pretrained_path
+from clara_tlt.factory.registry import register
+from clara_tlt.learning.networks import ClaraNetwork, channels_last_of, check_dtype, pretrained_path
 
 
 def _group_count(groups: int, channels: int) -> int:

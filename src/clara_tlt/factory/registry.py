@@ -27,8 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clara_tlt.component_args import accepted_names, check_arguments
-from clara_tlt.component_errors import (
+from clara_tlt.config.component_spec import ComponentSpec, normalize_spec
+from clara_tlt.config.keypath import child
+from clara_tlt.config.suggest import did_you_mean
+from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import accepted_names, check_arguments
+from clara_tlt.factory.errors import (
     OUR_PACKAGE,
     PIP_NAMES,
     imports_tensorflow,
@@ -36,7 +40,7 @@ from clara_tlt.component_errors import (
     raised_in_our_code,
     tensorflow_importer,
 )
-from clara_tlt.component_origin import (
+from clara_tlt.factory.origin import (
     ModelFile,
     check_imported,
     checked_code_folder,
@@ -44,21 +48,17 @@ from clara_tlt.component_origin import (
     from_model_file,
     refusal,
 )
-from clara_tlt.config.component_spec import ComponentSpec, normalize_spec
-from clara_tlt.config.keypath import child
-from clara_tlt.config.suggest import did_you_mean
-from clara_tlt.errors import ConfigError
 
 T = TypeVar("T")
 
 # Our modules that register each kind, imported the first time that kind is looked up (keeps startup cheap).
 PROVIDERS: dict[str, tuple[str, ...]] = {
     "transform": ("clara_tlt.transforms",),
-    "image_pipeline": ("clara_tlt.data", "clara_tlt.aliases"),
-    "network": ("clara_tlt.networks", "clara_tlt.networks_tf"),
-    "loss": ("clara_tlt.losses",),
-    "optimizer": ("clara_tlt.optim",),
-    "lr_policy": ("clara_tlt.optim",),
+    "image_pipeline": ("clara_tlt.data", "clara_tlt.data.pipelines.aliases"),
+    "network": ("clara_tlt.learning.networks", "clara_tlt.learning.networks_tf"),
+    "loss": ("clara_tlt.learning.losses",),
+    "optimizer": ("clara_tlt.learning.optim",),
+    "lr_policy": ("clara_tlt.learning.optim",),
     "metric": ("clara_tlt.metrics", "clara_tlt.metrics.catalogue"),
     "inferer": ("clara_tlt.inferers",),
     "writer": ("clara_tlt.writers",),
