@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.config.slots import network_spec
 from clara_tlt.errors import ConfigError, UsageError
 from tests.conftest import write_json
 
@@ -188,3 +189,11 @@ def test_seed_spleen_config_resolves_every_variable(spleen_mmar: Path) -> None:
     pipeline = resolved.data["train"]["image_pipeline"]["args"]
     assert Path(pipeline["data_list_file_path"]).is_file()
     assert resolved.get("epochs") == 1250 and resolved.get("determinism")["random_seed"] == 123456
+
+
+def test_the_network_is_looked_for_in_train_model_then_net_config_then_model() -> None:
+    seg, dense = {"name": "SegAhnet"}, {"name": "DenseNet121"}
+    assert network_spec({"train": {"model": seg}, "net_config": dense}) == (seg, "train.model")
+    assert network_spec({"model": seg, "net_config": dense}) == (dense, "net_config")
+    assert network_spec({"model": seg, "train": {"loss": {}}}) == (seg, "model")
+    assert network_spec({"train": {"model": [seg, dense]}}) == (None, "train.model")

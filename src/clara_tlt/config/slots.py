@@ -10,6 +10,9 @@ Clara 3.1's `batch_transforms` (applied to whole batches, e.g. `MergeBatchDims`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # Slot name → component kind (clara_tlt.factory.registry), in build order.
 SLOT_KINDS: dict[str, str] = {
     "net_config": "network",
@@ -51,3 +54,21 @@ LIST_SLOTS = frozenset(
 # Sections that hold slots of their own; "" is the top level (validation configs, the EA form).
 SECTIONS: tuple[str, ...] = ("", "train", "validate")
 SECTION_KEYS = frozenset(s for s in SECTIONS if s)
+
+# The slots that hold the network, and where a config's network is looked for, first found wins: Clara 3.x's
+# `train.model`, the TLT 1.x EA form's top-level `net_config`, a validation config's top-level `model`.
+NETWORK_SLOTS: tuple[str, ...] = tuple(slot for slot, kind in SLOT_KINDS.items() if kind == "network")
+NETWORK_KEYS: tuple[str, ...] = ("train.model", *NETWORK_SLOTS)
+
+
+def network_spec(config: Any) -> tuple[dict[str, Any] | None, str]:
+    """The network spec of a (resolved) config and its key path: the first of NETWORK_KEYS holding a mapping,
+    else `(None, "train.model")`. Example: `network_spec({"net_config": {"name": "SegAhnet"}})[1] == "net_config"`.
+    """
+    for key in NETWORK_KEYS:
+        value = config
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping):
+            return dict(value), key
+    return None, NETWORK_KEYS[0]

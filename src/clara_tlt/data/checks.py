@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from clara_tlt.config.slots import network_spec
 from clara_tlt.data.datalist import path_values
 from clara_tlt.errors import ConfigError, ImageReadError, NoInputError
 from clara_tlt.io.grid import DIRECTION_TOLERANCE, ORIGIN_TOLERANCE, SPACING_TOLERANCE, Grid
@@ -145,7 +146,7 @@ CLASS_ARGS = ("num_classes", "out_channels")  # Clara's networks, MONAI's
 def network_classes(config: dict[str, Any]) -> int | None:
     """The classes the training network tells apart (`train.model` / `net_config` args `num_classes`, MONAI's
     `out_channels`); None when the config does not say. A one-channel (sigmoid) output tells 2 apart."""
-    spec = (config.get("train") or {}).get("model") or config.get("net_config")
+    spec = network_spec(config)[0]
     args = spec.get("args", spec) if isinstance(spec, dict) else None
     for name in CLASS_ARGS:
         value = args.get(name) if isinstance(args, dict) else None

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from clara_tlt.atomic import atomic_path
+from clara_tlt.config.slots import network_spec
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.factory.origin import FIX, ModelFile
 from clara_tlt.tf_files import TF_SUFFIXES
@@ -163,21 +164,8 @@ def _listing(label: str, names: list[str], shown: int = 8) -> str:
 
 
 def model_spec_of(train_conf: Any) -> dict[str, Any] | None:
-    """The network spec of a resolved training config: `train.model`, else top-level `model` / `net_config`."""
-    return _model_spec_at(train_conf)[0]
-
-
-def _model_spec_at(train_conf: Any) -> tuple[dict[str, Any] | None, str]:
-    """The network spec of a training config and its key path (`train.model`, `model` or `net_config`)."""
-    if not isinstance(train_conf, Mapping):
-        return None, "train.model"
-    train = train_conf.get("train")
-    candidates = [("train.model", train.get("model") if isinstance(train, Mapping) else None)]
-    candidates += [(key, train_conf.get(key)) for key in ("model", "net_config")]
-    for key, spec in candidates:
-        if isinstance(spec, Mapping):
-            return dict(spec), key
-    return None, "train.model"
+    """The network spec of a resolved training config (where: clara_tlt.config.slots.NETWORK_KEYS)."""
+    return network_spec(train_conf)[0]
 
 
 def network_inject(train_conf: Any) -> dict[str, Any]:
@@ -211,7 +199,7 @@ def network_from_checkpoint(
     from clara_tlt.factory.registry import build
 
     checkpoint = load_checkpoint(path)
-    own, key = _model_spec_at(checkpoint.get("train_conf"))
+    own, key = network_spec(checkpoint.get("train_conf"))
     spec = dict(model_spec) if model_spec is not None else own
     if spec is None:
         raise ConfigError(

@@ -23,6 +23,7 @@ from torch import nn
 
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.config.slots import NETWORK_KEYS
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
 from clara_tlt.engines.distributed import Context
@@ -46,7 +47,6 @@ from clara_tlt.metrics.base import names_without
 
 log = logging.getLogger(__name__)
 RESOLVED_CONFIG = "train_config.json"
-NETWORK_SLOTS = ("train.model", "net_config", "model")  # Clara 3.x; TLT 1.x EA form; validation configs
 REQUIRED = ("loss", "optimizer", "image_pipeline")
 MEMORY_KEYS = (
     "train.image_pipeline.args.output_batch_size",
@@ -135,7 +135,7 @@ def _trainer(workflow: Workflow, checked: Preflight, context: Context) -> Traine
     A fresh start writes `train_state.pt` before anything else, so a crash at any later moment (even right
     after the first `model.pt`) leaves a state that the same command resumes from."""
     config, options = workflow.config, checked.options
-    network = next((workflow.get(k) for k in NETWORK_SLOTS if workflow.get(k) is not None), None)
+    network = next((workflow.get(k) for k in NETWORK_KEYS if workflow.get(k) is not None), None)
     missing = ["a network (train.model or net_config)"] if network is None else []
     missing += [f"train.{slot}" for slot in REQUIRED if workflow.get(f"train.{slot}") is None]
     if missing:

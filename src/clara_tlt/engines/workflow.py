@@ -17,7 +17,7 @@ from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.references import Definitions, reference_of
-from clara_tlt.config.slots import LIST_SLOTS, SECTIONS, SLOT_KINDS
+from clara_tlt.config.slots import LIST_SLOTS, NETWORK_SLOTS, SECTIONS, SLOT_KINDS, network_spec
 from clara_tlt.data.batching import WithBatchTransforms
 from clara_tlt.data.checks import check_entries, loaded_fields, network_classes
 from clara_tlt.data.datalist import load_datalist
@@ -193,7 +193,7 @@ def _inject(
     slot: str, section: str, workflow: Workflow, config: ResolvedConfig, model: Any
 ) -> dict[str, Any] | None:
     """Runtime objects a slot needs; None when what it needs could not be built."""
-    if slot in ("model", "net_config"):
+    if slot in NETWORK_SLOTS:
         return network_inject(config.data)
     if slot == "optimizer":
         if model is None:
@@ -231,7 +231,7 @@ MODEL_L2_ARGS = ("weight_decay", "reg_weight")  # DenseNet121's; SegResnet's and
 def _model_weight_decay(config: ResolvedConfig) -> float | None:
     """Clara put L2 regularisation on the model (`model.args.weight_decay`, `reg_weight`); torch puts it on the
     optimizer (TensorFlow's l2 loss Σw²/2 scaled by λ has the gradient λw, torch's weight decay λ)."""
-    spec = (config.data.get("train") or {}).get("model") or config.data.get("net_config")
+    spec = network_spec(config.data)[0]
     if isinstance(spec, dict):
         args = spec.get("args", spec)
         for name in MODEL_L2_ARGS:
