@@ -16,6 +16,7 @@ from torch import nn
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
+from clara_tlt.learning.data_format import refuse_channels_last
 
 
 @register("loss", "Dice", aliases=("dice_loss", "DiceLoss3D"), built_on="monai.losses.DiceLoss")
@@ -30,7 +31,7 @@ def dice(
 ) -> nn.Module:
     """Soft Dice on probabilities `(N, C, ...)` against integer labels `(N, 1, ...)` (or one-hot when
     `is_onehot_targets`), as Clara's Dice: the network's final activation makes the probabilities."""
-    _check_channels_first(data_format)
+    refuse_channels_last(data_format)
     return DiceLoss(
         include_background=not skip_background,
         to_onehot_y=not is_onehot_targets,
@@ -84,7 +85,7 @@ class CrossEntropy(ProbabilityLoss):
         smooth: float = 1e-8,
         is_onehot_targets: bool = False,
     ) -> None:
-        _check_channels_first(data_format)
+        refuse_channels_last(data_format)
         super().__init__(skip_background=skip_background, is_onehot_targets=is_onehot_targets, smooth=smooth)
 
     def forward(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -108,7 +109,7 @@ class Focal(ProbabilityLoss):
         smooth: float = 1e-8,
         is_onehot_targets: bool = False,
     ) -> None:
-        _check_channels_first(data_format)
+        refuse_channels_last(data_format)
         super().__init__(skip_background=skip_background, is_onehot_targets=is_onehot_targets, smooth=smooth)
         if gamma < 0:
             raise ConfigError(f"gamma must be at least 0, got {gamma}")
@@ -126,14 +127,6 @@ class Focal(ProbabilityLoss):
                 weight = weight.view(1, -1, *([1] * (p.ndim - 2)))
             per_class = per_class * weight
         return -per_class.sum(dim=1).mean()
-
-
-def _check_channels_first(data_format: str) -> None:
-    if data_format != "channels_first":
-        raise ConfigError(
-            f"data_format {data_format!r} cannot be honoured: PyTorch networks here give channels-first "
-            '(N, C, ...) outputs; use "channels_first"'
-        )
 
 
 @register("loss", "MulticlassClassificationLoss", built_on="torch.nn.CrossEntropyLoss")

@@ -14,17 +14,10 @@ from torch import nn
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
+from clara_tlt.learning.data_format import channels_last_of
 from clara_tlt.tf_files import TF_SUFFIXES
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
-DATA_FORMATS = ("channels_first", "channels_last")
-
-
-def channels_last_of(data_format: str) -> bool:
-    """Clara's `data_format`: whether the network takes `(N, *spatial, C)` inputs."""
-    if data_format not in DATA_FORMATS:
-        raise ConfigError(f"data_format must be one of {', '.join(DATA_FORMATS)}, not {data_format!r}")
-    return data_format == "channels_last"
 
 
 def check_dtype(dtype: str) -> None:

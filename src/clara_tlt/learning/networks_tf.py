@@ -16,7 +16,8 @@ from torch import nn
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
-from clara_tlt.learning.networks import ClaraNetwork, channels_last_of, check_dtype, pretrained_path
+from clara_tlt.learning.data_format import channels_last_of
+from clara_tlt.learning.networks import ClaraNetwork, check_dtype, pretrained_path
 
 
 def _group_count(groups: int, channels: int) -> int:

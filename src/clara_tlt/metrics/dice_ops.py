@@ -15,8 +15,7 @@ from monai.metrics import compute_dice
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
-
-CHANNELS_FIRST = "channels_first"
+from clara_tlt.learning.data_format import CHANNELS_FIRST, refuse_channels_last
 
 
 def one_hot(indices: torch.Tensor, classes: int) -> torch.Tensor:
@@ -57,11 +56,7 @@ class DiceOp:
         names = [tags] if isinstance(tags, str) else list(tags or [tag or self.default_tag])
         if not names:
             raise ConfigError("tags is empty: give at least the name of the mean Dice")
-        if data_format != CHANNELS_FIRST:
-            raise ConfigError(
-                f"data_format {data_format!r} cannot be honoured: network outputs and labels are channels-first "
-                '(N, C, ...) here; use "channels_first" (or remove data_format)'
-            )
+        refuse_channels_last(data_format)
         self.tags = names
         self.label_field = label_field
         self.independent = is_independent_predictions

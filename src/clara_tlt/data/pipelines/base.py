@@ -19,13 +19,10 @@ from monai.transforms import RandomizableTrait, Transform
 
 from clara_tlt.data.datalist import load_datalist, shard_entries
 from clara_tlt.errors import ConfigError, NoInputError
+from clara_tlt.learning.data_format import channel_axis, refuse_channels_last
 from clara_tlt.transforms.base import MAX_SEED, apply_chain, set_random_state, unwrap_transform_error
 
 Sample = dict[str, Any]
-DATA_FORMATS = {
-    "channels_first": 0,
-    "channels_last": -1,
-}  # Clara's output_data_format → a sample's channel axis
 
 
 def split_transforms(transforms: Sequence[Callable[..., Any]]) -> tuple[list[Any], list[Any]]:
@@ -104,17 +101,9 @@ class ImagePipeline:
 
     def check_data_format(self) -> None:
         """`output_data_format` is a known layout, and `channels_last` only where the pipeline supports it."""
-        if self.output_data_format not in DATA_FORMATS:
-            raise ConfigError(
-                f"output_data_format must be one of {', '.join(map(repr, DATA_FORMATS))}, "
-                f"got {self.output_data_format!r}"
-            )
-        if self.output_data_format == "channels_last" and not self.channels_last_ok:
-            raise ConfigError(
-                f"output_data_format 'channels_last' cannot be honoured by {type(self).__name__}: its batches are "
-                'channels-first (N, C, *spatial), as the losses and metrics take them; use "channels_first" '
-                "(and data_format channels_first on the network and loss, or remove them)"
-            )
+        channel_axis(self.output_data_format, key="output_data_format")
+        if not self.channels_last_ok:
+            refuse_channels_last(self.output_data_format, key="output_data_format", by=type(self).__name__)
 
     # -- the engine's API -------------------------------------------------------------------------------------
     def set_random_state(self, seed: int) -> None:

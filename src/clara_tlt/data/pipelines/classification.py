@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from clara_tlt.data.pipelines.base import DATA_FORMATS, ImagePipeline, Sample, check_channels
+from clara_tlt.data.pipelines.base import ImagePipeline, Sample, check_channels
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
+from clara_tlt.learning.data_format import channel_axis
 from clara_tlt.transforms.base import channel_dim, set_layout, spatial_shape
 
 # Clara 3.1 options this pipeline cannot honour when set, and what to do instead.
@@ -74,7 +75,7 @@ class ClassificationImagePipeline(ImagePipeline):
             raise ConfigError(
                 "ClassificationImagePipeline: 'image' must be loaded by the transforms (add LoadPng)"
             )
-        wanted = DATA_FORMATS[self.output_data_format]
+        wanted = channel_axis(self.output_data_format)
         layout = channel_dim(image)
         if layout is None:  # a grey picture without a channel axis: add it where the output wants it
             image = set_layout(image.unsqueeze(wanted), wanted)
