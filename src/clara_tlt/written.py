@@ -5,7 +5,8 @@ returns, C++ writers lose the OS's reason. So what they left is checked cheaply 
 promises: a NIfTI header that parses and the voxel bytes it declares (the gzip stream complete, every CRC and
 length trailer matching), a MetaImage or NRRD header and its data size, a zip archive (`torch.save`, TorchScript) whose
 central directory is there. Files of other kinds are not checked here; their writers are Python code whose
-write errors raise.
+write errors raise. What a NIfTI header promises is read here for `clara_tlt.io` too, which sits above; nibabel
+and numpy are imported only when a NIfTI file is checked, so `atomic` stays cheap to import.
 
 >>> check_written(Path("out/.ct.x1y2.incomplete.nii.gz"), Path("out/ct.nii.gz"))  # doctest: +SKIP
 IncompleteWrite: 1024 of the 65888 bytes its header promises
@@ -13,11 +14,20 @@ IncompleteWrite: 1024 of the 65888 bytes its header promises
 
 from __future__ import annotations
 
+import io
 import math
 import zipfile
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+from clara_tlt.errors import ImageReadError
+
+if TYPE_CHECKING:
+    import nibabel as nib
+    import numpy as np
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 METAIMAGE_SUFFIXES = (".mha", ".mhd")
@@ -27,6 +37,10 @@ HEADER_BYTES = (
     1 << 16
 )  # ITK's MetaImage and NRRD headers are under 1 kB; the data of a `.mha`/`.nrrd` follows
 READ_CHUNK_BYTES = 1 << 20
+NIFTI1_HEADER_BYTES, NIFTI2_HEADER_BYTES = 348, 540  # each followed by 4 extension bytes
+HEADER_READ_BYTES = 8192  # of the file: inflates to more than a header on any gzip stream
+GZIP_WBITS = 31  # the gzip wrapper: CRC-32 and ISIZE trailers checked by zlib
+ZLIB_OR_GZIP_WBITS = 47  # either wrapper, told apart by its header
 # MetaIO's element types and their sizes in bytes (metaTypes.h)
 METAIMAGE_BYTES = {
     "MET_CHAR": 1,
@@ -83,9 +97,6 @@ def check_size(path: Path, size: int) -> None:
 
 def check_nifti(path: Path) -> None:
     """The header parses and the voxel bytes it declares are all there (a `.gz` stream complete and intact)."""
-    from clara_tlt.errors import ImageReadError
-    from clara_tlt.io.integrity import nifti_layout, stream_chunks
-
     layout = nifti_layout(path)
     if layout is None:
         raise IncompleteWrite(f"no readable NIfTI header in the {path.stat().st_size} bytes written")
@@ -188,3 +199,129 @@ def check_zip(path: Path) -> None:
     size = path.stat().st_size
     if any(info.header_offset + info.compress_size > size for info in members):
         raise IncompleteWrite("a member of the zip archive lies past its end")
+
+
+# -- what a NIfTI file's header promises (read here, and by clara_tlt.io when it reads one) -------------------
+@dataclass(frozen=True)
+class NiftiLayout:
+    """Where a NIfTI file keeps its voxels: `offset` bytes into the uncompressed stream, `nbytes` long, stored
+    as `dtype` (byte order included) in nibabel's `shape` `(X, Y, Z, ...)`; `scaled` when scl_slope/inter apply;
+    `affine` the RAS voxel → mm matrix nibabel gives (sform, else qform)."""
+
+    offset: int
+    nbytes: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    scaled: bool
+    affine: np.ndarray
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.nbytes
+
+
+def nifti_layout(path: Path) -> NiftiLayout | None:
+    """The voxel layout its header declares; None when nibabel cannot parse the header (ITK then reports it).
+
+    The header is parsed from the first bytes of the stream (a tenth of `nib.load`'s time, which matters for a
+    dry run over thousands of files); files with header extensions take `nib.load`.
+    """
+    import nibabel as nib
+    import numpy as np
+
+    try:
+        header = _single_file_header(path)
+        if header is None:
+            return _loaded_layout(nib.load(str(path)))
+        dtype = np.dtype(header.get_data_dtype())
+        shape = tuple(int(n) for n in header.get_data_shape())
+        slope, inter = header.get_slope_inter()
+        scaled = not (slope in (None, 1) and inter in (None, 0))
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        affine = np.asarray(header.get_best_affine())
+        return NiftiLayout(int(header.get_data_offset()), nbytes, dtype, shape, scaled, affine)
+    except Exception:  # any header nibabel cannot parse: ITK's reader reports it in its own words
+        return None
+
+
+def _single_file_header(path: Path) -> nib.Nifti1Header | None:
+    """The NIfTI-1 or -2 header of a single-file image without extensions (checks off: ITK reports a bad one);
+    None for any other file, which `nib.load` then reads."""
+    import nibabel as nib
+
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_READ_BYTES)
+    if path.name.lower().endswith(".gz"):
+        head = zlib.decompressobj(GZIP_WBITS).decompress(head, NIFTI2_HEADER_BYTES + 4)
+    if len(head) < NIFTI1_HEADER_BYTES + 4:
+        return None
+    size = int.from_bytes(head[:4], "little")
+    size = size if size in (NIFTI1_HEADER_BYTES, NIFTI2_HEADER_BYTES) else int.from_bytes(head[:4], "big")
+    kind = {NIFTI1_HEADER_BYTES: nib.Nifti1Header, NIFTI2_HEADER_BYTES: nib.Nifti2Header}.get(size)
+    if kind is None or len(head) < size + 4 or head[size] != 0:  # head[size]: the extension flag
+        return None
+    header = kind.from_fileobj(io.BytesIO(head[: size + 4]), check=False)
+    return header if bytes(header["magic"]).rstrip(b"\x00") in (b"n+1", b"n+2") else None
+
+
+def _loaded_layout(image: object) -> NiftiLayout | None:
+    import nibabel as nib
+    import numpy as np
+    from nibabel.arrayproxy import ArrayProxy
+
+    if not isinstance(image, nib.Nifti1Image):  # NIfTI-2 images derive from NIfTI-1 images
+        return None
+    proxy = image.dataobj  # an ArrayProxy: the header's facts, no voxels read
+    if not isinstance(proxy, ArrayProxy):
+        return None
+    dtype = np.dtype(proxy.dtype)
+    shape = tuple(int(n) for n in proxy.shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    scaled = not (proxy.slope == 1 and proxy.inter == 0)
+    return NiftiLayout(int(proxy.offset), nbytes, dtype, shape, scaled, np.asarray(image.affine))
+
+
+def stream_chunks(path: Path) -> Iterator[bytes]:
+    """The uncompressed bytes of a `.nii` or (checked, see gzip_chunks) `.nii.gz`, chunk by chunk."""
+    return gzip_chunks(path) if path.name.lower().endswith(".gz") else _file_chunks(path)
+
+
+def _file_chunks(path: Path, offset: int = 0) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while data := handle.read(READ_CHUNK_BYTES):
+            yield data
+
+
+def gzip_chunks(path: Path, offset: int = 0, *, wbits: int = GZIP_WBITS) -> Iterator[bytes]:
+    """Uncompressed chunks of a gzip file of one or more members, every CRC and length trailer checked.
+
+    The stream starts `offset` bytes into the file (a MetaImage or NRRD header comes first); `wbits`
+    ZLIB_OR_GZIP_WBITS reads zlib streams too (MetaImage's), their Adler-32 trailer checked. Raises
+    ImageReadError when the stream ends inside a member or a trailer does not match. Zero bytes after the last
+    member are allowed (some tools pad), as Python's gzip module allows them.
+    """
+    decompressor = zlib.decompressobj(wbits)
+    member_open = False
+    try:
+        for data in _file_chunks(path, offset):
+            while data:
+                if not member_open:
+                    data = data.lstrip(b"\x00")
+                    if not data:
+                        break
+                    member_open = True
+                yield decompressor.decompress(data)
+                data = b""
+                if decompressor.eof:
+                    data, member_open = decompressor.unused_data, False
+                    decompressor = zlib.decompressobj(wbits)
+    except zlib.error as exc:
+        raise ImageReadError(
+            f"{path}: the compressed data is damaged ({exc}); re-copy or re-export the file"
+        ) from exc
+    if member_open:
+        raise ImageReadError(
+            f"{path}: the compressed stream ends early (truncated copy or interrupted download?); "
+            "re-copy the file. Nothing was filled in"
+        )

@@ -12,9 +12,9 @@ import pytest
 from clara_tlt.errors import ImageReadError
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.grid import Grid
-from clara_tlt.io.integrity import nifti_layout
 from clara_tlt.io.whole import check_whole
 from clara_tlt.synthetic.dicom import write_dicom_series
+from clara_tlt.written import nifti_layout
 from tests.io.conftest import damage
 
 ITK_FORMATS = [("ct.nii.gz", True), ("ct.nii", False), ("ct.mha", False), ("ct.mha", True), ("ct.nrrd", True),

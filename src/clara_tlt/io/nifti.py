@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from clara_tlt.io.integrity import ends_early, nifti_layout, stream_chunks
+from clara_tlt.io.integrity import ends_early
 from clara_tlt.io.volume import Volume
+from clara_tlt.written import nifti_layout, stream_chunks
 
 PIXEL_IDS = {
     np.dtype(np.int8): sitk.sitkInt8,

@@ -23,8 +23,9 @@ from clara_tlt.errors import ImageReadError
 from clara_tlt.io.arrays import array_suffix
 from clara_tlt.io.grid import Grid, spatial_grid
 from clara_tlt.io.image import ITK_SUFFIXES, NIFTI_SUFFIXES, NO_GEOMETRY_SUFFIXES, NUMPY_SUFFIXES, itk_reason
-from clara_tlt.io.integrity import ZLIB_OR_GZIP_WBITS, gzip_chunks, nifti_layout, refuse_nonfinite, scan_nifti
+from clara_tlt.io.integrity import refuse_nonfinite, scan_nifti
 from clara_tlt.io.volume import lps_geometry
+from clara_tlt.written import ZLIB_OR_GZIP_WBITS, gzip_chunks, nifti_layout
 
 HEADER_BYTES = 1 << 16  # MetaImage and NRRD headers are text well under this
 
