@@ -41,6 +41,15 @@ class ComponentSpec:
 
 def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
     """Accept the GA form (`name`/`path` + `args`) and the older EA form (arguments beside `name`, `tag` for `name`)."""
+    spec = _spec_object(spec, file=file, key_path=key_path)
+    name, path, instance = _class_of(spec, file=file, key_path=key_path)
+    return ComponentSpec(
+        name=name, path=path, args=_args_of(spec, file=file, key_path=key_path), instance=instance
+    )
+
+
+def _spec_object(spec: Any, *, file: str, key_path: str) -> dict[str, Any]:
+    """The spec as an object (a bare string is a name); a `ref` has no place outside a config's slots."""
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
@@ -56,6 +65,11 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
             file=file,
             key_path=child(key_path, "ref"),
         )
+    return spec
+
+
+def _class_of(spec: dict[str, Any], *, file: str, key_path: str) -> tuple[str | None, str | None, str | None]:
+    """(name, path, instance): at least one of name and path, non-empty strings that agree; `Class#instance`."""
     name, path = spec.get("name"), spec.get("path")
     if name is None and path is None:
         raise ConfigError(
@@ -81,25 +95,30 @@ def normalize_spec(spec: Any, *, file: str, key_path: str) -> ComponentSpec:
             file=file,
             key_path=key_path,
         )
-    if "args" in spec:
-        unknown = sorted(set(spec) - SPEC_KEYS - AUTOML_KEYS)
-        if unknown:
-            known = sorted(SPEC_KEYS | AUTOML_KEYS)
-            raise ConfigError(
-                f"unknown key '{unknown[0]}' in a component{did_you_mean(unknown[0], known) or '.'} A component "
-                f'takes {", ".join(known)}; its arguments go inside "args"',
-                file=file,
-                key_path=child(key_path, unknown[0]),
-            )
-        args = spec["args"]
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            raise ConfigError(
-                '"args" must be an object of argument: value', file=file, key_path=child(key_path, "args")
-            )
-    else:  # EA form: every other key is an argument; `tag` stands for the argument `name`.
+    return name, path, instance
+
+
+def _args_of(spec: dict[str, Any], *, file: str, key_path: str) -> dict[str, Any]:
+    """The constructor arguments: `args` (GA form, no unknown keys beside it) or every other key (EA form)."""
+    if "args" not in spec:  # EA form: every other key is an argument; `tag` stands for the argument `name`.
         args = {k: v for k, v in spec.items() if k not in SPEC_KEYS | AUTOML_KEYS}
         if "tag" in args:
             args["name"] = args.pop("tag")
-    return ComponentSpec(name=name, path=path, args=dict(args), instance=instance)
+        return args
+    unknown = sorted(set(spec) - SPEC_KEYS - AUTOML_KEYS)
+    if unknown:
+        known = sorted(SPEC_KEYS | AUTOML_KEYS)
+        raise ConfigError(
+            f"unknown key '{unknown[0]}' in a component{did_you_mean(unknown[0], known) or '.'} A component "
+            f'takes {", ".join(known)}; its arguments go inside "args"',
+            file=file,
+            key_path=child(key_path, unknown[0]),
+        )
+    args = spec["args"]
+    if args is None:
+        return {}
+    if not isinstance(args, dict):
+        raise ConfigError(
+            '"args" must be an object of argument: value', file=file, key_path=child(key_path, "args")
+        )
+    return dict(args)

@@ -144,17 +144,7 @@ def write_dicom_series(
         patient_name,
     )
     stored = (volume.astype(np.int32) - RESCALE_INTERCEPT).astype(np.int16)
-    files = []
-    for k, (position, iop) in enumerate(planes):
-        ds = base.copy()
-        ds.SOPInstanceUID = generate_uid()
-        ds.InstanceNumber = int(order[k]) + 1
-        ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
-        ds.ImageOrientationPatient = [f"{v:.8f}" for v in iop]
-        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
-        path = folder / f"{prefix}{int(order[k]):04d}.dcm"
-        _save(ds, path)
-        files.append(path)
+    files = _write_slices(base, stored, planes, order=order, folder=folder, prefix=prefix)
     if localizer:
         files.append(_write_localizer(base, folder / f"{prefix}_scout.dcm", origin))
     return files
@@ -170,3 +160,28 @@ def _write_localizer(base: Dataset, path: Path, origin: Sequence[float]) -> Path
     ds.PixelData = np.zeros((int(ds.Rows), int(ds.Columns)), np.int16).tobytes()
     _save(ds, path)
     return path
+
+
+def _write_slices(
+    base: Dataset,
+    stored: np.ndarray,
+    planes: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    order: np.ndarray,
+    folder: Path,
+    prefix: str,
+) -> list[Path]:
+    """One file `<prefix><number>.dcm` under `folder` per slice of `stored` `(Z, Y, X)`: slice `k` at `planes[k]`, numbered
+    `order[k]` (InstanceNumber `order[k] + 1`), each with its own SOPInstanceUID."""
+    files = []
+    for k, (position, iop) in enumerate(planes):
+        ds = base.copy()
+        ds.SOPInstanceUID = generate_uid()
+        ds.InstanceNumber = int(order[k]) + 1
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+        ds.ImageOrientationPatient = [f"{v:.8f}" for v in iop]
+        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
+        path = folder / f"{prefix}{int(order[k]):04d}.dcm"
+        _save(ds, path)
+        files.append(path)
+    return files
