@@ -170,3 +170,10 @@ def test_functions_and_files_stay_short() -> None:
         f"over {MAX_FUNCTION_LINES} lines a function or {MAX_FILE_LINES} a file; split where the meaning "
         "splits:\n  " + "\n  ".join(long)
     )
+
+
+def test_the_readme_layout_quotes_every_layer() -> None:
+    layout = (REPO / "README.md").read_text().partition("## Layout")[2].partition("\n## ")[0]
+    quoted = {name for _, names in LAYERS for name in names if name not in (ROOT, "__main__")}
+    missing = sorted(name for name in quoted if f"`{name}" not in layout)
+    assert not missing, f"README.md's Layout paragraph does not name {', '.join(missing)} (tests/layers.py)"

@@ -1,4 +1,7 @@
-"""Clara config grammar: JSON + environment.json + global variables + `{NAME}` + `--set` + `disabled`."""
+"""Clara config grammar: JSON + environment.json + global variables + `{NAME}` + `--set` + `disabled`.
+
+Layer: config, above errors/atomic and io (tests/layers.py); it imports nothing from the factory up.
+"""
 
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.loader import ResolvedConfig, load_config

@@ -6,6 +6,8 @@ names the format of any path they read. Damaged input (files that end early, unr
 slices, NaN voxels, pictures or NumPy files that cannot be decoded) raises `clara_tlt.errors.ImageReadError`,
 re-exported here.
 
+Layer: io, right above errors/atomic/written (tests/layers.py): config and everything above may use it.
+
 >>> from clara_tlt.io import read_image, resample_volume, write_image
 >>> write_image(resample_volume(read_image("dicom/ct"), (1.0, 1.0, 1.0)), "ct.nii.gz")  # doctest: +SKIP
 """

@@ -3,6 +3,7 @@
 Importing this package registers `ComputeAverageDice`, `ComputeHausdorffDistance95`,
 `ComputeAverageSurfaceDistance`, `ComputeAUC`, `ComputeAverage`, `ComputeAccuracy`, `ComputeBinaryPreds`,
 `ReduceMeanMasked`, `DiceMaskedOutput` and `ComputeDice`. The protocol every metric follows is `clara_tlt.metrics.base.Metric`.
+Layer: the catalogue (tests/layers.py), beside transforms, learning, inferers, data and writers.
 """
 
 from clara_tlt.metrics import aux_ops, classification, dice_ops, segmentation

@@ -3,6 +3,7 @@
 Importing this package registers every transform with `clara_tlt.factory.registry` (kind "transform").
 `set_random_state(transforms, seed)` seeds every random transform of a list for reproducible runs. Images are
 read and written through `clara_tlt.io` (`clara_tlt.io.arrays` hands them over the way MONAI indexes them).
+Layer: the catalogue (tests/layers.py), beside learning, metrics, inferers, data and writers.
 """
 
 from clara_tlt.transforms import (

@@ -10,6 +10,7 @@ overlay their image in any viewer whatever the input's orientation.
 `WriteNifti` (Clara 3.x) and `WriteNiftyResults` (TLT 1.x) are the transform `WriteNiftyResults` of
 `clara_tlt.transforms.io`; `WriteMhd` writes MetaImage. All take `field` (or `fields`, `applied_key`),
 `write_path` and `dtype`.
+Layer: the catalogue (tests/layers.py), beside transforms, learning, metrics, inferers and data.
 """
 
 from __future__ import annotations
