@@ -31,6 +31,6 @@ def refuse_channels_last(data_format: str, *, key: str = "data_format", by: str 
         taker = f" by {by}" if by else ""
         raise ConfigError(
             f"{key} {data_format!r} cannot be honoured{taker}: network outputs, labels and batches are "
-            '(N, C, *spatial) here, channels-first as the losses and metrics take them; use "channels_first" '
+            'channels-first (N, C, *spatial) here, as the losses and metrics take them; use "channels_first" '
             f"(or remove {key})"
         )
