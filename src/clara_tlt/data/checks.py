@@ -144,8 +144,9 @@ CLASS_ARGS = ("num_classes", "out_channels")  # Clara's networks, MONAI's
 
 
 def network_classes(config: dict[str, Any]) -> int | None:
-    """The classes the training network tells apart (`train.model` / `net_config` args `num_classes`, MONAI's
-    `out_channels`); None when the config does not say. A one-channel (sigmoid) output tells 2 apart."""
+    """The classes the training network tells apart (its spec's `num_classes`, MONAI's `out_channels`; the spec
+    where `network_spec` finds it); None when the config does not say. A one-channel (sigmoid) output tells 2
+    apart."""
     spec = network_spec(config)[0]
     args = spec.get("args", spec) if isinstance(spec, dict) else None
     for name in CLASS_ARGS:
