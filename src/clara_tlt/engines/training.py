@@ -25,7 +25,7 @@ from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
-from clara_tlt.engines.distributed import Context
+from clara_tlt.engines.distributed import Context, amp_enabled
 from clara_tlt.engines.evaluation import Evaluation, evaluate, key_metric_name
 from clara_tlt.engines.handlers import CheckpointSaver, Progress, StopOnSignal, TensorBoard
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
@@ -170,7 +170,7 @@ def _fine_tune(network: nn.Module, options: TrainOptions) -> None:
 
 
 def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, context: Context) -> TrainSetup:
-    amp = options.use_amp and context.device.type == "cuda"
+    amp = amp_enabled(options.use_amp, context.device)
     if options.use_amp and not amp:
         log.info("use_amp is ignored on CPU: mixed precision needs a CUDA device")
     if context.distributed:
