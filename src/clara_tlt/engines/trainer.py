@@ -1,18 +1,6 @@
 """The Clara 3.x training loop: a short `fit()` that trains, validates, steps the lr policy, and fires events to
 handlers (checkpoints, TensorBoard, progress, stop on signal, the config's own). Everything it varies by comes
-from `TrainOptions` (frozen).
-
-The trainer fires every event itself, each to every handler, in this order:
-
-- `started`
-- per epoch: `epoch_started`; `iteration_completed` after each batch (the lr policy has stepped);
-  `epoch_trained` (the epoch's batches are done, its mean loss is known; not yet validated);
-  `validated` on the epochs that validate, every `validate_every`-th and the last (`state.metrics` holds the
-  results; a policy that follows the key metric has stepped); `epoch_completed` (the epoch is over, its
-  validation included: the state to resume from is saved here)
-- `completed`, or `interrupted` (SIGINT/SIGTERM: the state is saved, then `Interrupted` is raised), or `failed`.
-
-No handler reads what another writes during the same event, so their order in the list does not matter.
+from `TrainOptions` (frozen). The order of the events is in `Trainer`'s docstring.
 """
 
 from __future__ import annotations
@@ -34,7 +22,7 @@ from clara_tlt.errors import ClaraError, Interrupted
 
 
 class Handler:
-    """Base of every handler: override the events you need; each gets the trainer."""
+    """Base of every handler: override the events you need; each gets the trainer (the order: `Trainer`)."""
 
     def started(self, trainer: Trainer) -> None: ...
 
@@ -113,8 +101,20 @@ class TrainSetup:
 class Trainer:
     """`fit()` trains `setup.network` for `options.epochs` epochs from `state` (fresh or resumed).
 
+    The trainer fires every event itself, each to every handler, in this order:
+
+    - `started`
+    - per epoch: `epoch_started`; `iteration_completed` after each batch (the lr policy has stepped);
+      `epoch_trained` (the epoch's batches are done, its mean loss is known; not yet validated);
+      `validated` on the epochs that validate, every `validate_every`-th and the last (`state.metrics` holds
+      the results; a policy that follows the key metric has stepped); `epoch_completed` (the epoch is over,
+      its validation included: the state to resume from is saved here)
+    - `completed`, or `interrupted` (SIGINT/SIGTERM: the state is saved, then `Interrupted` is raised), or
+      `failed`.
+
+    No handler reads what another writes during the same event, so their order in the list does not matter.
     `validation` is the latest validation's result (with its preview for TensorBoard); `ending` is set by
-    `end_after_epoch()` (EarlyStop) and lives for this run only, as the options stay as configured.
+    `end_after_epoch()` (EarlyStop) and lives for this run only: the options stay as configured.
     """
 
     setup: TrainSetup
