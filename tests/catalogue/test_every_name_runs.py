@@ -449,7 +449,15 @@ PIPELINES: dict[str, tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]] = 
     "SegmentationImagePipelineWithCache": (SEGMENTATION, (2, 1, 6, 6, 6), (2, 1, 6, 6, 6)),
 }
 HANDLERS = {"EarlyStop": {"val_times_threshold": 1}, "StatsHandler": {"log_every": 1}}
-EVENTS = ("started", "epoch_started", "iteration_completed", "epoch_completed", "validated", "completed")
+EVENTS = (
+    "started",
+    "epoch_started",
+    "iteration_completed",
+    "epoch_trained",
+    "validated",
+    "epoch_completed",
+    "completed",
+)
 
 
 @dataclass(frozen=True)
@@ -671,12 +679,18 @@ def test_handler_acts_on_trainer_events(
 ) -> None:
     handler = make("handler", name, data, tmp_path)
     state = SimpleNamespace(epoch=1, iteration=1, last_loss=0.25, metrics={"dice": 0.5}, improved=False)
-    trainer: Any = SimpleNamespace(options=Options(epochs=10), state=state, epoch_mean_loss=0.3)
+    ended: list[int] = []
+    trainer: Any = SimpleNamespace(
+        options=Options(epochs=10),
+        state=state,
+        epoch_mean_loss=0.3,
+        end_after_epoch=lambda: ended.append(state.epoch),
+    )
     with caplog.at_level(logging.INFO, logger="clara_tlt.train"):
         for event in EVENTS:
             getattr(handler, event)(trainer)
     if name == "EarlyStop":
-        assert trainer.options.epochs == 1  # one validation without a better metric ends training after it
+        assert ended == [1]  # one validation without a better metric ends training after it
     else:
         assert caplog.messages[:2] == [
             "epoch 2 iteration 1: Loss 0.2500",

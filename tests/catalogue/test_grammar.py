@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from clara_tlt.config import load_config
+from clara_tlt.engines.handlers.catalogue import StatsHandler
 from clara_tlt.engines.workflow import build_workflow
 from clara_tlt.errors import ConfigError
-from clara_tlt.handlers import StatsHandler
 from tests.conftest import write_json
 from tests.engines.conftest import tiny_train_config, train_data, unet_mmar  # noqa: F401 (fixtures)
 from tests.test_cli import invoke

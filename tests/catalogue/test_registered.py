@@ -337,22 +337,19 @@ def test_segahnet_takes_claras_data_format_and_refuses_a_download() -> None:
 
 
 def test_early_stop_ends_training_after_the_threshold_of_validations_without_a_better_metric() -> None:
-    from dataclasses import dataclass
     from types import SimpleNamespace
 
-    @dataclass(frozen=True)
-    class Options:
-        epochs: int
-
     handler = build({"name": "EarlyStop", "args": {"val_times_threshold": 2}}, "handler", **WHERE)
-    trainer: Any = SimpleNamespace(options=Options(epochs=10), state=SimpleNamespace(epoch=1, improved=True))
+    ended: list[int] = []
+    state = SimpleNamespace(epoch=1, improved=True)
+    trainer: Any = SimpleNamespace(state=state, end_after_epoch=lambda: ended.append(state.epoch))
     for epoch, improved in ((1, True), (2, False), (3, True), (4, False)):
         trainer.state.epoch, trainer.state.improved = epoch, improved
         handler.validated(trainer)
-    assert trainer.options.epochs == 10  # never two misses in a row
+    assert ended == []  # never two misses in a row
     trainer.state.epoch, trainer.state.improved = 5, False
     handler.validated(trainer)
-    assert trainer.options.epochs == 5  # the loop ends after epoch 5
+    assert ended == [5]  # the loop ends after epoch 5
 
 
 def test_argument_spellings_of_other_releases_mean_the_same_and_clash_loudly() -> None:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from clara_tlt.config import load_config, parse_overrides
+from clara_tlt.engines.distributed import amp_enabled, is_main_rank
 from clara_tlt.engines.evaluation import evaluate
 from clara_tlt.engines.workflow import build_workflow
 
@@ -40,6 +41,7 @@ def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path)
     models = unet_mmar / "models"
     assert len(list(models.glob("events.out.tfevents.*"))) == 1  # only rank 0 logs
     assert result.stderr.count("epoch 2/2: loss") == 1  # and reports
+    assert result.stdout.count("Trained 2 epoch(s)") == 1, result.stdout  # one summary, not one per rank
     summary = json.loads((models / "train_summary.json").read_text())
     assert summary["history"][0]["iterations"] == 1  # 2 training volumes over 2 ranks
 
@@ -63,3 +65,14 @@ def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path)
     assert summary["final_metrics"]["mean_dice"] == pytest.approx(
         result_one_process.metrics["mean_dice"], abs=1e-6
     )
+
+
+def test_rank_0_is_the_one_that_writes_and_mixed_precision_needs_cuda(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RANK", raising=False)
+    assert is_main_rank()  # outside torchrun
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_rank() and is_main_rank(0)
+    assert amp_enabled(True, torch.device("cuda")) and not amp_enabled(False, torch.device("cuda"))
+    assert not amp_enabled(True, torch.device("cpu"))  # use_amp is ignored on a CPU

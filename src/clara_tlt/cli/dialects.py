@@ -6,7 +6,6 @@ such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment var
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,8 +76,11 @@ Run = Callable[[ResolvedConfig, bool], None]  # (config, as_json): a stage's eng
 
 
 def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
-    """`emit` on rank 0 only: under torchrun every rank returns the summary, one prints it."""
-    if int(os.environ.get("RANK", "0")) == 0:
+    """`emit` on rank 0 only: under torchrun every rank returns the summary, the one whose node holds the files
+    prints it."""
+    from clara_tlt.engines.distributed import is_main_rank  # after the engine ran: torch is loaded already
+
+    if is_main_rank():
         emit(result, as_json=as_json, lines=lines)
 
 

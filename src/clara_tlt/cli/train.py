@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +9,9 @@ from typing import Any
 
 import click
 
-from clara_tlt.cli.dialects import dry_run, load_mmar, load_tlt
+from clara_tlt.cli.dialects import dry_run, emit_once, load_mmar, load_tlt
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.options import SetCommand, common_options, file_root_option, mmar_options
-from clara_tlt.cli.report import emit
 from clara_tlt.config import ResolvedConfig
 
 F = Callable[..., Any]
@@ -61,8 +59,7 @@ def run_training(
     from clara_tlt.engines.training import train
 
     summary = train(config, model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports (its node holds the files)
-        emit(summary, as_json=as_json, lines=summary_lines(summary))
+    emit_once(summary, as_json=as_json, lines=summary_lines(summary))
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

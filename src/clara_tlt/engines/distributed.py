@@ -1,4 +1,5 @@
-"""torchrun integration: one process per GPU (or CPU worker), gloo on CPU and NCCL on GPU; rank 0 writes.
+"""torchrun integration: one process per GPU (or CPU worker), gloo on CPU and NCCL on GPU; rank 0 writes
+(`is_main_rank`); mixed precision on CUDA only (`amp_enabled`).
 
 `torchrun --nproc_per_node 2 -m clara_tlt train …` sets RANK, WORLD_SIZE and LOCAL_RANK; nothing else launches
 processes. Multi-node runs add torchrun's rendezvous flags (docs/train.md).
@@ -34,8 +35,19 @@ class Context:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 writes checkpoints, logs and reports."""
-        return self.rank == 0
+        return is_main_rank(self.rank)
+
+
+def is_main_rank(rank: int | None = None) -> bool:
+    """Whether `rank` (default: this process's, torchrun's RANK, 0 outside torchrun) is the process that writes
+    checkpoints, logs and reports: rank 0. The other ranks compute only."""
+    return (int(os.environ.get("RANK", "0")) if rank is None else rank) == 0
+
+
+def amp_enabled(use_amp: bool, device: torch.device) -> bool:
+    """Whether mixed precision (autocast, with a gradient scaler in training) runs: `use_amp` on a CUDA device;
+    on a CPU it is ignored."""
+    return use_amp and device.type == "cuda"
 
 
 def check_launch(*, multi_gpu: bool, command_hint: str) -> None:

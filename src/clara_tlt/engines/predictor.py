@@ -28,7 +28,7 @@ from monai.data import MetaTensor
 
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
-from clara_tlt.engines.distributed import Context, setup, teardown
+from clara_tlt.engines.distributed import Context, amp_enabled, setup, teardown
 from clara_tlt.engines.evaluation import plain
 from clara_tlt.engines.model_loaders import ModelLoader
 from clara_tlt.errors import ClaraError, UsageError, batch_failure
@@ -269,7 +269,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
             device=context.device, model_spec=model_spec_of(config.data), search_dirs=search_dirs
         )
         log.info("model %s (%s)", loaded.path, loaded.model_format)
-        amp = bool(config.get("use_amp", False)) and context.device.type == "cuda"
+        amp = amp_enabled(bool(config.get("use_amp", False)), context.device)
         predictor = _predictor(workflow, section, network=loaded.network, writers=writers, score=score)
         predictor.device, predictor.amp = context.device, amp
         metrics = list(predictor.metrics)

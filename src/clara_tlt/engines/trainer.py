@@ -1,9 +1,6 @@
-"""The Clara 3.x training loop: a short `fit()` that fires events to handlers (checkpoints, validation, lr
-steps, TensorBoard, progress, stop on signal). Everything it varies by comes from `TrainOptions`.
-
-Events, in order: `started`, then per epoch `epoch_started`, `iteration_completed` (each batch),
-`epoch_completed` (validation handlers fire `validated` inside it); finally `completed`, or `interrupted`
-(SIGINT/SIGTERM: the state is saved, then `Interrupted` is raised) or `failed`.
+"""The Clara 3.x training loop: a short `fit()` that trains, validates, steps the lr policy, and fires events to
+handlers (checkpoints, TensorBoard, progress, stop on signal, the config's own). Everything it varies by comes
+from `TrainOptions` (frozen). The order of the events is in `Trainer`'s docstring.
 """
 
 from __future__ import annotations
@@ -19,13 +16,13 @@ from torch import nn
 
 from clara_tlt.engines.checkpoint import unwrap
 from clara_tlt.engines.distributed import Context, broadcast_flag
-from clara_tlt.engines.evaluation import Batch, to_device
+from clara_tlt.engines.evaluation import Batch, Evaluation, to_device
 from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import ClaraError, Interrupted
 
 
 class Handler:
-    """Base of every handler: override the events you need; each gets the trainer."""
+    """Base of every handler: override the events you need; each gets the trainer (the order: `Trainer`)."""
 
     def started(self, trainer: Trainer) -> None: ...
 
@@ -33,9 +30,11 @@ class Handler:
 
     def iteration_completed(self, trainer: Trainer) -> None: ...
 
-    def epoch_completed(self, trainer: Trainer) -> None: ...
+    def epoch_trained(self, trainer: Trainer) -> None: ...
 
     def validated(self, trainer: Trainer) -> None: ...
+
+    def epoch_completed(self, trainer: Trainer) -> None: ...
 
     def completed(self, trainer: Trainer) -> None: ...
 
@@ -84,7 +83,8 @@ class TrainState:
 
 @dataclass
 class TrainSetup:
-    """The built objects a training run uses. `network` is DDP-wrapped under torchrun."""
+    """The built objects a training run uses. `network` is DDP-wrapped under torchrun; `validate` scores it on
+    the validation data (None: no validation, `model.pt` holds the latest weights)."""
 
     network: nn.Module
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -94,33 +94,50 @@ class TrainSetup:
     scaler: torch.amp.GradScaler
     context: Context
     amp: bool
+    validate: Callable[[], Evaluation] | None = None
 
 
 @dataclass
 class Trainer:
-    """`fit()` trains `setup.network` for `options.epochs` epochs from `state` (fresh or resumed)."""
+    """`fit()` trains `setup.network` for `options.epochs` epochs from `state` (fresh or resumed).
+
+    The trainer fires every event itself, each to every handler, in this order:
+
+    - `started`
+    - per epoch: `epoch_started`; `iteration_completed` after each batch (the lr policy has stepped);
+      `epoch_trained` (the epoch's batches are done, its mean loss is known; not yet validated);
+      `validated` on the epochs that validate, every `validate_every`-th and the last (`state.metrics` holds
+      the results; a policy that follows the key metric has stepped); `epoch_completed` (the epoch is over,
+      its validation included: the state to resume from is saved here)
+    - `completed`, or `interrupted` (SIGINT/SIGTERM: the state is saved, then `Interrupted` is raised), or
+      `failed`.
+
+    No handler reads what another writes during the same event, so their order in the list does not matter.
+    `validation` is the latest validation's result (with its preview for TensorBoard); `ending` is set by
+    `end_after_epoch()` (EarlyStop) and lives for this run only: the options stay as configured.
+    """
 
     setup: TrainSetup
     options: TrainOptions
     handlers: Sequence[Handler]
     state: TrainState = field(default_factory=TrainState)
+    validation: Evaluation | None = field(default=None, init=False)
+    ending: bool = field(default=False, init=False)
 
     def fire(self, event: str) -> None:
         for handler in self.handlers:
             getattr(handler, event)(self)
 
+    def end_after_epoch(self) -> None:
+        """End training once the current epoch is over; the run completes normally (`completed` fires)."""
+        self.ending = True
+
     def fit(self) -> TrainState:
         """Train to `options.epochs`; raises `Interrupted` (state saved) on a stop request."""
         self.fire("started")
         try:
-            while self.state.epoch < self.options.epochs:
-                self.fire("epoch_started")
-                for batch in self._batches():
-                    self._iterate(batch)
-                    self._stop_if_requested()
-                self._finish_epoch()
-                self.fire("epoch_completed")
-                self._stop_if_requested()  # a stop asked for during validation: the epoch's state is saved
+            while self.state.epoch < self.options.epochs and not self.ending:
+                self._run_epoch()
         except Interrupted:
             raise
         except BaseException:
@@ -128,6 +145,18 @@ class Trainer:
             raise
         self.fire("completed")
         return self.state
+
+    def _run_epoch(self) -> None:
+        """One epoch: its batches, then its validation when due; a stop request ends it after any batch."""
+        self.fire("epoch_started")
+        for batch in self._batches():
+            self._iterate(batch)
+            self._stop_if_requested()
+        self._finish_epoch()
+        self.fire("epoch_trained")
+        self._validate()
+        self.fire("epoch_completed")
+        self._stop_if_requested()  # a stop asked for during validation: the epoch's state is saved
 
     def _stop_if_requested(self) -> None:
         """On a stop request seen by any rank: fire `interrupted` (the state is saved) and raise `Interrupted`."""
@@ -161,6 +190,8 @@ class Trainer:
         state.iteration += 1
         state.epoch_iteration += 1
         state.epoch_loss += loss
+        if self.setup.lr_policy is not None and not self._lr_follows_metric:
+            self.setup.lr_policy.step()  # Clara's policies count global steps
         self.fire("iteration_completed")
 
     def step(self, batch: Batch) -> float:
@@ -186,6 +217,25 @@ class Trainer:
         state.history.append({"epoch": state.epoch, "loss": mean, "iterations": state.epoch_iteration})
         state.epoch_iteration, state.epoch_loss, state.improved = 0, 0.0, False
         state.metrics = {}
+
+    def _validate(self) -> None:
+        """Validate when due (every `validate_every`-th epoch and the last), record the metrics and the best,
+        step a policy that follows the key metric (`steps_on_metric`, e.g. ReduceOnPlateau), fire `validated`."""
+        epoch, options = self.state.epoch, self.options
+        if self.setup.validate is None or (epoch % options.validate_every and epoch != options.epochs):
+            return
+        result = self.validation = self.setup.validate()
+        state = self.state
+        state.metrics = dict(result.metrics)
+        state.record_metric(result.key_value)
+        state.history[-1]["metrics"] = dict(result.metrics)
+        if self._lr_follows_metric and result.key_metric in state.metrics:
+            self.setup.lr_policy.step(state.metrics[result.key_metric])
+        self.fire("validated")
+
+    @property
+    def _lr_follows_metric(self) -> bool:
+        return bool(getattr(self.setup.lr_policy, "steps_on_metric", False))
 
     @property
     def epoch_mean_loss(self) -> float:

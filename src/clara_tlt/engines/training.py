@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,9 @@ from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import NETWORK_KEYS
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
-from clara_tlt.engines.distributed import Context
-from clara_tlt.engines.evaluation import evaluate, key_metric_name
-from clara_tlt.engines.handlers import (
-    CheckpointSaver,
-    LrStep,
-    Progress,
-    StopOnSignal,
-    TensorBoard,
-    Validation,
-)
+from clara_tlt.engines.distributed import Context, amp_enabled
+from clara_tlt.engines.evaluation import Evaluation, evaluate, key_metric_name
+from clara_tlt.engines.handlers import CheckpointSaver, Progress, StopOnSignal, TensorBoard
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import model_folder
 from clara_tlt.engines.options import Seeds, TrainOptions
@@ -145,7 +138,7 @@ def _trainer(workflow: Workflow, checked: Preflight, context: Context) -> Traine
     if checked.saved is None:
         _fine_tune(network, options)
     setup = _setup(workflow, network, options, context)
-    handlers = _handlers(workflow, setup, options, context)
+    handlers = _handlers(workflow, options, context)
     trainer = Trainer(setup=setup, options=options, handlers=handlers)
     if checked.saved is not None:
         train_state.restore(trainer, checked.saved)
@@ -177,10 +170,9 @@ def _fine_tune(network: nn.Module, options: TrainOptions) -> None:
 
 
 def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, context: Context) -> TrainSetup:
-    amp = options.use_amp and context.device.type == "cuda"
+    amp = amp_enabled(options.use_amp, context.device)
     if options.use_amp and not amp:
         log.info("use_amp is ignored on CPU: mixed precision needs a CUDA device")
-    train_data = workflow.get("train.image_pipeline")
     if context.distributed:
         ids = [context.device.index] if context.device.type == "cuda" else None
         network = nn.parallel.DistributedDataParallel(network, device_ids=ids)
@@ -189,61 +181,60 @@ def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, contex
         loss=workflow.get("train.loss"),
         optimizer=workflow.get("train.optimizer"),
         lr_policy=workflow.get("train.lr_policy"),
-        train_data=train_data,
+        train_data=workflow.get("train.image_pipeline"),
         scaler=torch.amp.GradScaler(context.device.type, enabled=amp),
         context=context,
         amp=amp,
+        validate=_validation(workflow, network, context, amp=amp),
     )
 
 
-def _handlers(
-    workflow: Workflow, setup: TrainSetup, options: TrainOptions, context: Context
-) -> list[Handler]:
-    """Progress first (its epoch line precedes the validation line), then validation, whose `validated` event
-    reaches the checkpoint saver, TensorBoard and then the config's own `handlers` (an EarlyStop sees whether
-    this validation improved)."""
+def _validation(
+    workflow: Workflow, network: nn.Module, context: Context, *, amp: bool
+) -> Callable[[], Evaluation] | None:
+    """`evaluate` bound to the validate section (metrics, data, inferer, both sections' aux ops); None when the
+    config has no validation metrics or no validation data."""
+    metrics = workflow.get("validate.metrics") or []
+    val_data = workflow.get("validate.image_pipeline")
+    if not metrics or val_data is None:
+        return None
+    inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
+    aux_ops = (workflow.get("train.aux_ops") or []) + (workflow.get("validate.aux_ops") or [])
+
+    def run() -> Evaluation:
+        return evaluate(
+            unwrap(network),
+            val_data,
+            inferer=inferer,
+            metrics=metrics,
+            aux_ops=aux_ops,
+            device=context.device,
+            amp=amp,
+        )
+
+    return run
+
+
+def _handlers(workflow: Workflow, options: TrainOptions, context: Context) -> list[Handler]:
+    """Stop on signal on every rank; progress, checkpoints and TensorBoard on rank 0; then the config's own
+    `handlers`. Their order does not matter: the trainer fires every event itself."""
     metrics = workflow.get("validate.metrics") or []
     handlers: list[Handler] = [StopOnSignal()]
-    if setup.lr_policy is not None:
-        handlers.append(LrStep(setup.lr_policy, key_metric=key_metric_name(metrics)))
     if context.is_main:
-        handlers.append(Progress(hidden=names_without(metrics, "do_print")))
-    validation = None
-    val_data = workflow.get("validate.image_pipeline")
-    if metrics and val_data is not None:
-        inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
-        aux_ops = (workflow.get("train.aux_ops") or []) + (workflow.get("validate.aux_ops") or [])
-
-        def run() -> Any:
-            return evaluate(
-                unwrap(setup.network),
-                val_data,
-                inferer=inferer,
-                metrics=metrics,
-                aux_ops=aux_ops,
-                device=context.device,
-                amp=setup.amp,
-            )
-
-        validation = Validation(run)
-        handlers.append(validation)
-    if context.is_main:
-        handlers.append(
+        handlers += [
+            Progress(hidden=names_without(metrics, "do_print")),
             CheckpointSaver(
                 options.model_dir,
                 workflow.config.data,
                 lambda trainer: train_state.capture(trainer, workflow.config.data),
                 key_metric=key_metric_name(metrics),
-            )
-        )
-        handlers.append(
+            ),
             TensorBoard(
                 options.model_dir,
-                validation,
                 interval=options.summary_interval,
                 hidden=names_without(metrics, "do_summary"),
-            )
-        )
+            ),
+        ]
     return handlers + list(workflow.get("train.handlers") or [])
 
 

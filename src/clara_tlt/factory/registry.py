@@ -63,7 +63,7 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "inferer": ("clara_tlt.inferers",),
     "writer": ("clara_tlt.writers",),
     "model_loader": ("clara_tlt.engines.model_loaders",),
-    "handler": ("clara_tlt.handlers",),
+    "handler": ("clara_tlt.engines.handlers.catalogue",),
 }
 
 # Libraries whose classes a `name` may reach by exact class name when our registry has no such name.

@@ -40,7 +40,7 @@ class Progress(Handler):
             self.bar.set_postfix(loss=f"{trainer.state.last_loss:.4f}", refresh=False)
             self.bar.update(1)
 
-    def epoch_completed(self, trainer: Trainer) -> None:
+    def epoch_trained(self, trainer: Trainer) -> None:
         self._close_bar()
         elapsed = time.perf_counter() - self.epoch_start
         rate = (trainer.state.iteration - self.first_iteration) / elapsed if elapsed > 0 else 0.0

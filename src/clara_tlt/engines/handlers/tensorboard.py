@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clara_tlt.engines.handlers.validation import Validation
 from clara_tlt.engines.trainer import Handler, Trainer
 
 
@@ -16,14 +15,12 @@ class TensorBoard(Handler):
     def __init__(
         self,
         log_dir: Path,
-        validation: Validation | None,
         *,
         interval: int = 1,
         hidden: frozenset[str] = frozenset(),
     ) -> None:
         self.log_dir = log_dir
         self.interval = interval
-        self.validation = validation
         self.hidden = hidden
         self.writer: Any = None
 
@@ -53,7 +50,7 @@ class TensorBoard(Handler):
         for name, value in trainer.state.metrics.items():
             if name not in self.hidden:
                 self.writer.add_scalar(name, value, epoch)
-        preview = self.validation.last.preview if self.validation and self.validation.last else None
+        preview = trainer.validation.preview if trainer.validation else None
         for name, image in (preview or {}).items():
             self.writer.add_image(f"validation/{name}", image, epoch, dataformats="HW")
         self.writer.flush()

@@ -1,6 +1,6 @@
-"""Handlers a config names in a `handlers` slot (Clara 3.1 / MONAI names), built on the trainer's own
-`Handler` events (clara_tlt.engines.trainer). Keras callbacks cannot run here: naming one says what does
-their job instead.
+"""The handlers a config names in its `handlers` slot (Clara 3.1 / MONAI names), registered for the factory
+(`handler` kind) and built on the trainer's `Handler` events. Keras callbacks cannot run here: naming one says
+what does their job instead.
 
     "handlers": [{"name": "StatsHandler", "args": {"iteration_log": false}}]
 """
@@ -8,7 +8,6 @@ their job instead.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from clara_tlt.engines.trainer import Handler, Trainer
 from clara_tlt.errors import ConfigError
@@ -78,7 +77,8 @@ class StatsHandler(Handler):
 @register("handler", "EarlyStop", built_on="clara_tlt")
 class EarlyStop(Handler):
     """End training after the epoch whose validation is the `val_times_threshold`-th in a row without a new best
-    key metric; the run completes normally (final checkpoint written), with fewer epochs than configured."""
+    key metric; the run completes normally (final checkpoint written), with fewer epochs than configured. The
+    count of misses is this handler's own; the trainer's options stay as configured."""
 
     def __init__(self, val_times_threshold: int) -> None:
         if val_times_threshold < 1:
@@ -97,4 +97,4 @@ class EarlyStop(Handler):
             self.misses,
             trainer.state.epoch,
         )
-        trainer.options = replace(trainer.options, epochs=trainer.state.epoch)
+        trainer.end_after_epoch()
