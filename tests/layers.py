@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "catalogue",
         ("transforms", "learning", "metrics", "inferers", "data", "writers", "formats", "byoc", "synthetic"),
     ),
-    ("engines", ("engines", "handlers")),
+    ("engines", ("engines",)),
     ("delivery", ("export", "aiaa", "hub")),
     ("cli", ("cli", "__main__")),
 )
