@@ -24,7 +24,7 @@ from clara_tlt.cli.options import (
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
-from clara_tlt.tf_files import TF_SUFFIXES
+from clara_tlt.formats.suffixes import TF_SUFFIXES
 
 
 def _export_options(f: F) -> F:
