@@ -1,6 +1,7 @@
 """Load the model that infer and evaluate run: a checkpoint, TorchScript, ONNX or a TensorRT engine.
 
-The format comes from `model_format` (`--model_format`) or else the file's suffix. Clara's TensorFlow
+The format comes from `model_format` (`--model_format`) or else the file's suffix; a checkpoint is rebuilt here,
+the other formats are read by `clara_tlt.formats`, which export's verification uses too. Clara's TensorFlow
 loaders (`FrozenGraphModelLoader`, `CheckpointModelLoader`, `TRTISModelLoader`) and TensorFlow formats
 (`trtmodel`, `.pb`, `.ckpt`) load the PyTorch artefact with the same base name in the same folder
 (`model.trt.pb` → `model.ts`, `model.onnx`, `model.pt`, the first found), so seed configs run as written.
