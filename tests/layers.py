@@ -8,7 +8,7 @@ from a layer above; packages of one layer may import each other as long as no ci
 from __future__ import annotations
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("clara_tlt", "errors", "atomic", "written", "tf_files")),
+    ("ground", ("clara_tlt", "errors", "atomic", "written")),
     ("io", ("io",)),
     ("config", ("config",)),
     ("factory", ("factory",)),

@@ -43,8 +43,8 @@ def triton_inferer(url: str, **extra: object) -> dict:
 def test_triton_served_windows_equal_local_inference(
     repo: Path, model_file: Path, ct_folder: Path, tmp_path: Path, seed_configs: Path
 ) -> None:
-    from clara_tlt.aiaa.triton import TritonModel
     from clara_tlt.engines.model_loaders import ModelLoader
+    from clara_tlt.formats.triton import TritonModel
 
     local = ModelLoader(str(model_file.with_suffix(".onnx"))).load(device=torch.device("cpu")).network
     triton_loader = {

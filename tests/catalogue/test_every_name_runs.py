@@ -494,7 +494,7 @@ def zeros(windows: torch.Tensor) -> torch.Tensor:
 
 
 class ServedModel(torch.nn.Module):
-    """What `clara_tlt.aiaa.triton.triton_model` returns, standing in for a Triton server serving `tiny_network`."""
+    """What `clara_tlt.formats.triton.triton_model` returns, standing in for a Triton server serving `tiny_network`."""
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         return tiny_network()(windows)
@@ -633,7 +633,7 @@ def test_inferer_gives_the_networks_scores_over_the_whole_image(
     servers: list[Any] = []
     if name == "TRTISScanWindowInferer":  # the served model is the model: a stand-in for the Triton server
         monkeypatch.setattr(
-            "clara_tlt.aiaa.triton.triton_model", lambda server: servers.append(server) or ServedModel()
+            "clara_tlt.formats.triton.triton_model", lambda server: servers.append(server) or ServedModel()
         )
         network = zeros  # the engine's network: not used
     out = make("inferer", name, data, tmp_path)(image, network)

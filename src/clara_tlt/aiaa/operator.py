@@ -25,13 +25,13 @@ import numpy as np
 import torch
 
 from clara_tlt.aiaa.run import Recorder, build_steps, summary_of, volumes_in, window_inferer
-from clara_tlt.aiaa.triton import SERVER_ARGS, triton_model
 from clara_tlt.atomic import atomic_path
 from clara_tlt.config import load_config
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.engines.predictor import Predictor, Sample
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import build
+from clara_tlt.formats.triton import SERVER_ARGS, triton_model
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.outputs import inside, name_of
 

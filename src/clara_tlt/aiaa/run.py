@@ -22,12 +22,12 @@ import torch
 
 from clara_tlt.aiaa.api import Inference, ModelConfig, TransformContext
 from clara_tlt.aiaa.model_config import AiaaConfig, load_aiaa_config
-from clara_tlt.aiaa.triton import SERVER_ARGS, triton_model
 from clara_tlt.config.keypath import child
 from clara_tlt.engines.model_loaders import ModelLoader
 from clara_tlt.engines.predictor import Outcome, Predictor, Sample, case_file
 from clara_tlt.errors import ConfigError, NoInputError, UsageError
 from clara_tlt.factory.registry import build, import_path
+from clara_tlt.formats.triton import SERVER_ARGS, triton_model
 from clara_tlt.inferers import ScanWindowInferer, SimpleInferer
 from clara_tlt.io.image import NIFTI_SUFFIXES
 from clara_tlt.transforms.extreme_points import AddExtremePointsChannel

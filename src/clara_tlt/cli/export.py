@@ -6,6 +6,7 @@ existing scripts keep working, and say they have no effect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,12 @@ from clara_tlt.cli.options import (
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
-from clara_tlt.tf_files import TF_SUFFIXES
+from clara_tlt.formats.suffixes import TF_SUFFIXES
 
 
-def _export_options(f: F) -> F:
-    """Seed 003 ch. 7's flags plus the Triton repository, --require_trt and --skip_verify."""
-    options = [
+def _source_options() -> list[Callable[[F], F]]:
+    """Which checkpoint to export and the names of its tensors (seed 003 ch. 7)."""
+    return [
         click.option(
             "--model_file_format",
             type=CaseInsensitiveChoice(["CKPT", "PT"]),
@@ -47,11 +48,23 @@ def _export_options(f: F) -> F:
             "--output_node_names", default="NV_MODEL_OUTPUT", show_default=True, help="Output tensor name."
         ),
         click.option("--checkpoint_ext", default=".pt", show_default=True, help="Suffix of the checkpoint."),
+    ]
+
+
+def _tensorflow_options() -> list[Callable[[F], F]]:
+    """TensorFlow-only suffixes, accepted so that old scripts run; they change nothing."""
+    return [
         click.option("--meta_file_ext", help="TensorFlow only; no effect."),
         click.option(
             "--regular_frozen_file_ext", help="TensorFlow only; no effect (TorchScript is NAME.ts)."
         ),
         click.option("--trt_file_ext", help="TensorFlow only; no effect (the engine is NAME.trt)."),
+    ]
+
+
+def _engine_options() -> list[Callable[[F], F]]:
+    """The TensorRT engine: precision, dynamic sizes, batch limit, whether it is required."""
+    return [
         click.option(
             "--trt_precision_mode",
             type=CaseInsensitiveChoice(PRECISIONS),
@@ -73,6 +86,12 @@ def _export_options(f: F) -> F:
             "--trt_min_seg_size", type=int, help="TensorFlow-TRT only; no effect on an ONNX-built engine."
         ),
         click.option("--require_trt", is_flag=True, help="Fail (exit 1) where TensorRT or a GPU is missing."),
+    ]
+
+
+def _output_options() -> list[Callable[[F], F]]:
+    """Verification and the Triton model repository."""
+    return [
         click.option(
             "--skip_verify", is_flag=True, help="UNSAFE: do not compare the artefacts with PyTorch."
         ),
@@ -89,6 +108,11 @@ def _export_options(f: F) -> F:
             help="Which artefact Triton serves.",
         ),
     ]
+
+
+def _export_options(f: F) -> F:
+    """Seed 003 ch. 7's flags plus the Triton repository, --require_trt and --skip_verify."""
+    options = [*_source_options(), *_tensorflow_options(), *_engine_options(), *_output_options()]
     for option in reversed(options):
         f = option(f)
     return json_option(debug_option(f))

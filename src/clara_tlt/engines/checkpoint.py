@@ -22,7 +22,7 @@ from clara_tlt.atomic import atomic_path
 from clara_tlt.config.slots import network_spec
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.factory.origin import FIX, ModelFile
-from clara_tlt.tf_files import TF_SUFFIXES
+from clara_tlt.formats.suffixes import TF_SUFFIXES
 
 MODEL_KEY = "model"
 # The way out when the config's network does not fit a checkpoint that names its own (infer, evaluate, deploy).

@@ -1,6 +1,7 @@
 """Load the model that infer and evaluate run: a checkpoint, TorchScript, ONNX or a TensorRT engine.
 
-The format comes from `model_format` (`--model_format`) or else the file's suffix. Clara's TensorFlow
+The format comes from `model_format` (`--model_format`) or else the file's suffix; a checkpoint is rebuilt here,
+the other formats are read by `clara_tlt.formats`, which export's verification uses too. Clara's TensorFlow
 loaders (`FrozenGraphModelLoader`, `CheckpointModelLoader`, `TRTISModelLoader`) and TensorFlow formats
 (`trtmodel`, `.pb`, `.ckpt`) load the PyTorch artefact with the same base name in the same folder
 (`model.trt.pb` → `model.ts`, `model.onnx`, `model.pt`, the first found), so seed configs run as written.
@@ -13,7 +14,6 @@ torch.Size([1, 2, 32, 32, 32])
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,14 +24,15 @@ import torch
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
-from clara_tlt.tf_files import TF_SUFFIXES
+from clara_tlt.formats.onnx import OnnxNetwork
+from clara_tlt.formats.suffixes import CHECKPOINT, ONNX, SUFFIXES, TENSORRT, TORCHSCRIPT, base_path, format_of
+from clara_tlt.formats.tensorrt import TensorRTNetwork
+from clara_tlt.formats.torchscript import load_torchscript
 
 log = logging.getLogger(__name__)
 
 Network = Callable[[torch.Tensor], torch.Tensor]
 
-CHECKPOINT, TORCHSCRIPT, ONNX, TENSORRT = "checkpoint", "torchscript", "onnx", "tensorrt"
-SUFFIXES = {CHECKPOINT: (".pt", ".pth"), TORCHSCRIPT: (".ts",), ONNX: (".onnx",), TENSORRT: (".trt", ".plan")}
 # PyTorch artefacts a TensorFlow model file stands for, in the order they are looked for.
 BESIDE_TF = (".ts", ".onnx", ".pt")
 # `--model_format` values (TLT's and ours) → format; None: a TensorFlow format, mapped to the file beside.
@@ -109,31 +110,10 @@ class ModelLoader:
             network, _ = network_from_checkpoint(path, model_spec=model_spec, search_dirs=search_dirs)
             return LoadedModel(network.to(device).eval(), path, model_format)
         if model_format == TORCHSCRIPT:
-            return LoadedModel(torch.jit.load(str(path), map_location=device).eval(), path, model_format)
+            return LoadedModel(load_torchscript(path, device=device), path, model_format)
         if model_format == ONNX:
             return LoadedModel(OnnxNetwork(path, device=device), path, model_format)
         return LoadedModel(TensorRTNetwork(path, device=device), path, model_format)
-
-
-def format_of(path: Path) -> str | None:
-    """The format a suffix names; None for a TensorFlow file; ConfigError for anything else."""
-    name = path.name.lower()
-    if name.endswith(TF_SUFFIXES):
-        return None
-    for model_format, suffixes in SUFFIXES.items():
-        if name.endswith(suffixes):
-            return model_format
-    accepted = [s for suffixes in SUFFIXES.values() for s in suffixes] + list(TF_SUFFIXES)
-    raise ConfigError(f"'{path}': unknown model file type; suffixes: {', '.join(accepted)}")
-
-
-def base_path(path: Path) -> Path:
-    """`models/model.trt.pb` → `models/model`: the path without any model suffix."""
-    name = path.name
-    for suffix in (*TF_SUFFIXES, *(s for suffixes in SUFFIXES.values() for s in suffixes)):
-        if name.lower().endswith(suffix):
-            return path.with_name(name[: -len(suffix)])
-    return path
 
 
 def _beside_tf(path: Path) -> tuple[Path, str]:
@@ -176,71 +156,6 @@ def no_trained_model(folder: Path, looked_for: Sequence[Path]) -> ConfigError:
     )
     names = ", ".join(str(p) for p in looked_for)
     return ConfigError(f"no trained model in {folder}/ (looked for {names}); train first: {train}")
-
-
-def _optional(module: str, path: Path) -> Any:
-    """Import the runtime a model file needs; missing: a ConfigError (exit 3) with the install command."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ConfigError(
-            f"'{path}' needs the package '{module}'; install it with `pip install {module}`"
-        ) from exc
-
-
-class OnnxNetwork:
-    """An ONNX file run by onnxruntime (CUDA provider on a GPU device when present): tensor in, tensor out.
-
-    The first input takes `(N, C_in, *spatial)` float32; the first output is returned on the input's device.
-    """
-
-    def __init__(self, path: Path, *, device: torch.device) -> None:
-        onnxruntime = _optional("onnxruntime", path)
-        providers = ["CPUExecutionProvider"]
-        if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        self.session = onnxruntime.InferenceSession(str(path), providers=providers)
-        self.input_name = self.session.get_inputs()[0].name
-
-    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        array = inputs.detach().float().cpu().numpy()
-        output = self.session.run(None, {self.input_name: array})[0]
-        return torch.from_numpy(output).to(inputs.device)
-
-
-class TensorRTNetwork:
-    """A serialized TensorRT engine (`.trt`/`.plan`, built for this GPU) run on CUDA tensors, one input and one
-    output (TensorRT ≥ 10's named-tensor API). Needs the `tensorrt` package and a GPU."""
-
-    def __init__(self, path: Path, *, device: torch.device) -> None:
-        if device.type != "cuda":
-            raise ConfigError(
-                f"'{path}' is a TensorRT engine, which runs only on a GPU; none is present here"
-            )
-        tensorrt = _optional("tensorrt", path)
-        runtime = tensorrt.Runtime(tensorrt.Logger(tensorrt.Logger.WARNING))
-        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
-        if self.engine is None:
-            raise ConfigError(
-                f"'{path}': TensorRT cannot read this engine (built by another TensorRT or GPU?)"
-            )
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        is_input = [self.engine.get_tensor_mode(n) == tensorrt.TensorIOMode.INPUT for n in names]
-        self.input_name = next(n for n, i in zip(names, is_input, strict=True) if i)
-        self.output_name = next(n for n, i in zip(names, is_input, strict=True) if not i)
-        self.device = device
-
-    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        image = inputs.detach().float().to(self.device).contiguous()
-        self.context.set_input_shape(self.input_name, tuple(image.shape))
-        output = torch.empty(tuple(self.context.get_tensor_shape(self.output_name)), device=self.device)
-        self.context.set_tensor_address(self.input_name, image.data_ptr())
-        self.context.set_tensor_address(self.output_name, output.data_ptr())
-        stream = torch.cuda.current_stream(self.device)
-        self.context.execute_async_v3(stream.cuda_stream)
-        stream.synchronize()
-        return output.to(inputs.device)
 
 
 def _tf_loader(name: str) -> Callable[..., ModelLoader]:

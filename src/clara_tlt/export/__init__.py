@@ -1,8 +1,9 @@
 """Export a trained model: TorchScript, ONNX, TensorRT (optional), a Triton model repository.
 
-Each exporter follows `protocol.Exporter`; `export_model` writes every artefact atomically, loads it back and
-compares it with PyTorch before calling it done. `export_model` is imported on first use, so the command
-line can read `export.options` without importing torch.
+Each exporter follows `protocol.Exporter`; `export_model` writes every artefact atomically, loads it back
+(with `clara_tlt.formats`, the loaders infer uses) and compares it with PyTorch before calling it done.
+`export_model` is imported on first use, so the command line can read `export.options` without importing
+torch. Layer: above engines and the catalogue (formats among it), below cli.
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from torch import nn
 
 from clara_tlt.atomic import atomic_path
 from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint
@@ -57,11 +60,47 @@ def export_model(
     """
     options = options or ExportOptions()
     checkpoint = Path(checkpoint)
+    missing_trt = _tensorrt_missing(options)
+    network, conf = _network(checkpoint, config, search_dirs)
+    shape = export_shape(network, conf, dynamic=options.dynamic, max_batch_size=options.max_batch_size)
+    cases = reference_cases(network, shape.check_shapes())
+    output_axes = dynamic_output_axes([case.expected.shape for case in cases])
+    skipped = [] if options.verify else [{"step": "verify", "reason": UNSAFE}]
+    with contextlib.ExitStack() as stack:
+        run = _Artefacts(checkpoint, network, shape, cases, verify=options.verify, stack=stack)
+        skipped += _produce_all(run, options, output_axes=output_axes, missing_trt=missing_trt)
+        triton = None
+        if options.triton_repo is not None:
+            output_dims = dims_without_batch(cases[0].expected.shape, output_axes)
+            model = _triton_model(checkpoint.stem, options, shape, output_dims=output_dims)
+            triton = _write_triton(model, options.triton_repo, run.written, stack)
+    return {
+        "checkpoint": str(checkpoint),
+        "network": (model_spec_of(conf) or {}).get("name", type(network).__name__),
+        "input_shape": [-1, *shape.input_dims()],
+        "onnx_opset": OPSET,
+        "precision": options.precision,
+        "artefacts": run.summaries,
+        "skipped": skipped,
+        "triton": triton,
+        "verified": options.verify,
+    }
+
+
+def _tensorrt_missing(options: ExportOptions) -> str | None:
+    """Why no TensorRT engine can be built here (None: it can); a ClaraError where the options need one."""
     missing_trt = tensorrt_missing()
     wants_plan = options.triton_repo is not None and options.triton_platform == "tensorrt_plan"
     if missing_trt and (options.require_trt or wants_plan):
         needed = "--require_trt" if options.require_trt else "--triton_platform tensorrt_plan"
         raise ClaraError(f"{needed} needs a TensorRT engine, but {missing_trt}")
+    return missing_trt
+
+
+def _network(
+    checkpoint: Path, config: Mapping[str, Any] | None, search_dirs: Sequence[Path]
+) -> tuple[nn.Module, Mapping[str, Any]]:
+    """The checkpoint's network, rebuilt from `config`'s network when given, and the config it was built by."""
     spec = model_spec_of(config) if config is not None else None
     network, saved = network_from_checkpoint(
         checkpoint,
@@ -70,62 +109,59 @@ def export_model(
         refusal_fix=MMAR_FIX if search_dirs else LONE_FIX,
         config_fix=CONFIG_FIX,
     )
-    conf = config if config is not None else saved.get("train_conf") or {}
-    shape = export_shape(network, conf, dynamic=options.dynamic, max_batch_size=options.max_batch_size)
-    cases = reference_cases(network, shape.check_shapes())
-    output_axes = dynamic_output_axes([case.expected.shape for case in cases])
+    return network, config if config is not None else saved.get("train_conf") or {}
 
-    artefacts: list[dict[str, Any]] = []
-    skipped = [] if options.verify else [{"step": "verify", "reason": UNSAFE}]
-    with contextlib.ExitStack() as stack:
-        written: dict[str, Path] = {}
 
-        def produce(exporter: Exporter, tolerance: float) -> Path:
-            target = checkpoint.with_suffix(exporter.suffix)
-            temporary = stack.enter_context(atomic_path(target))
-            log.info("Exporting %s …", target.name)
-            exporter.export(network, shape.example(), temporary)
-            artefacts.append(
-                _verified(
-                    exporter,
-                    temporary,
-                    target=target,
-                    cases=cases,
-                    tolerance=tolerance,
-                    verify=options.verify,
-                )
+@dataclass
+class _Artefacts:
+    """The artefacts of one export, each written to a temporary file that `stack` renames into place."""
+
+    checkpoint: Path
+    network: nn.Module
+    shape: ExportShape
+    cases: list[Case]
+    verify: bool
+    stack: contextlib.ExitStack
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    written: dict[str, Path] = field(default_factory=dict)  # format name → its temporary file
+
+    def produce(self, exporter: Exporter, tolerance: float) -> Path:
+        """Export and verify one format; returns its temporary file."""
+        target = self.checkpoint.with_suffix(exporter.suffix)
+        temporary = self.stack.enter_context(atomic_path(target))
+        log.info("Exporting %s …", target.name)
+        exporter.export(self.network, self.shape.example(), temporary)
+        self.summaries.append(
+            _verified(
+                exporter,
+                temporary,
+                target=target,
+                cases=self.cases,
+                tolerance=tolerance,
+                verify=self.verify,
             )
-            written[exporter.name] = temporary
-            return temporary
-
-        produce(TorchScriptExporter(), TOLERANCE["FP32"])
-        onnx_file = produce(
-            OnnxExporter(options.names, input_axes=shape.input_axes(), output_axes=output_axes),
-            TOLERANCE["FP32"],
         )
-        if missing_trt:
-            skipped.append({"step": "tensorrt", "reason": missing_trt})
-        else:
-            trt = TensorRTExporter(
-                onnx_path=onnx_file, shape=shape, names=options.names, fp16=options.precision == "FP16"
-            )
-            produce(trt, TOLERANCE[options.precision])
-        triton = None
-        if options.triton_repo is not None:
-            output_dims = dims_without_batch(cases[0].expected.shape, output_axes)
-            model = _triton_model(checkpoint.stem, options, shape, output_dims=output_dims)
-            triton = _write_triton(model, options.triton_repo, written, stack)
-    return {
-        "checkpoint": str(checkpoint),
-        "network": (model_spec_of(conf) or {}).get("name", type(network).__name__),
-        "input_shape": [-1, *shape.input_dims()],
-        "onnx_opset": OPSET,
-        "precision": options.precision,
-        "artefacts": artefacts,
-        "skipped": skipped,
-        "triton": triton,
-        "verified": options.verify,
-    }
+        self.written[exporter.name] = temporary
+        return temporary
+
+
+def _produce_all(
+    run: _Artefacts, options: ExportOptions, *, output_axes: dict[int, str], missing_trt: str | None
+) -> list[dict[str, str]]:
+    """TorchScript, ONNX and, where it can be built, the TensorRT engine from the ONNX file; returns the
+    steps skipped."""
+    run.produce(TorchScriptExporter(), TOLERANCE["FP32"])
+    onnx_file = run.produce(
+        OnnxExporter(options.names, input_axes=run.shape.input_axes(), output_axes=output_axes),
+        TOLERANCE["FP32"],
+    )
+    if missing_trt:
+        return [{"step": "tensorrt", "reason": missing_trt}]
+    trt = TensorRTExporter(
+        onnx_path=onnx_file, shape=run.shape, names=options.names, fp16=options.precision == "FP16"
+    )
+    run.produce(trt, TOLERANCE[options.precision])
+    return []
 
 
 def _verified(

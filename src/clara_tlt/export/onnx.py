@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from clara_tlt.export.options import TensorNames
-from clara_tlt.export.protocol import Runner, quiet
+from clara_tlt.export.protocol import Runner, quiet, runner_of
+from clara_tlt.formats.onnx import OnnxNetwork
 
 OPSET = 17
 
@@ -52,17 +51,9 @@ class OnnxExporter:
         onnx.checker.check_model(str(path))
 
     def load(self, path: Path) -> Runner:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only
-        wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
-        providers = [p for p in wanted if p in ort.get_available_providers()]
-        session = ort.InferenceSession(str(path), options, providers=providers)
-        names = self.names
-
-        def run(x: np.ndarray) -> np.ndarray:
-            return np.asarray(session.run([names.output], {names.input: x})[0])
-
-        return run
+        """Run on the GPU where there is one (onnxruntime's CUDA provider), else on the CPU."""
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return runner_of(OnnxNetwork(path, device=device, quiet=True))
 
 
 def normalise_transposes(model: onnx.ModelProto) -> bool:

@@ -1,7 +1,8 @@
 """The one protocol every exporter follows: `export(network, example, path)` writes, `load(path)` runs.
 
 `load` returns a runner: a float32 array `(N, …)` in, the model's output array out, so verification compares
-every format with PyTorch the same way.
+every format with PyTorch the same way. Exporters read their files back with `clara_tlt.formats`, the loaders
+`infer` uses, wrapped by `runner_of`.
 """
 
 from __future__ import annotations
@@ -52,3 +53,13 @@ def quiet() -> Iterator[None]:
             yield
     finally:
         torch_log.setLevel(level)
+
+
+def runner_of(network: Callable[[torch.Tensor], torch.Tensor]) -> Runner:
+    """A runner of a loaded model: the array becomes a CPU tensor, the output comes back as an array."""
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return network(torch.from_numpy(x)).numpy()
+
+    return run

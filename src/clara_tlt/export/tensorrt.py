@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from clara_tlt.errors import ClaraError
 from clara_tlt.export.options import TensorNames
-from clara_tlt.export.protocol import Runner
+from clara_tlt.export.protocol import Runner, runner_of
 from clara_tlt.export.shapes import ExportShape
+from clara_tlt.formats.tensorrt import TensorRTNetwork
 
 WORKSPACE_BYTES = 4 << 30
 
@@ -71,33 +70,4 @@ class TensorRTExporter:
         path.write_bytes(bytes(engine))
 
     def load(self, path: Path) -> Runner:
-        import tensorrt as trt
-
-        runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
-        engine = runtime.deserialize_cuda_engine(path.read_bytes())
-        if engine is None:
-            raise ClaraError(f"TensorRT cannot load the engine '{path}'")
-        return EngineRunner(runtime=runtime, engine=engine, names=self.names)
-
-
-class EngineRunner:
-    """Runs a deserialized engine on CUDA tensors; holds the runtime and engine the context needs alive."""
-
-    def __init__(self, *, runtime: Any, engine: Any, names: TensorNames) -> None:
-        self.runtime = runtime
-        self.engine = engine
-        self.context = engine.create_execution_context()
-        self.names = names
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """`x` `(N, …)` float32 → the output, through the GPU."""
-        source = torch.from_numpy(x).cuda().contiguous()
-        self.context.set_input_shape(self.names.input, tuple(source.shape))
-        result = torch.empty(tuple(self.context.get_tensor_shape(self.names.output)), device="cuda")
-        self.context.set_tensor_address(self.names.input, source.data_ptr())
-        self.context.set_tensor_address(self.names.output, result.data_ptr())
-        stream = torch.cuda.current_stream()
-        if not self.context.execute_async_v3(stream.cuda_stream):
-            raise ClaraError(f"TensorRT could not run its engine on an input {tuple(x.shape)}")
-        stream.synchronize()
-        return result.cpu().numpy()
+        return runner_of(TensorRTNetwork(path, device=torch.device("cuda"), quiet=True))

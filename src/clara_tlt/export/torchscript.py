@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from clara_tlt.export.protocol import Runner, quiet
+from clara_tlt.export.protocol import Runner, quiet, runner_of
+from clara_tlt.formats.torchscript import load_torchscript
 
 
 class TorchScriptExporter:
@@ -27,10 +27,4 @@ class TorchScriptExporter:
             torch.jit.save(traced, handle)
 
     def load(self, path: Path) -> Runner:
-        module = torch.jit.load(str(path), map_location="cpu").eval()
-
-        def run(x: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return module(torch.from_numpy(x)).numpy()
-
-        return run
+        return runner_of(load_torchscript(path, device=torch.device("cpu")))

@@ -69,7 +69,7 @@ class TritonScanWindowInferer(ScanWindowInferer):
         self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> torch.Tensor:
         if self.model is None:
-            from clara_tlt.aiaa.triton import triton_model
+            from clara_tlt.formats.triton import triton_model
 
             served = triton_model(self.server)
             if not self.roi_given:

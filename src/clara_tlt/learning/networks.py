@@ -14,8 +14,8 @@ from torch import nn
 
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
+from clara_tlt.formats.suffixes import TF_SUFFIXES
 from clara_tlt.learning.data_format import channels_last_of
-from clara_tlt.tf_files import TF_SUFFIXES
 
 ACTIVATIONS = ("softmax", "sigmoid", "linear")
 

@@ -1,9 +1,10 @@
-"""Triton-served inference: a network stand-in whose forward sends each window batch to a Triton server.
+"""A Triton-served model: a network stand-in whose forward sends each window batch to a Triton server.
 
 `TritonModel` speaks the KServe v2 protocol through the `tritonclient` package (HTTP or gRPC). It waits for
 the server and the model to be ready (at most `ready_timeout` seconds) and fails with the URL when they are
 not; it reads the input and output tensor names from the model's metadata and splits batches larger than
-the model's `max_batch_size`. Hand it to `ScanWindowInferer` as the network:
+the model's `max_batch_size`. The `TRTISScanWindowInferer` and AIAA's TRTIS inference both use it; hand it
+to `ScanWindowInferer` as the network:
 
 >>> model = TritonModel("localhost:8000", "spleen")  # doctest: +SKIP
 >>> labels = ScanWindowInferer(roi_size=(160, 160, 160))(image, model)  # doctest: +SKIP
