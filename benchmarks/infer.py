@@ -5,7 +5,7 @@ saved as a `model.pt` the way the train engine writes it. Both sides read each v
 a_max 164 to [0, 1], clipped), run scanning-window inference (roi `--roi`, overlap 0.25, 3 windows per
 forward, constant blending), take the argmax and write the uint8 labels as `<case>_model.nii.gz`.
 
-- ours: `clara_tlt.engines.predictor.run_config` on the seed's config_validation.json (its
+- ours: `clara_tlt.engines.runner.run_config` on the seed's config_validation.json (its
   `ArgmaxAcrossChannels` first post-transform makes the inferer stream labels; one writer, field `model`),
   reading case n+1 and writing case n−1 while case n is inferred;
 - peer: the MONAI loop `LoadImaged → EnsureChannelFirstd → ScaleIntensityRanged → sliding_window_inference →
@@ -75,7 +75,7 @@ def make_inputs(root: Path, cases: int, shape: tuple[int, int, int]) -> Path:
 
 def ours(root: Path, datalist: Path, roi: int) -> Callable[[], object]:
     from clara_tlt.config import load_config
-    from clara_tlt.engines.predictor import run_config
+    from clara_tlt.engines.runner import run_config
 
     config = json.loads(SEED_CONFIG.read_text())
     config["inferer"]["args"].update(

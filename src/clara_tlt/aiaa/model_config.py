@@ -15,6 +15,7 @@ from typing import Any
 
 from clara_tlt.aiaa.api import ModelConfig
 from clara_tlt.config import load_config
+from clara_tlt.config.mmar import code_folders
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
 
@@ -26,7 +27,6 @@ REFUSED_TYPES = {
     "pipeline": "pipeline models chain other AIAA models on a server",
 }
 VERSIONS = ("2", "3")
-BUILTIN_INFERENCES = ("TRTISInference", "TFInference")
 DEFAULT_NODES = {"NV_MODEL_INPUT": "image", "NV_MODEL_OUTPUT": "model"}
 
 
@@ -45,19 +45,6 @@ class AiaaConfig:
     @property
     def inference(self) -> dict[str, Any]:
         return self.model_config.get_inference()
-
-    def is_builtin(self) -> bool:
-        """Whether `inference.name` is AIAA's own (Triton or TensorFlow) inference rather than a custom class."""
-        return str(self.inference.get("name", BUILTIN_INFERENCES[0])) in BUILTIN_INFERENCES
-
-    def tensor_names(self) -> tuple[str | None, str | None]:
-        """The model's input and output tensor names from the `tf` or `trtis` section (None: not said)."""
-        tf = self.inference.get("tf") or {}
-        field = str(self.inference.get("image", "image"))
-        inputs, outputs = tf.get("input_nodes") or {}, tf.get("output_nodes") or {}
-        triton = self.inference.get("trtis") or {}
-        first = [(triton.get(k) or [{}])[0].get("name") for k in ("input", "output")]
-        return inputs.get(field) or first[0], outputs.get("model") or first[1]
 
 
 def is_aiaa_config(data: Mapping[str, Any]) -> bool:
@@ -92,7 +79,7 @@ def load_aiaa_config(path: str | Path, *, model_path: str | Path | None = None) 
         raise ConfigError('an AIAA config needs an "inference" section', file=file)
     _check_node_mapping(data["inference"], file)
     folder = path.resolve().parent
-    candidates = (folder / "lib", folder.parent / "custom", folder.parent / "lib")
+    candidates = (folder / "lib", *code_folders(folder.parent))  # the config folder's lib/, then the MMAR's
     return AiaaConfig(
         model_config=ModelConfig(data, model_path=model_path, file=file),
         file=path,

@@ -1,10 +1,10 @@
 """The Clara Deploy base inference operator (seed 001): every volume of an input folder → a segmentation.
 
-`config_inference.json` is a validation config (pre-transforms, `inferer`, `model_loader`, post-transforms).
-With `TRTISModelLoader` the inferer's `model_name`, `ip`, `port`, `protocol` (or `NVIDIA_CLARA_TRTISURI`)
-name a Triton model that computes each window batch; with a local model file (`ModelLoader` /
-`PyTorchModelLoader` at a `.ts`, `.onnx` or `.pt`) no server is needed. The config's own `writers` are
-replaced by the operator's: `OUTPUT/<input base name>.mhd` (+ `.raw`), and with a publish folder the
+`config_inference.json` is a validation config (pre-transforms, `inferer`, `model_loader`, post-transforms),
+translated (clara_tlt.config.translate) and assembled as one (clara_tlt.engines.assembly). With
+`TRTISModelLoader` the inferer's `model_name`, `ip`, `port`, `protocol` (or `NVIDIA_CLARA_TRTISURI`) name a
+Triton model that computes each window batch; with a local model file (`ModelLoader` / `PyTorchModelLoader`
+at a `.ts`, `.onnx` or `.pt`) no server is needed. The config's own `writers` are replaced by the operator's: `OUTPUT/<input base name>.mhd` (+ `.raw`), and with a publish folder the
 original volume as `image.mhd`, the segmentation as `image.out.mhd`, `config_render.json` from the config's
 folder when present and a `config.meta` listing them (one subfolder per volume when there are several).
 `{NAME}` in the config may be any environment variable, as the operator's container sets them.
@@ -24,20 +24,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from clara_tlt.aiaa.run import Recorder, build_steps, summary_of, volumes_in, window_inferer
+from clara_tlt.aiaa.run import Recorder, summary_of, volumes_in
 from clara_tlt.atomic import atomic_path
-from clara_tlt.config import load_config
-from clara_tlt.config.component_spec import normalize_spec
-from clara_tlt.engines.predictor import Predictor, Sample
-from clara_tlt.errors import ConfigError
-from clara_tlt.factory.registry import build
-from clara_tlt.formats.triton import SERVER_ARGS, triton_model
+from clara_tlt.config import ResolvedConfig, load_config
+from clara_tlt.config.translate import operator_sections
+from clara_tlt.engines.assembly import assemble
+from clara_tlt.engines.predictor import Sample
+from clara_tlt.engines.workflow import build_workflow
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.outputs import inside, name_of
 
 log = logging.getLogger(__name__)
 
-TRITON_LOADER = "TRTISModelLoader"
 RENDER_CONFIG = "config_render.json"
 LOG_FILE = "clara_tlt_deploy.log"
 
@@ -121,64 +119,18 @@ def run_operator(
         several=len(entries) > 1,
     )
     with _log_file(logs_dir):
-        network, inferer = _model_and_inferer(
-            config.data, file=config.file, folder=config_path.resolve().parent, device=device
-        )
+        sections = operator_sections(config.data, file=config.file, folder=config_path.resolve().parent)
+        workflow = build_workflow(ResolvedConfig(data=sections, variables={}, file=config.file))
         if config.data.get("writers"):
             log.info("the config's writers are replaced by the operator's (MetaImage named as the input)")
         recorder = Recorder()
-        predictor = Predictor(
-            network=network,
-            inferer=inferer,
-            pre_transforms=build_steps(
-                config.data.get("pre_transforms"), "transform", file=config.file, key_path="pre_transforms"
-            ),
-            post_transforms=build_steps(
-                config.data.get("post_transforms"), "transform", file=config.file, key_path="post_transforms"
-            ),
-            writers=[writer, recorder],
-            device=device,
-        )
+        predictor = assemble(workflow, device=device, writers=[writer, recorder]).predictor
         try:
             outcome = predictor.predict_all(entries)
         finally:
-            if hasattr(network, "close"):
-                network.close()
+            if hasattr(predictor.network, "close"):
+                predictor.network.close()
     return summary_of(outcome, recorder, output_dir=Path(output_dir))
-
-
-def _model_and_inferer(
-    data: dict[str, Any], *, file: str, folder: Path, device: torch.device
-) -> tuple[Any, Any]:
-    """The network (a Triton model or a local file) and the inferer the config names."""
-    if "inferer" not in data:
-        raise ConfigError('the operator needs an "inferer" (e.g. TRTISScanWindowInferer)', file=file)
-    inferer_spec = normalize_spec(data["inferer"], file=file, key_path="inferer")
-    loader_spec = data.get("model_loader")
-    if loader_spec is None:
-        raise ConfigError(
-            'the operator needs a "model_loader": TRTISModelLoader or a local model file', file=file
-        )
-    loader = normalize_spec(loader_spec, file=file, key_path="model_loader")
-    roi = None
-    if loader.name == TRITON_LOADER:
-        network: Any = triton_model(inferer_spec.args)
-        roi = network.window_roi()
-    else:
-        built = build(loader_spec, "model_loader", file=file, key_path="model_loader")
-        beside = folder / built.model_file_path
-        if not Path(built.model_file_path).is_absolute() and beside.exists():
-            built.model_file_path = str(beside)
-        network = built.load(device=device).network
-    if "ScanWindow" in inferer_spec.label:
-        return network, window_inferer(inferer_spec.args, roi=roi)
-    args = {k: v for k, v in inferer_spec.args.items() if k not in SERVER_ARGS}
-    return network, build(
-        {"name": inferer_spec.label.replace("TRTIS", "TF"), "args": args},
-        "inferer",
-        file=file,
-        key_path="inferer",
-    )
 
 
 @contextmanager

@@ -99,7 +99,7 @@ def command(
 ) -> None:
     from clara_tlt.aiaa.model_config import is_aiaa_config
     from clara_tlt.config import read_json
-    from clara_tlt.engines.predictor import raise_for_failures
+    from clara_tlt.engines.runner import raise_for_failures
     from clara_tlt.io.outputs import check_output_folder
 
     publish_dir, logs_dir = _optional_folder(publish_dir, "/publish"), _optional_folder(logs_dir, "/logs")

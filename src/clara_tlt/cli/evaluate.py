@@ -10,8 +10,8 @@ from clara_tlt.config import ResolvedConfig
 
 def run(config: ResolvedConfig, as_json: bool) -> None:
     """Score every case, write the reports, print the table (or `--json` the summary); exit 5 on failed cases."""
-    from clara_tlt.engines.predictor import raise_for_failures, run_config
     from clara_tlt.engines.reports import table_lines
+    from clara_tlt.engines.runner import raise_for_failures, run_config
 
     summary = run_config(config, score=True)
     lines = [

@@ -141,13 +141,14 @@ def mmar_command(
     **options: Any,
 ) -> None:
     from clara_tlt.cli.dialects import load_mmar
+    from clara_tlt.config.mmar import code_folders
 
     resolved = load_mmar(mmar, config, environment, set_items) if config else None
     root = Path(mmar)
     run_export(
         Path(model_file_path) if model_file_path else root / "models",
         config=resolved.data if resolved else None,
-        search_dirs=(root / "custom", root / "lib"),
+        search_dirs=code_folders(root),
         **options,
     )
 

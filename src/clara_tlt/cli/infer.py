@@ -18,7 +18,7 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     An AIAA model config (seed 000: `type` and `inference`) runs through `clara_tlt.aiaa` on the datalist.
     """
     from clara_tlt.aiaa.model_config import is_aiaa_config
-    from clara_tlt.engines.predictor import raise_for_failures, run_config
+    from clara_tlt.engines.runner import raise_for_failures, run_config
 
     if is_aiaa_config(config.data):
         summary = _run_aiaa(config)
@@ -36,7 +36,7 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
 def check_outputs(config: ResolvedConfig, workflow: Any) -> None:
     """`--dry-run` checks the outputs as the real run does first: output folders, two cases of one name."""
     from clara_tlt.aiaa.model_config import is_aiaa_config
-    from clara_tlt.engines.predictor import planned_outputs
+    from clara_tlt.engines.runner import planned_outputs
 
     if not is_aiaa_config(config.data):
         planned_outputs(config, workflow)
@@ -45,7 +45,7 @@ def check_outputs(config: ResolvedConfig, workflow: Any) -> None:
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     from clara_tlt.aiaa.run import run_aiaa
     from clara_tlt.data.datalist import load_datalist
-    from clara_tlt.engines.predictor import output_flag
+    from clara_tlt.engines.runner import output_flag
     from clara_tlt.io.outputs import check_output_folder
 
     variables = config.variables

@@ -1,4 +1,6 @@
-"""Clara config grammar: JSON + environment.json + global variables + `{NAME}` + `--set` + `disabled`.
+"""Clara config grammar: JSON + environment.json + global variables + `{NAME}` + `--set` + `disabled`; the MMAR's
+code folders (mmar.py); AIAA and Deploy operator configs translated into a validation config's sections
+(translate.py).
 
 Layer: config, above errors/atomic and io (tests/layers.py); it imports nothing from the factory up.
 """

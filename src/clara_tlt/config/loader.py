@@ -11,6 +11,7 @@ from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment
 from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
+from clara_tlt.config.mmar import code_folders
 from clara_tlt.config.overrides import DISABLED, Override, apply_override
 from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
 from clara_tlt.config.substitution import referenced_names, substitute
@@ -23,7 +24,8 @@ class ResolvedConfig:
     """A config with every variable substituted and disabled components removed.
 
     `data` is the resolved JSON; `variables` what `{NAME}` could refer to; `file` names the config in errors;
-    `mmar_root` is where `custom/` and `lib/` code and relative paths live.
+    `mmar_root` is where relative paths live; `search_dirs` where a config's own code is imported from: the
+    MMAR's `custom/` and `lib/`, or `code_dirs` when a translated config (an AIAA one) names its own.
     """
 
     data: dict[str, Any]
@@ -31,6 +33,14 @@ class ResolvedConfig:
     file: str
     mmar_root: Path | None = None
     global_names: list[str] = field(default_factory=list)
+    code_dirs: tuple[Path, ...] | None = None
+
+    @property
+    def search_dirs(self) -> tuple[Path, ...]:
+        """The folders a `path` in this config is imported from (and a checkpoint's network rebuilt with)."""
+        if self.code_dirs is not None:
+            return self.code_dirs
+        return code_folders(self.mmar_root) if self.mmar_root is not None else ()
 
     def get(self, name: str, default: Any = None) -> Any:
         """A global variable (`epochs`, `learning_rate`, …) after environment and --set overrides."""

@@ -1,8 +1,10 @@
-"""Run a network over validation batches and score it: what the trainer's validation and `evaluate` share.
+"""Score cases: the one scoring step (`Scoring`) and the trainer's validation loop over batches (`evaluate`).
 
-`evaluate(...)` takes batches (dicts with `image` `(N, C, *spatial)` and the label fields), infers with the
-config's inferer, writes the output under `"model"`, runs the aux ops, updates every metric, merges the ranks'
-cases under torchrun, and returns each metric's aggregate.
+`Scoring.update(batch)` runs the aux ops and updates every metric with one batch, all or nothing; the
+`Predictor` (infer, evaluate, deploy) scores each finished case through it and `evaluate(...)` each validation
+batch. `evaluate` takes batches (dicts with `image` `(N, C, *spatial)` and the label fields), infers with the
+config's inferer, writes the output under `"model"`, scores it, merges the ranks' cases under torchrun, and
+returns each metric's aggregate.
 """
 
 from __future__ import annotations
@@ -31,6 +33,45 @@ class Evaluation:
     @property
     def key_value(self) -> float | None:
         return self.metrics.get(self.key_metric) if self.key_metric else None
+
+
+@dataclass
+class Scoring:
+    """The metrics of a run and the aux ops that feed them (`NegLoss`'s loss, …)."""
+
+    metrics: Sequence[Metric] = ()
+    aux_ops: Sequence[Callable[[Batch], Batch]] = ()
+
+    def reset(self) -> None:
+        """Forget every case scored so far."""
+        for metric in self.metrics:
+            metric.reset()
+
+    def update(self, batch: Batch) -> Batch:
+        """Run the aux ops on `batch` (its `model` set) and update every metric with it, or (on an error) none:
+        each metric keeps one row per scored case, in the same order, for the per-case reports. Returns the
+        batch as the aux ops left it."""
+        for op in self.aux_ops:
+            batch = op(batch)
+        kept = [_row_counts(metric) for metric in self.metrics]
+        try:
+            for metric in self.metrics:
+                metric.update(batch)
+        except Exception:
+            for metric, counts in zip(self.metrics, kept, strict=True):
+                for name, rows in getattr(metric, "buffers", {}).items():
+                    del rows[counts.get(name, 0) :]
+            raise
+        return batch
+
+    def merge_ranks(self) -> None:
+        """Every rank's cases into every rank's metrics, in rank order (a no-op without torchrun)."""
+        sync_metrics(self.metrics)
+
+
+def _row_counts(metric: Metric) -> dict[str, int]:
+    """How many rows each per-case buffer of a `ClaraMetric` holds (none for other metrics)."""
+    return {name: len(rows) for name, rows in getattr(metric, "buffers", {}).items()}
 
 
 def key_metric_name(metrics: Sequence[Metric]) -> str | None:
@@ -68,21 +109,18 @@ def evaluate(
 ) -> Evaluation:
     """Score `network` on `batches`; the network is left in eval mode."""
     network.eval()
-    for metric in metrics:
-        metric.reset()
+    scoring = Scoring(metrics, aux_ops)
+    scoring.reset()
     preview = None
     for batch in batches:
         sample = to_device(batch, device)
         with torch.autocast(device.type, enabled=amp):
             output = inferer(sample["image"], network)
         sample["model"] = plain(output).float()
-        for op in aux_ops:
-            sample = op(sample)
-        for metric in metrics:
-            metric.update(sample)
+        sample = scoring.update(sample)
         if preview is None:
             preview = _preview(sample)
-    sync_metrics(metrics)
+    scoring.merge_ranks()
     return Evaluation(
         metrics={metric.name: metric.aggregate() for metric in metrics},
         key_metric=key_metric_name(metrics),

@@ -19,19 +19,25 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.metrics.base import EMPTY_BOTH, EMPTY_LABEL, EMPTY_NOTES, EMPTY_PREDICTION, CaseValues, Metric
 
-if TYPE_CHECKING:
-    from clara_tlt.engines.predictor import CaseFailure
-
 CSV_COLUMNS = ("file", "metric", "class", "value", "note")
+
+
+@dataclass
+class CaseFailure:
+    """A case that failed: its image file, the step (`read`, `infer`, `write`) and what went wrong."""
+
+    file: str
+    step: str
+    error: str
 
 
 def aggregate(metric: Metric) -> float | None:

@@ -96,56 +96,72 @@ def build_workflow(
     """
     workflow = Workflow(config)
     errors: list[str] = []
-    search_dirs = [config.mmar_root / "custom", config.mmar_root / "lib"] if config.mmar_root else []
-    model: Any = None
     definitions = Definitions(config.file)
     for section in SECTIONS:
         body = config.data if section == "" else config.data.get(section)
         if not isinstance(body, dict):
             continue
         for slot, kind in SLOT_KINDS.items():
-            if slot not in body:
-                continue
-            key_path = child(section, slot)
-            inject = _inject(slot, section, workflow, config, model)
-            if inject is None:
-                errors.append(
-                    f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"
-                )
-                continue
-            spec, problem = _one_component(body[slot], slot, config=config, key_path=key_path)
-            if problem:
-                errors.append(problem)
-                continue
-            if slot == "image_pipeline":  # Clara 3.1 writes batch_transforms among the pipeline's args
-                spec, problems = _lift_batch_transforms(spec, section, workflow, definitions, search_dirs)
-                errors += problems
-            built, problems = _build_slot(
-                spec,
-                kind,
-                config=config,
-                key_path=key_path,
-                inject=inject,
-                search_dirs=search_dirs,
-                definitions=definitions,
-            )
-            errors += problems
-            if built is None:
-                continue
-            if slot == "image_pipeline":
-                built.obj.label_classes = network_classes(config.data)
-            if slot == "image_pipeline" and shard is not None:
-                built.obj.shard(*shard, pad=section == "train")
-            batch_transforms = workflow.get(child(section, "batch_transforms"))
-            if slot == "image_pipeline" and batch_transforms:
-                built.obj = WithBatchTransforms(built.obj, batch_transforms)
-            workflow.components[key_path] = built
-            if kind == "network":
-                model = built.obj
+            if slot in body:
+                errors += _add_component(workflow, section, slot, kind, body[slot], definitions, shard)
     if errors:
         raise ConfigError(f"{len(errors)} problem(s) in the config:\n" + "\n".join(f"- {e}" for e in errors))
     workflow.datalists = _datalists(workflow, default_data_list_key)
     return workflow
+
+
+def _add_component(
+    workflow: Workflow,
+    section: str,
+    slot: str,
+    kind: str,
+    spec: Any,
+    definitions: Definitions,
+    shard: tuple[int, int] | None,
+) -> list[str]:
+    """Build one slot of a section into the workflow; returns its problems (none when it was built)."""
+    config = workflow.config
+    key_path = child(section, slot)
+    inject = _inject(slot, section, workflow, config, _last_network(workflow))
+    if inject is None:
+        return [f"{config.file}: {key_path}: not built because the network or optimizer it needs failed"]
+    spec, problem = _one_component(spec, slot, config=config, key_path=key_path)
+    if problem:
+        return [problem]
+    problems: list[str] = []
+    search_dirs = list(config.search_dirs)
+    if slot == "image_pipeline":  # Clara 3.1 writes batch_transforms among the pipeline's args
+        spec, problems = _lift_batch_transforms(spec, section, workflow, definitions, search_dirs)
+    built, more = _build_slot(
+        spec,
+        kind,
+        config=config,
+        key_path=key_path,
+        inject=inject,
+        search_dirs=search_dirs,
+        definitions=definitions,
+    )
+    if built is not None:
+        if slot == "image_pipeline":
+            built.obj = _ready_pipeline(built.obj, section, workflow, shard)
+        workflow.components[key_path] = built
+    return problems + more
+
+
+def _last_network(workflow: Workflow) -> Any:
+    """The network built last (an optimizer takes its parameters), None before any."""
+    networks = [c.obj for c in workflow.components.values() if c.kind == "network"]
+    return networks[-1] if networks else None
+
+
+def _ready_pipeline(pipeline: Any, section: str, workflow: Workflow, shard: tuple[int, int] | None) -> Any:
+    """An image pipeline told the label classes, given this rank's share (`shard`: training shards padded to
+    equal length, validation ones not) and wrapped with its section's batch transforms."""
+    pipeline.label_classes = network_classes(workflow.config.data)
+    if shard is not None:
+        pipeline.shard(*shard, pad=section == "train")
+    batch_transforms = workflow.get(child(section, "batch_transforms"))
+    return WithBatchTransforms(pipeline, batch_transforms) if batch_transforms else pipeline
 
 
 def _lift_batch_transforms(

@@ -32,8 +32,6 @@ PROTOCOLS = {"http": "tritonclient.http", "grpc": "tritonclient.grpc"}
 DEFAULT_PORTS = {"http": 8000, "grpc": 8001}
 READY_TIMEOUT_S = 10.0
 POLL_S = 0.5
-# Arguments of Clara's TRTIS inferers and inference that name the server (the rest are the window's).
-SERVER_ARGS = ("model_name", "ip", "port", "protocol", "output_type", "ready_timeout")
 
 
 def server_url(args: Mapping[str, Any]) -> str:

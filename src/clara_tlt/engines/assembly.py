@@ -1,0 +1,144 @@
+"""The one assembler: a built workflow (a resolved config's components) and its model → a `Predictor`.
+
+Every case run takes this road: infer and evaluate of a validation config as it is, AIAA's `config_aiaa.json`
+and the Deploy operator's `config_inference.json` once translated into the same sections
+(clara_tlt.config.translate). A config keeps them at its top level (a validation config) or in `validate`:
+`pre_transforms`, `label_transforms`, `inferer`, `post_transforms`, `writers`/`writer`, `aux_ops`,
+`metrics`/`val_metrics`, `model_loader`. Where the roads genuinely differ, `assemble` takes an option:
+`writers` replaces the config's writers (the operator's own), `inference` replaces model and inferer (AIAA's
+bring-your-own `Inference`).
+
+>>> predictor = assemble(build_workflow(config), device=torch.device("cpu")).predictor  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clara_tlt.config.keypath import child
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.config.translate import NO_WINDOW, WINDOW_FROM_MODEL
+from clara_tlt.engines.checkpoint import model_spec_of
+from clara_tlt.engines.distributed import amp_enabled
+from clara_tlt.engines.model_loaders import LoadedModel, ModelLoader
+from clara_tlt.engines.predictor import Network, Predictor, Step
+from clara_tlt.engines.workflow import Workflow
+from clara_tlt.errors import ConfigError, UsageError
+from clara_tlt.factory.registry import build
+from clara_tlt.inferers import SimpleInferer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Assembled:
+    """The Predictor and the model it runs (None with a bring-your-own inference)."""
+
+    predictor: Predictor
+    model: LoadedModel | None
+
+
+def prediction_section(config: ResolvedConfig) -> str:
+    """Where a config keeps what predicts: the top level of a validation config, else its `validate` section."""
+    return "" if "pre_transforms" in config.data else "validate"
+
+
+def section_writers(workflow: Workflow) -> list[Any]:
+    """The built writers of the prediction section (`writers` is a list, `writer` one object)."""
+    section = prediction_section(workflow.config)
+    built = workflow.get(child(section, "writers")) or workflow.get(child(section, "writer"))
+    return [] if built is None else built if isinstance(built, list) else [built]
+
+
+def assemble(
+    workflow: Workflow,
+    *,
+    device: torch.device,
+    score: bool = False,
+    writers: Sequence[Step] | None = None,
+    inference: Step | None = None,
+) -> Assembled:
+    """The Predictor of a built workflow on `device`, its model loaded (`load_model`).
+
+    `score`: with the label transforms, aux ops and metrics. `writers`: these instead of the config's.
+    `inference`: a step that sets `"model"` itself; no model is loaded and no inferer used.
+    """
+    config = workflow.config
+    section = prediction_section(config)
+
+    def built(slot: str) -> Any:
+        return workflow.get(child(section, slot))
+
+    loaded = None if inference is not None else load_model(workflow, device=device)
+    return Assembled(
+        Predictor(
+            network=loaded.network if loaded is not None else _no_network,
+            inferer=_inferer(built("inferer"), config, loaded) if loaded is not None else _no_inferer,
+            pre_transforms=built("pre_transforms") or [],
+            label_transforms=(built("label_transforms") or []) if score else [],
+            post_transforms=built("post_transforms") or [],
+            writers=section_writers(workflow) if writers is None else list(writers),
+            aux_ops=(built("aux_ops") or []) if score else [],
+            metrics=(built("val_metrics") or built("metrics") or []) if score else [],
+            device=device,
+            amp=amp_enabled(bool(config.get("use_amp", False)), device),
+            inference=inference,
+        ),
+        loaded,
+    )
+
+
+def load_model(workflow: Workflow, *, device: torch.device) -> LoadedModel:
+    """The model on `device`: `--model_save_path`/`--model_format` first, then the config's `model_loader`, then
+    MMAR_CKPT_DIR/model.pt; a checkpoint's network is the config's when it names one."""
+    config = workflow.config
+    configured = workflow.get(child(prediction_section(config), "model_loader"))
+    loaded = _model_loader(config, configured).load(
+        device=device, model_spec=model_spec_of(config.data), search_dirs=config.search_dirs
+    )
+    log.info("model %s (%s)", loaded.path, loaded.model_format)
+    return loaded
+
+
+def _model_loader(config: ResolvedConfig, configured: Any) -> Any:
+    """`--model_save_path`/`--model_format` first, then the config's `model_loader`, then MMAR_CKPT_DIR/model.pt."""
+    given = config.variables.get("MODEL_FILE_PATH")
+    if given:
+        return ModelLoader(str(given), model_format=config.variables.get("MODEL_FORMAT"))
+    if configured is not None:
+        return configured
+    folder = config.variables.get("MMAR_CKPT_DIR") or (config.mmar_root and config.mmar_root / "models")
+    if not folder:
+        raise UsageError("no model: give --model_save_path, a model_loader in the config, or MMAR_CKPT_DIR")
+    return ModelLoader(str(Path(folder) / "model.pt"))
+
+
+def _inferer(configured: Any, config: ResolvedConfig, loaded: LoadedModel) -> Any:
+    """The config's inferer; a scanning window a translated config leaves to the model (`WINDOW_FROM_MODEL`)
+    takes the model's fixed input size (a Triton model's `window_roi()`); else whole volumes."""
+    window = config.data.get(WINDOW_FROM_MODEL)
+    if window is None:
+        return configured or SimpleInferer()
+    roi = getattr(loaded.network, "window_roi", lambda: None)()
+    if roi is None:
+        raise ConfigError(NO_WINDOW, file=config.file)
+    return build(
+        {"name": "ScanWindowInferer", "args": {**window, "roi_size": roi}},
+        "inferer",
+        file=config.file,
+        key_path=WINDOW_FROM_MODEL,
+    )
+
+
+def _no_network(inputs: torch.Tensor) -> torch.Tensor:
+    raise RuntimeError("a custom inference computes the output itself")
+
+
+def _no_inferer(inputs: torch.Tensor, network: Network) -> torch.Tensor:
+    raise RuntimeError("a custom inference computes the output itself")

@@ -1,0 +1,107 @@
+"""`infer` and `evaluate` of a validation config over its datalist: the checks before any work, the
+assembled Predictor on this rank's cases, the ranks' results gathered, the reports and the summary.
+
+>>> summary = run_config(load_config("config/config_validation.json", mmar_root="."), score=True)  # doctest: +SKIP
+>>> raise_for_failures(summary)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.data.datalist import shard_entries
+from clara_tlt.engines.assembly import assemble, section_writers
+from clara_tlt.engines.distributed import Context, setup, teardown
+from clara_tlt.engines.predictor import Outcome, Sample, Step, case_file
+from clara_tlt.engines.reports import CaseFailure, build_report, write_reports
+from clara_tlt.engines.workflow import Workflow, build_workflow, eval_output_dir
+from clara_tlt.errors import UsageError, batch_failure
+from clara_tlt.io.outputs import check_output_folder, name_entries
+
+
+def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
+    """`infer` (`score=False`) or `evaluate` (`score=True`) of a resolved config, on this rank's cases.
+
+    Builds the workflow, assembles the Predictor (its model loaded), shards the datalist under torchrun, runs
+    `predict_all`, and (rank 0) writes the reports; returns the summary, failed cases listed under `failed`
+    (`raise_for_failures` turns them into exit 5, or 1 when every case failed, once the caller has printed it).
+    """
+    workflow = build_workflow(config, default_data_list_key="validation")
+    output_dir, _, entries = planned_outputs(config, workflow)
+    context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
+    try:
+        assembled = assemble(workflow, device=context.device, score=score)
+        predictor, loaded = assembled.predictor, assembled.model
+        assert loaded is not None  # a validation config brings no inference of its own
+        outcome = predictor.predict_all(shard_entries(entries, context.rank, context.world_size, pad=False))
+        predictor.scoring.merge_ranks()
+        cases, failures = _gather(outcome, context)
+        report = build_report(predictor.metrics, cases, failures)
+        write = score and context.is_main
+        files = write_reports(predictor.metrics, cases, report, output_dir=output_dir) if write else {}
+    finally:
+        teardown(context)
+    return {
+        "model": str(loaded.path),
+        "model_format": loaded.model_format,
+        "output_path": str(output_dir),
+        "cases": len(cases),
+        "seconds": round(outcome.seconds, 3),
+        **({"metrics": report["metrics"], "summary": report["summary"], "files": files} if score else {}),
+        "failed": report["failed"],
+    }
+
+
+def raise_for_failures(summary: dict[str, Any]) -> None:
+    """Once the summary of a case run is printed: PartialFailure (exit 5) when some cases failed,
+    NothingDone (exit 1) when all did, each failed case named; nothing when none failed."""
+    failed = summary["failed"]
+    lines = [f"{f['file']}: {f['step']}: {f['error']}" for f in failed]
+    error = batch_failure(summary["cases"] + len(failed), lines, items="case(s)")
+    if error is not None:
+        raise error
+
+
+def planned_outputs(config: ResolvedConfig, workflow: Workflow) -> tuple[Path, list[Any], list[Sample]]:
+    """Every output check infer/evaluate make before any work (their dry runs too): the output folder and each
+    writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4).
+
+    Returns the output folder, the writers and the datalist entries with their `OUTPUT_NAME`.
+    """
+    output_dir = eval_output_dir(config)
+    if output_dir is None:
+        raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
+    check_output_folder(output_dir, flag=output_flag(config))
+    writers = section_writers(workflow)
+    _check_writer_folders(writers, output_dir, config)
+    entries = workflow.datalists[-1].entries
+    return output_dir, writers, name_entries(entries, case_file) if writers else list(entries)
+
+
+def output_flag(config: ResolvedConfig) -> str:
+    """What names infer/evaluate's output folder for the user: `--output_path` (TLT dialect) or the variable."""
+    return "MMAR_EVAL_OUTPUT_PATH" if config.mmar_root is not None else "--output_path"
+
+
+def _check_writer_folders(writers: Sequence[Step], output_dir: Path, config: ResolvedConfig) -> None:
+    """The folder of each writer whose `write_path` the config sets elsewhere than the output folder."""
+    for writer in writers:
+        path = getattr(writer, "write_path", None)
+        if path is not None:
+            folder = Path(path).parent if Path(path).suffix.lower() == ".csv" else Path(path)
+            if folder.absolute() != output_dir.absolute():
+                check_output_folder(folder, flag=f"{config.file}: the writer's write_path")
+
+
+def _gather(outcome: Outcome, context: Context) -> tuple[list[str], list[CaseFailure]]:
+    """Every rank's finished files (in the rank order `merge_ranks` merges the metric rows) and failures."""
+    if not context.distributed:
+        return outcome.cases, outcome.failures
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * context.world_size
+    dist.all_gather_object(gathered, (outcome.cases, outcome.failures))
+    return [c for cases, _ in gathered for c in cases], [f for _, failures in gathered for f in failures]
