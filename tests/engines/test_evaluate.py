@@ -4,6 +4,7 @@ seed 003 names, surface distances in mm, empty cases said as such, and the seed-
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -267,3 +268,55 @@ def test_a_case_whose_label_does_not_fit_fails_alone(trained_mmar: Path, tmp_pat
     assert [Path(line.split("\t")[0]).name for line in raw[1:]] == ["first.nii.gz", "last.nii.gz"]
     report = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert [Path(f["file"]).name for f in report["failed"]] == ["misfit.nii.gz"]
+
+
+NEG_LOSS = {
+    "name": "ComputeAverage",
+    "args": {"name": "val_neg_loss", "field": "neg_loss", "is_key_metric": True},
+}
+
+
+def test_a_key_metric_of_the_train_aux_ops_equals_trainings_validation(unet_mmar: Path) -> None:
+    """Training's validation and `evaluate -c config_train.json` score one checkpoint alike: a key metric that
+    averages an aux op of the *train* section (NegLoss) has the same value in train_summary.json and evaluate."""
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.training import train
+
+    path = unet_mmar / "config" / "config_train.json"
+    config = json.loads(path.read_text())
+    config.update(epochs=1)
+    config["train"]["aux_ops"] = [{"name": "NegLoss", "args": {"tag": "neg_loss"}}]
+    config["validate"]["metrics"] = [NEG_LOSS, {"name": "ComputeAverageDice", "args": {"name": "mean_dice"}}]
+    write_json(path, config)
+    train(
+        load_config(
+            "config/config_train.json", environment_path="config/environment.json", mmar_root=unet_mmar
+        )
+    )
+    trained = json.loads((unet_mmar / "models" / "train_summary.json").read_text())
+    assert trained["key_metric"] == "val_neg_loss"
+
+    code, stdout, stderr = invoke_streams(
+        "evaluate", "-m", str(unet_mmar), "-c", "config/config_train.json", "--json"
+    )
+    assert code == 0, stderr
+    scored = json.loads(stdout)["metrics"]
+    assert scored["val_neg_loss"] == pytest.approx(trained["final_metrics"]["val_neg_loss"], abs=1e-6)
+    assert scored["val_neg_loss"] < 0  # minus a Dice loss: a value was computed, not a default
+
+
+def test_a_metric_that_nothing_computes_is_a_config_error_before_any_case(
+    trained_mmar: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A metric reading an aux op output that no aux op writes: exit 3 naming the key, in the dry run and the real
+    run, before any case is read (no report written)."""
+    mmar = shutil.copytree(trained_mmar, tmp_path / "mmar", ignore=shutil.ignore_patterns("infer", "eval*"))
+    config = json.loads((mmar / "config" / "config_train.json").read_text())
+    config["validate"]["metrics"].append(NEG_LOSS)
+    write_json(mmar / "config" / "config_train.json", config)
+    for dry in (("--dry-run",), ()):
+        code, _, stderr = invoke_streams("evaluate", "-m", str(mmar), "-c", "config/config_train.json", *dry)
+        assert code == 3, stderr
+        assert "validate.metrics[1].args.field" in stderr and "'neg_loss', which nothing computes" in stderr
+    assert not (mmar / "eval" / "metrics.json").exists()

@@ -306,3 +306,24 @@ def test_a_full_disk_fails_the_cases_it_hits_and_never_counts_them_done(
     for case in ("case_002", "case_003"):
         assert f"- {_image_of(trained_mmar, case)}: write: " in stderr
     assert leftovers(tmp_path / "none") == []
+
+
+def test_a_config_without_writer_writes_labels_on_the_inputs_grid(
+    trained_mmar: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`infer -c config_train.json` (its `validate` section names no writer) writes what config_validation.json
+    would: uint8 labels `<case>/<case>_model.nii.gz`, shape and affine of the input, and says so."""
+    mmar = shutil.copytree(trained_mmar, tmp_path / "mmar", ignore=shutil.ignore_patterns("infer", "eval*"))
+    caplog.set_level("INFO", logger="clara_tlt")
+    code, stdout, stderr = invoke_streams(
+        "infer", "-m", str(mmar), "-c", "config/config_train.json", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["cases"] == 2
+    assert "the config names no writer: labels go to" in caplog.text
+    for case in ("case_002", "case_003"):
+        written = nib.load(mmar / "infer" / case / f"{case}_model.nii.gz")
+        source = nib.load(_image_of(mmar, case))
+        assert written.shape == source.shape and np.allclose(written.affine, source.affine)
+        assert written.get_data_dtype() == np.uint8
+        assert set(np.unique(np.asarray(written.dataobj))) <= {0, 1}

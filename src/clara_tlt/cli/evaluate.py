@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.cli.infer import check_outputs
 from clara_tlt.cli.main import SUMMARIES
@@ -24,16 +26,21 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     raise_for_failures(summary)
 
 
+def check_scored_outputs(config: ResolvedConfig, workflow: Any) -> None:
+    """evaluate's `--dry-run`: infer's checks, and that every metric reads something computed (exit 3)."""
+    check_outputs(config, workflow, score=True)
+
+
 mmar_command = mmar_workflow_command(
     "evaluate",
     run=run,
     default_data_list_key="validation",
     summary=SUMMARIES["evaluate"],
-    preflight=check_outputs,
+    preflight=check_scored_outputs,
 )
 tlt_command = tlt_inference_command(
     "tlt-evaluate",
     run=run,
     summary="Evaluate a model against the ground truth of a datalist's validation list.",
-    preflight=check_outputs,
+    preflight=check_scored_outputs,
 )

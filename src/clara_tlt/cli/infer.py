@@ -33,13 +33,14 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     raise_for_failures(summary)
 
 
-def check_outputs(config: ResolvedConfig, workflow: Any) -> None:
-    """`--dry-run` checks the outputs as the real run does first: output folders, two cases of one name."""
+def check_outputs(config: ResolvedConfig, workflow: Any, *, score: bool = False) -> None:
+    """`--dry-run` checks what the real run checks first: output folders, two cases of one name, and
+    (`score`, evaluate) a metric that nothing computes."""
     from clara_tlt.aiaa.model_config import is_aiaa_config
     from clara_tlt.engines.runner import planned_outputs
 
     if not is_aiaa_config(config.data):
-        planned_outputs(config, workflow)
+        planned_outputs(config, workflow, score=score)
 
 
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Every case run takes this road: infer and evaluate of a validation config as it 
 and the Deploy operator's `config_inference.json` once translated into the same sections
 (clara_tlt.config.translate). A config keeps them at its top level (a validation config) or in `validate`:
 `pre_transforms`, `label_transforms`, `inferer`, `post_transforms`, `writers`/`writer`, `aux_ops`,
-`metrics`/`val_metrics`, `model_loader`. Where the roads genuinely differ, `assemble` takes an option:
+`metrics`/`val_metrics`, `model_loader`; scoring also runs the `train` section's aux ops, as training's
+validation does (clara_tlt.engines.evaluation.validation_scoring). Where the roads genuinely differ, `assemble` takes an option:
 `writers` replaces the config's writers (the operator's own), `inference` replaces model and inferer (AIAA's
 bring-your-own `Inference`).
 
@@ -26,12 +27,14 @@ from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.translate import NO_WINDOW, WINDOW_FROM_MODEL
 from clara_tlt.engines.checkpoint import model_spec_of
 from clara_tlt.engines.distributed import amp_enabled
+from clara_tlt.engines.evaluation import Scoring, validation_scoring
 from clara_tlt.engines.model_loaders import LoadedModel, ModelLoader
 from clara_tlt.engines.predictor import Network, Predictor, Step
 from clara_tlt.engines.workflow import Workflow
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.factory.registry import build
 from clara_tlt.inferers import SimpleInferer
+from clara_tlt.transforms.layout import ArgmaxAcrossChannels
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,30 @@ def section_writers(workflow: Workflow) -> list[Any]:
     return [] if built is None else built if isinstance(built, list) else [built]
 
 
+DEFAULT_WRITER: dict[str, Any] = {
+    "field": "model",
+    "dtype": "uint8",
+}  # config_validation.json's WriteNifti args
+
+
+def default_writers(workflow: Workflow, output_dir: Path) -> list[Step]:
+    """What infer writes for a config that names no writer (a training config's `validate` section), as the
+    validation config of the same task does: the labels of `model` (the argmax of several channels) as uint8
+    NIfTI at `<output_dir>/<case>/<case>_model.nii.gz`, with the image's affine (the input's grid when the
+    pre-transforms keep it)."""
+    spec = {"name": "WriteNifti", "args": {**DEFAULT_WRITER, "write_path": str(output_dir)}}
+    writer = build(spec, "writer", file=workflow.config.file, key_path="(default writer)")
+    return [_labels, writer]
+
+
+ARGMAX = ArgmaxAcrossChannels("model")
+
+
+def _labels(sample: dict[str, Any]) -> dict[str, Any]:
+    """`model` as labels: class scores `(C > 1, *spatial)` become their argmax; one channel stays as it is."""
+    return ARGMAX(sample) if sample["model"].shape[0] > 1 else sample
+
+
 def assemble(
     workflow: Workflow,
     *,
@@ -66,7 +93,8 @@ def assemble(
 ) -> Assembled:
     """The Predictor of a built workflow on `device`, its model loaded (`load_model`).
 
-    `score`: with the label transforms, aux ops and metrics. `writers`: these instead of the config's.
+    `score`: with the label transforms, and the metrics and aux ops of training's validation
+    (`validation_scoring`: the train section's aux ops too). `writers`: these instead of the config's.
     `inference`: a step that sets `"model"` itself; no model is loaded and no inferer used.
     """
     config = workflow.config
@@ -76,6 +104,7 @@ def assemble(
         return workflow.get(child(section, slot))
 
     loaded = None if inference is not None else load_model(workflow, device=device)
+    scoring = validation_scoring(workflow, section) if score else Scoring()
     return Assembled(
         Predictor(
             network=loaded.network if loaded is not None else _no_network,
@@ -84,8 +113,8 @@ def assemble(
             label_transforms=(built("label_transforms") or []) if score else [],
             post_transforms=built("post_transforms") or [],
             writers=section_writers(workflow) if writers is None else list(writers),
-            aux_ops=(built("aux_ops") or []) if score else [],
-            metrics=(built("val_metrics") or built("metrics") or []) if score else [],
+            aux_ops=scoring.aux_ops,
+            metrics=scoring.metrics,
             device=device,
             amp=amp_enabled(bool(config.get("use_amp", False)), device),
             inference=inference,

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from clara_tlt.config.keypath import child
+from clara_tlt.errors import ConfigError
 from clara_tlt.metrics.base import Metric, sync_metrics
+
+if TYPE_CHECKING:
+    from clara_tlt.engines.workflow import Workflow
 
 Batch = dict[str, Any]
 
@@ -67,6 +72,62 @@ class Scoring:
     def merge_ranks(self) -> None:
         """Every rank's cases into every rank's metrics, in rank order (a no-op without torchrun)."""
         sync_metrics(self.metrics)
+
+
+def validation_scoring(workflow: Workflow, section: str) -> Scoring:
+    """What training's validation scores with, for training and evaluate alike: the metrics of `section`
+    (`validate`, or `""` for a validation config's top level: `val_metrics`, else `metrics`) after the aux
+    ops of the train section and then of `section`, so both compute the same values under the same names."""
+    metrics = workflow.get(child(section, "val_metrics")) or workflow.get(child(section, "metrics")) or []
+    own = workflow.get(child(section, "aux_ops")) or []
+    return Scoring(metrics, [*(workflow.get("train.aux_ops") or []), *own])
+
+
+AUX_OUTPUTS = (
+    "tag",
+    "tags",
+    "preds_name",
+    "labels_name",
+)  # where the aux ops we ship keep the fields they write
+
+
+def check_scoring(workflow: Workflow, section: str, scoring: Scoring) -> None:
+    """ConfigError (exit 3), before any case is read, for each metric whose `field` nothing computes: neither
+    the network (`model`), nor an aux op that runs, nor a transform that names it. Skipped when an aux op keeps
+    its outputs elsewhere than `AUX_OUTPUTS` (a bring-your-own one): what it writes cannot be known up front."""
+    if any(not any(hasattr(op, name) for name in AUX_OUTPUTS) for op in scoring.aux_ops):
+        return
+    ran = sorted({o for op in scoring.aux_ops for name in AUX_OUTPUTS for o in _strings(op, name)})
+    written = {"model", *ran, *_named_strings(workflow.config.data)}
+    slot = child(section, "val_metrics" if workflow.get(child(section, "val_metrics")) else "metrics")
+    read = [(i, metric, getattr(metric, "field", None)) for i, metric in enumerate(scoring.metrics)]
+    problems = [
+        f"{workflow.config.file}: {child(child(slot, i), 'args.field')}: metric '{metric.name}'"
+        f"{' (the key metric)' if getattr(metric, 'is_key_metric', False) else ''} reads '{field}', which "
+        f"nothing computes: the aux ops of train.aux_ops and {child(section, 'aux_ops')} write "
+        f"{', '.join(ran) or 'nothing'}; add the aux op that writes '{field}' (NegLoss, ComputeAccuracy, ... "
+        "with that tag) or point the metric at one of those"
+        for i, metric, field in read
+        if isinstance(field, str) and field not in written
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _strings(op: Any, name: str) -> list[str]:
+    value = getattr(op, name, None)
+    return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+
+
+def _named_strings(spec: Any, *, skip: tuple[str, ...] = ("metrics", "val_metrics", "aux_ops")) -> set[str]:
+    """Every string of a config outside its metrics and aux ops: the fields its transforms read and write."""
+    if isinstance(spec, str):
+        return {spec}
+    if isinstance(spec, list):
+        return {s for item in spec for s in _named_strings(item, skip=skip)}
+    if isinstance(spec, dict):
+        return {s for key, value in spec.items() if key not in skip for s in _named_strings(value, skip=skip)}
+    return set()
 
 
 def _row_counts(metric: Metric) -> dict[str, int]:

@@ -7,19 +7,23 @@ assembled Predictor on this rank's cases, the ranks' results gathered, the repor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.data.datalist import shard_entries
-from clara_tlt.engines.assembly import assemble, section_writers
+from clara_tlt.engines.assembly import assemble, default_writers, prediction_section, section_writers
 from clara_tlt.engines.distributed import Context, setup, teardown
+from clara_tlt.engines.evaluation import check_scoring, validation_scoring
 from clara_tlt.engines.predictor import Outcome, Sample, Step, case_file
 from clara_tlt.engines.reports import CaseFailure, build_report, write_reports
 from clara_tlt.engines.workflow import Workflow, build_workflow, eval_output_dir
 from clara_tlt.errors import UsageError, batch_failure
 from clara_tlt.io.outputs import check_output_folder, name_entries
+
+log = logging.getLogger(__name__)
 
 
 def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
@@ -30,10 +34,14 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     (`raise_for_failures` turns them into exit 5, or 1 when every case failed, once the caller has printed it).
     """
     workflow = build_workflow(config, default_data_list_key="validation")
-    output_dir, _, entries = planned_outputs(config, workflow)
+    output_dir, writers, entries = planned_outputs(config, workflow, score=score)
+    if not score and not section_writers(workflow):
+        log.info(
+            "the config names no writer: labels go to %s as NIfTI (<case>/<case>_model.nii.gz)", output_dir
+        )
     context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
     try:
-        assembled = assemble(workflow, device=context.device, score=score)
+        assembled = assemble(workflow, device=context.device, score=score, writers=writers)
         predictor, loaded = assembled.predictor, assembled.model
         assert loaded is not None  # a validation config brings no inference of its own
         outcome = predictor.predict_all(shard_entries(entries, context.rank, context.world_size, pad=False))
@@ -65,17 +73,24 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
         raise error
 
 
-def planned_outputs(config: ResolvedConfig, workflow: Workflow) -> tuple[Path, list[Any], list[Sample]]:
-    """Every output check infer/evaluate make before any work (their dry runs too): the output folder and each
-    writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4).
+def planned_outputs(
+    config: ResolvedConfig, workflow: Workflow, *, score: bool
+) -> tuple[Path, list[Any], list[Sample]]:
+    """Every check infer/evaluate make before any work (their dry runs too): the output folder and each
+    writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4),
+    and (evaluate) a metric that nothing computes (exit 3).
 
-    Returns the output folder, the writers and the datalist entries with their `OUTPUT_NAME`.
+    Returns the output folder, the writers (infer of a config without any: `default_writers`) and the datalist
+    entries with their `OUTPUT_NAME`.
     """
     output_dir = eval_output_dir(config)
     if output_dir is None:
         raise UsageError("no output folder: give --output_path or set MMAR_EVAL_OUTPUT_PATH")
     check_output_folder(output_dir, flag=output_flag(config))
-    writers = section_writers(workflow)
+    if score:
+        section = prediction_section(config)
+        check_scoring(workflow, section, validation_scoring(workflow, section))
+    writers = section_writers(workflow) or ([] if score else default_writers(workflow, output_dir))
     _check_writer_folders(writers, output_dir, config)
     entries = workflow.datalists[-1].entries
     return output_dir, writers, name_entries(entries, case_file) if writers else list(entries)

@@ -27,7 +27,13 @@ from clara_tlt.config.slots import NETWORK_KEYS
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
 from clara_tlt.engines.distributed import Context, amp_enabled
-from clara_tlt.engines.evaluation import Evaluation, evaluate, key_metric_name
+from clara_tlt.engines.evaluation import (
+    Evaluation,
+    check_scoring,
+    evaluate,
+    key_metric_name,
+    validation_scoring,
+)
 from clara_tlt.engines.handlers import CheckpointSaver, Progress, StopOnSignal, TensorBoard
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import model_folder
@@ -194,20 +200,20 @@ def _validation(
 ) -> Callable[[], Evaluation] | None:
     """`evaluate` bound to the validate section (metrics, data, inferer, both sections' aux ops); None when the
     config has no validation metrics or no validation data."""
-    metrics = workflow.get("validate.metrics") or []
+    scoring = validation_scoring(workflow, "validate")
     val_data = workflow.get("validate.image_pipeline")
-    if not metrics or val_data is None:
+    if not scoring.metrics or val_data is None:
         return None
+    check_scoring(workflow, "validate", scoring)
     inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
-    aux_ops = (workflow.get("train.aux_ops") or []) + (workflow.get("validate.aux_ops") or [])
 
     def run() -> Evaluation:
         return evaluate(
             unwrap(network),
             val_data,
             inferer=inferer,
-            metrics=metrics,
-            aux_ops=aux_ops,
+            metrics=scoring.metrics,
+            aux_ops=scoring.aux_ops,
             device=context.device,
             amp=amp,
         )
