@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import debug_option, json_option
+from clara_tlt.cli.options import F, debug_option, json_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -23,6 +24,17 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     if given is not None:
         return given
     return default if Path(default).is_dir() else None
+
+
+def _optional_folder_option(name: str, what: str) -> Callable[[F], F]:
+    """`--NAME` (dest `NAME_dir`, env `CLARA_DEPLOY_NAME`): an operator folder used only when given or present."""
+    return click.option(
+        f"--{name}",
+        f"{name}_dir",
+        envvar=f"CLARA_DEPLOY_{name.upper()}",
+        default=None,
+        help=f"Folder for {what} [default: /{name} when it exists].",
+    )
 
 
 @click.command("deploy", help=__doc__)
@@ -52,20 +64,8 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     show_default=True,
     help="Folder for the segmentations.",
 )
-@click.option(
-    "--publish",
-    "publish_dir",
-    envvar="CLARA_DEPLOY_PUBLISH",
-    default=None,
-    help="Folder for the Render Server [default: /publish when it exists].",
-)
-@click.option(
-    "--logs",
-    "logs_dir",
-    envvar="CLARA_DEPLOY_LOGS",
-    default=None,
-    help="Folder for the log file [default: /logs when it exists].",
-)
+@_optional_folder_option("publish", "the Render Server")
+@_optional_folder_option("logs", "the log file")
 @click.option("--model_save_path", default=None, help="AIAA configs: the model file (.pt, .ts, .onnx).")
 @click.option(
     "--data_file",
