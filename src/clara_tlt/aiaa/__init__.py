@@ -7,20 +7,5 @@ Custom inference code imports its API from here (seed 002's `ai4med`/`nvmidl` im
 
 from __future__ import annotations
 
-from clara_tlt.aiaa.api import (
-    Inference,
-    InferenceUtils,
-    MedicalImage,
-    ModelConfig,
-    TransformContext,
-    init_external_class,
-)
-
-__all__ = [
-    "Inference",
-    "InferenceUtils",
-    "MedicalImage",
-    "ModelConfig",
-    "TransformContext",
-    "init_external_class",
-]
+from clara_tlt.aiaa.api import *  # noqa: F403 -- the bring-your-own API, listed once in api.__all__
+from clara_tlt.aiaa.api import __all__ as __all__

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import debug_option, json_option
+from clara_tlt.cli.options import F, debug_option, json_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -25,6 +26,31 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     return default if Path(default).is_dir() else None
 
 
+def _folder_option(short: str, name: str, *aliases: str, help: str) -> Callable[[F], F]:
+    """`SHORT/--NAME` (dest `NAME_dir`): an operator folder, env `CLARA_DEPLOY_NAME`, default `/NAME`."""
+    return click.option(
+        short,
+        f"--{name}",
+        *aliases,
+        f"{name}_dir",
+        envvar=f"CLARA_DEPLOY_{name.upper()}",
+        default=f"/{name}",
+        show_default=True,
+        help=help,
+    )
+
+
+def _optional_folder_option(name: str, what: str) -> Callable[[F], F]:
+    """`--NAME` (dest `NAME_dir`, env `CLARA_DEPLOY_NAME`): an operator folder used only when given or present."""
+    return click.option(
+        f"--{name}",
+        f"{name}_dir",
+        envvar=f"CLARA_DEPLOY_{name.upper()}",
+        default=None,
+        help=f"Folder for {what} [default: /{name} when it exists].",
+    )
+
+
 @click.command("deploy", help=__doc__)
 @click.option(
     "-c",
@@ -33,39 +59,10 @@ def _optional_folder(given: str | None, default: str) -> str | None:
     type=click.Path(exists=True, dir_okay=False),
     help="config_inference.json or config_aiaa.json.",
 )
-@click.option(
-    "-i",
-    "--input",
-    "input_dir",
-    envvar="CLARA_DEPLOY_INPUT",
-    default="/input",
-    show_default=True,
-    help="Folder of NIfTI/MetaImage volumes.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "--output_path",
-    "output_dir",
-    envvar="CLARA_DEPLOY_OUTPUT",
-    default="/output",
-    show_default=True,
-    help="Folder for the segmentations.",
-)
-@click.option(
-    "--publish",
-    "publish_dir",
-    envvar="CLARA_DEPLOY_PUBLISH",
-    default=None,
-    help="Folder for the Render Server [default: /publish when it exists].",
-)
-@click.option(
-    "--logs",
-    "logs_dir",
-    envvar="CLARA_DEPLOY_LOGS",
-    default=None,
-    help="Folder for the log file [default: /logs when it exists].",
-)
+@_folder_option("-i", "input", help="Folder of NIfTI/MetaImage volumes.")
+@_folder_option("-o", "output", "--output_path", help="Folder for the segmentations.")
+@_optional_folder_option("publish", "the Render Server")
+@_optional_folder_option("logs", "the log file")
 @click.option("--model_save_path", default=None, help="AIAA configs: the model file (.pt, .ts, .onnx).")
 @click.option(
     "--data_file",
