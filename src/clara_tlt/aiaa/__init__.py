@@ -1,6 +1,6 @@
 """AIAA model configs, the bring-your-own inference API, the Clara Deploy operator, Triton-served inference.
 
-Custom inference code imports its API from here (seed 002's `ai4med`/`nvmidl` imports, ported):
+Custom inference code imports its API from here (Clara AIAA's `ai4med`/`nvmidl` imports, ported):
 
 >>> from clara_tlt.aiaa import Inference, InferenceUtils, MedicalImage, ModelConfig, TransformContext
 """
