@@ -171,3 +171,24 @@ def test_a_label_on_another_grid_stops_the_dry_run_and_the_real_run(unet_mmar: P
         assert "training[1]: origin differs" in output
         assert str(datalist.parent / entries["training"][1]["image"]) in output and str(label) in output
     assert not (unet_mmar / "models" / "model.pt").exists()
+
+
+def test_a_relative_set_path_is_under_the_mmar_not_the_working_folder(
+    unet_mmar: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, stderr = invoke_streams(
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--dry-run",
+        "--json",
+        "--set",
+        "MMAR_CKPT_DIR=models_b",
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["model_dir"] == str(unet_mmar.resolve() / "models_b")
