@@ -9,6 +9,7 @@ with preflight(config) as checked:                                       # --dry
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import UsageError
 from clara_tlt.io.outputs import check_output_folder
 
+log = logging.getLogger(__name__)
 SUMMARY = "train_summary.json"
 EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fresh start
 
@@ -59,15 +61,17 @@ def preflight(
     hold_lock: bool = False,
 ) -> Iterator[Preflight]:
     """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), `multi_gpu` outside
-    torchrun (exit 2), the model folder writable (exit 2 naming -r or MMAR_CKPT_DIR), no other training in it
-    (exit 2 naming it), and the earlier run there: a state to resume under the same config (else exit 3 with
-    the differing keys) or files that only `--force` replaces (exit 2).
+    torchrun (one process, and a note naming the torchrun command), the model folder writable (exit 2 naming -r
+    or MMAR_CKPT_DIR), no other training in it (exit 2 naming it), and the earlier run there: a state to resume
+    under the same config (else exit 3 with the differing keys) or files that only `--force` replaces (exit 2).
 
     `hold_lock` (the real run): hold the folder's lock while the block runs. Without it nothing is written.
     """
     folder = model_folder(config, model_dir)
     options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
-    distributed.check_launch(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    note = distributed.launch_note(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    if note is not None:
+        log.info(note)
     check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)

@@ -31,7 +31,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
     """
     workflow = build_workflow(config, default_data_list_key="validation")
     output_dir, _, entries = planned_outputs(config, workflow)
-    context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
+    context = setup()
     try:
         assembled = assemble(workflow, device=context.device, score=score)
         predictor, loaded = assembled.predictor, assembled.model
