@@ -192,3 +192,41 @@ def test_a_relative_set_path_is_under_the_mmar_not_the_working_folder(
     )
     assert code == 0, stderr
     assert json.loads(stdout)["model_dir"] == str(unet_mmar.resolve() / "models_b")
+
+
+def test_an_automl_config_trains_as_written_and_its_search_space_is_listed(unet_mmar: Path) -> None:
+    """The Clara 3.1 AutoML search space: `lr_search`, `search` on components, alternative losses."""
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    config["lr_search"] = [0.0001, 0.001]
+    train = config["train"]
+    train["model"]["search"] = [
+        {"domain": "net", "type": "enum", "args": ["num_res_units"], "targets": [[0], [1]]}
+    ]
+    train["pre_transforms"][0]["search"] = [
+        {"domain": "transform", "type": "enum", "args": ["@disabled"], "targets": [[False]]}
+    ]
+    train["loss"] = [
+        train["loss"],
+        {**train["loss"], "args": {**train["loss"]["args"], "squared_pred": True}},
+    ]
+    config_file.write_text(json.dumps(config))
+    code, stdout, stderr = invoke_streams(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--dry-run", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["automl"] == [
+        "lr_search",
+        "train.model.search",
+        "train.pre_transforms[0].search",
+    ]
+    code, output = dry_run(unet_mmar)
+    assert (
+        "AutoML search space (accepted; this run trains with the values as written, no search): lr_search"
+        in output
+    )
+    code, output = invoke(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=1"
+    )
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model_final.pt").is_file()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clara_tlt.config.automl import search_space
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint
@@ -37,6 +38,7 @@ class Preflight:
     folder: ModelFolder
     saved: dict[str, Any] | None = None
     previous: tuple[Path, ...] = ()  # the earlier run's files a fresh start removes (--force)
+    automl: tuple[str, ...] = ()  # the config's AutoML annotations: accepted, listed, not searched here
 
     def describe(self) -> dict[str, Any]:
         """The dry run's report of the model folder: where, and whether the run resumes or starts fresh."""
@@ -47,7 +49,7 @@ class Preflight:
             start = "starts over, removing the earlier run's " + ", ".join(p.name for p in self.previous)
         else:
             start = "starts fresh"
-        return {"model_dir": str(self.folder.path), "start": start}
+        return {"model_dir": str(self.folder.path), "start": start, "automl": self.automl}
 
 
 @contextlib.contextmanager
@@ -75,7 +77,8 @@ def preflight(
     check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)
-        yield Preflight(options=options, folder=folder, saved=saved, previous=previous)
+        automl = tuple(search_space(config.data))
+        yield Preflight(options=options, folder=folder, saved=saved, previous=previous, automl=automl)
 
 
 def _earlier_run(
