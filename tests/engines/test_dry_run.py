@@ -230,3 +230,56 @@ def test_an_automl_config_trains_as_written_and_its_search_space_is_listed(unet_
     )
     assert code == 0, output
     assert (unet_mmar / "models" / "model_final.pt").is_file()
+
+
+FL_CLIENT = {  # the orchestration sections of Clara 3.1's config_fed_client.json
+    "servers": [
+        {
+            "name": "spleen_segmentation",
+            "service": {
+                "target": "localhost:8002",
+                "options": [["grpc.max_send_message_length", 1000000000]],
+            },
+        }
+    ],
+    "client": {
+        "local_epochs": 5,
+        "steps_aggregation": 0,
+        "exclude_vars": "dummy",
+        "privacy": {"name": "PercentileProtocol", "args": {"percentile": 75, "gamma": 1}},
+        "retry_timeout": 30,
+        "ssl_private_key": "resources/certs/client1.key",
+    },
+    "pre_processors": [{"name": "ModelEncryptor", "args": {}}, {"name": "DataCompressor", "args": {}}],
+    "post_processors": [{"name": "DataDeCompressor", "args": {}}, {"name": "ModelDecryptor", "args": {}}],
+    "req_processors": [{"name": "ValidateRequestProcessor", "args": {}}],
+}
+
+
+def test_a_federated_client_config_trains_locally_and_names_orchestration_once(
+    unet_mmar: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_file = unet_mmar / "config" / "config_train.json"
+    client = unet_mmar / "config" / "config_fed_client.json"
+    client.write_text(json.dumps({**json.loads(config_file.read_text()), **FL_CLIENT, "epochs": 1}))
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json", "--dry-run")
+    assert code == 0, output
+    assert "servers =" not in output  # not global variables
+    with caplog.at_level("INFO"):
+        code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json")
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model_final.pt").is_file()
+    note = (
+        "config/config_fed_client.json: federated-learning orchestration (servers, client, pre_processors, "
+    )
+    assert caplog.text.count(note) == 1, caplog.text
+
+
+def test_a_federated_client_config_without_training_names_the_config_that_trains(unet_mmar: Path) -> None:
+    (unet_mmar / "config" / "config_fed_client.json").write_text(json.dumps(FL_CLIENT))
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json", "--dry-run")
+    assert (
+        code == 3 and "config_fed_client.json: a federated-learning client config with no 'train'" in output
+    )
+    fix = output.split("run train with ", 1)[1].split(" (", 1)[0].split()
+    assert invoke("train", "-m", str(unet_mmar), *fix, "--dry-run")[0] == 0

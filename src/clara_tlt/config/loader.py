@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment, resolve_paths
+from clara_tlt.config.federated import FEDERATED_KEYS
 from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
@@ -94,8 +95,9 @@ def load_config(
 
 
 def _global_names(raw: dict[str, Any]) -> list[str]:
-    """Top-level keys that are neither sections nor component slots: the config's global variables."""
-    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS]
+    """Top-level keys that are neither sections, component slots nor federated orchestration: the config's global
+    variables."""
+    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS and k not in FEDERATED_KEYS]
 
 
 def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], file: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.config.automl import search_space
+from clara_tlt.config.federated import check_trains, federated_note
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint
@@ -62,7 +63,8 @@ def preflight(
     command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
     hold_lock: bool = False,
 ) -> Iterator[Preflight]:
-    """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), `multi_gpu` outside
+    """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), a federated client
+    config with nothing to train (exit 3; its orchestration sections are named in the log), `multi_gpu` outside
     torchrun (one process, and a note naming the torchrun command), the model folder writable (exit 2 naming -r
     or MMAR_CKPT_DIR), no other training in it (exit 2 naming it), and the earlier run there: a state to resume
     under the same config (else exit 3 with the differing keys) or files that only `--force` replaces (exit 2).
@@ -71,9 +73,13 @@ def preflight(
     """
     folder = model_folder(config, model_dir)
     options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
-    note = distributed.launch_note(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
-    if note is not None:
-        log.info(note)
+    check_trains(config.data, config.file)
+    launch = distributed.launch_note(
+        multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint
+    )
+    for note in (launch, federated_note(config.data, config.file)):
+        if note is not None:
+            log.info(note)
     check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)
