@@ -117,16 +117,25 @@ def test_a_ref_to_a_component_that_failed_says_so_not_that_it_is_undefined(tmp_p
     )
 
 
-def test_a_one_component_slot_listing_alternatives_needs_all_but_one_disabled(tmp_path: Path) -> None:
-    """AutoML configs list a loss per search choice; a training run takes the one left enabled."""
+def test_a_one_component_slot_listing_alternatives_uses_the_first_enabled_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AutoML configs list a loss per search choice; a plain run takes the first enabled one, as written."""
     dice = {"name": "Dice", "apply": {"@disabled": "loss1"}, "args": {"skip_background": True}}
     focal = {"name": "Focal", "apply": {"@disabled": "loss2"}, "args": {"skip_background": True}}
-    with pytest.raises(
-        ConfigError, match=r"train\.loss: holds 2 components \(Dice, Focal\), but a training run"
-    ):
-        workflow_of(tmp_path, {"train": {"loss": [dice, focal]}})
-    workflow = workflow_of(tmp_path, {"train": {"loss": [dice, {**focal, "disabled": True}]}})
-    assert type(workflow.get("train.loss")).__name__ == "DiceLoss"
+    with caplog.at_level("INFO"):
+        workflow = workflow_of(tmp_path, {"train": {"loss": [focal, dice]}})
+    assert type(workflow.get("train.loss")).__name__ == "Focal"
+    assert (
+        "train.loss: lists 2 alternatives (an AutoML search space); this run uses the first, Focal, not Dice"
+        in (caplog.text)
+    )
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        workflow = workflow_of(tmp_path, {"train": {"loss": [{**focal, "disabled": True}, dice]}})
+    assert type(workflow.get("train.loss")).__name__ == "DiceLoss" and "alternatives" not in caplog.text
+    with pytest.raises(ConfigError, match=r"train\.loss: every component is disabled"):
+        workflow_of(tmp_path, {"train": {"loss": [{**dice, "disabled": True}]}})
 
 
 def test_batch_transforms_and_handlers_are_built_not_read_as_globals(tmp_path: Path) -> None:

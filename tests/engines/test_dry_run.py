@@ -171,3 +171,115 @@ def test_a_label_on_another_grid_stops_the_dry_run_and_the_real_run(unet_mmar: P
         assert "training[1]: origin differs" in output
         assert str(datalist.parent / entries["training"][1]["image"]) in output and str(label) in output
     assert not (unet_mmar / "models" / "model.pt").exists()
+
+
+def test_a_relative_set_path_is_under_the_mmar_not_the_working_folder(
+    unet_mmar: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, stderr = invoke_streams(
+        "train",
+        "-m",
+        str(unet_mmar),
+        "-c",
+        "config/config_train.json",
+        "--dry-run",
+        "--json",
+        "--set",
+        "MMAR_CKPT_DIR=models_b",
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["model_dir"] == str(unet_mmar.resolve() / "models_b")
+
+
+def test_an_automl_config_trains_as_written_and_its_search_space_is_listed(unet_mmar: Path) -> None:
+    """The Clara 3.1 AutoML search space: `lr_search`, `search` on components, alternative losses."""
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    config["lr_search"] = [0.0001, 0.001]
+    train = config["train"]
+    train["model"]["search"] = [
+        {"domain": "net", "type": "enum", "args": ["num_res_units"], "targets": [[0], [1]]}
+    ]
+    train["pre_transforms"][0]["search"] = [
+        {"domain": "transform", "type": "enum", "args": ["@disabled"], "targets": [[False]]}
+    ]
+    train["loss"] = [
+        train["loss"],
+        {**train["loss"], "args": {**train["loss"]["args"], "squared_pred": True}},
+    ]
+    config_file.write_text(json.dumps(config))
+    code, stdout, stderr = invoke_streams(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--dry-run", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["automl"] == [
+        "lr_search",
+        "train.model.search",
+        "train.pre_transforms[0].search",
+    ]
+    code, output = dry_run(unet_mmar)
+    assert (
+        "AutoML search space (accepted; this run trains with the values as written, no search): lr_search"
+        in output
+    )
+    code, output = invoke(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=1"
+    )
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model_final.pt").is_file()
+
+
+FL_CLIENT = {  # the orchestration sections of Clara 3.1's config_fed_client.json
+    "servers": [
+        {
+            "name": "spleen_segmentation",
+            "service": {
+                "target": "localhost:8002",
+                "options": [["grpc.max_send_message_length", 1000000000]],
+            },
+        }
+    ],
+    "client": {
+        "local_epochs": 5,
+        "steps_aggregation": 0,
+        "exclude_vars": "dummy",
+        "privacy": {"name": "PercentileProtocol", "args": {"percentile": 75, "gamma": 1}},
+        "retry_timeout": 30,
+        "ssl_private_key": "resources/certs/client1.key",
+    },
+    "pre_processors": [{"name": "ModelEncryptor", "args": {}}, {"name": "DataCompressor", "args": {}}],
+    "post_processors": [{"name": "DataDeCompressor", "args": {}}, {"name": "ModelDecryptor", "args": {}}],
+    "req_processors": [{"name": "ValidateRequestProcessor", "args": {}}],
+}
+
+
+def test_a_federated_client_config_trains_locally_and_names_orchestration_once(
+    unet_mmar: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_file = unet_mmar / "config" / "config_train.json"
+    client = unet_mmar / "config" / "config_fed_client.json"
+    client.write_text(json.dumps({**json.loads(config_file.read_text()), **FL_CLIENT, "epochs": 1}))
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json", "--dry-run")
+    assert code == 0, output
+    assert "servers =" not in output  # not global variables
+    with caplog.at_level("INFO"):
+        code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json")
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model_final.pt").is_file()
+    note = (
+        "config/config_fed_client.json: federated-learning orchestration (servers, client, pre_processors, "
+    )
+    assert caplog.text.count(note) == 1, caplog.text
+
+
+def test_a_federated_client_config_without_training_names_the_config_that_trains(unet_mmar: Path) -> None:
+    (unet_mmar / "config" / "config_fed_client.json").write_text(json.dumps(FL_CLIENT))
+    code, output = invoke("train", "-m", str(unet_mmar), "-c", "config/config_fed_client.json", "--dry-run")
+    assert (
+        code == 3 and "config_fed_client.json: a federated-learning client config with no 'train'" in output
+    )
+    fix = output.split("run train with ", 1)[1].split(" (", 1)[0].split()
+    assert invoke("train", "-m", str(unet_mmar), *fix, "--dry-run")[0] == 0

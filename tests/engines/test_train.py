@@ -233,15 +233,32 @@ def test_fine_tune_strict_and_partial(unet_mmar: Path, tmp_path: Path, seed_conf
     assert tuned[next(k for k in tuned if k.endswith("weight"))].shape[0] == 4  # the encoder was loaded
 
 
-def test_multi_gpu_outside_torchrun_names_the_command(unet_mmar: Path) -> None:
-    code, output = run(
-        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "multi_gpu=true"
-    )
-    assert code == 2
-    assert (
+def test_a_multi_gpu_amp_config_trains_in_one_process_with_one_note_each(
+    unet_mmar: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO"):
+        code, output = run(
+            "train",
+            "-m",
+            str(unet_mmar),
+            "-c",
+            "config/config_train.json",
+            "--set",
+            "multi_gpu=true",
+            "--set",
+            "use_amp=true",
+            "--set",
+            "epochs=2",
+        )
+    assert code == 0, output
+    assert (unet_mmar / "models" / "model_final.pt").is_file()
+    command = (
         f"torchrun --nproc_per_node=NUM_GPUS -m clara_tlt train -m {unet_mmar} -c config/config_train.json"
-        in output
     )
+    assert caplog.text.count("multi_gpu is true: this run uses one process") == 1
+    assert command in caplog.text
+    if not torch.cuda.is_available():  # said once per run, not once per epoch
+        assert caplog.text.count("use_amp is ignored on CPU") == 1
 
 
 NAN_LOSS = """

@@ -31,5 +31,10 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         lines.append(
             f"Model folder {plan['model_dir']}: writable, no training running in it; the run {plan['start']}."
         )
+    if plan.get("automl"):
+        lines.append(
+            "AutoML search space (accepted; this run trains with the values as written, no search): "
+            + ", ".join(plan["automl"])
+        )
     lines.append("Dry run: nothing was trained or written.")
     return lines

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment
+from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment, resolve_paths
+from clara_tlt.config.federated import FEDERATED_KEYS
 from clara_tlt.config.globals import ENGINE_GLOBALS
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
@@ -82,7 +83,7 @@ def load_config(
         if name in environment:
             raw[name] = environment[name]
     for override in overrides:
-        _apply(raw, environment, override, file)
+        _apply(raw, environment, _under_root(override, root), file)
     global_names = _global_names(raw)
 
     env_file_name = str(environment_path) if environment_path is not None else "environment"
@@ -94,8 +95,9 @@ def load_config(
 
 
 def _global_names(raw: dict[str, Any]) -> list[str]:
-    """Top-level keys that are neither sections nor component slots: the config's global variables."""
-    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS]
+    """Top-level keys that are neither sections, component slots nor federated orchestration: the config's global
+    variables."""
+    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS and k not in FEDERATED_KEYS]
 
 
 def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], file: str) -> dict[str, Any]:
@@ -108,6 +110,14 @@ def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], f
             break
         lookup = updated
     return lookup
+
+
+def _under_root(override: Override, root: Path | None) -> Override:
+    """`--set MMAR_CKPT_DIR=models_b` means the MMAR's models_b, as environment.json's values do, whatever the
+    working folder."""
+    if len(override.parts) != 1:
+        return override
+    return Override(override.key, resolve_paths({override.key: override.value}, root)[override.key])
 
 
 def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override, file: str) -> None:

@@ -15,8 +15,6 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
-from clara_tlt.errors import UsageError
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -50,20 +48,20 @@ def amp_enabled(use_amp: bool, device: torch.device) -> bool:
     return use_amp and device.type == "cuda"
 
 
-def check_launch(*, multi_gpu: bool, command_hint: str) -> None:
-    """`multi_gpu: true` outside torchrun is a usage error that names the torchrun command to use:
-    `command_hint` is what follows torchrun's own flags (`-m clara_tlt train -m MMAR -c CONFIG`)."""
-    if multi_gpu and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        raise UsageError(
-            "multi_gpu is true but this process was not started by torchrun; run\n"
-            f"  torchrun --nproc_per_node=NUM_GPUS {command_hint}\n"
-            "or --set multi_gpu=false for one process"
-        )
+def launch_note(*, multi_gpu: bool, command_hint: str) -> str | None:
+    """What `multi_gpu: true` outside torchrun means here: one process on one device, and the torchrun command
+    that would use N GPUs (`command_hint` is what follows torchrun's own flags: `-m clara_tlt train -m MMAR
+    -c CONFIG`). None when there is nothing to say. Configs written for Horovod's several GPUs run unchanged."""
+    if not multi_gpu or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return None
+    return (
+        "multi_gpu is true: this run uses one process on one device; for NUM_GPUS GPUs run "
+        f"torchrun --nproc_per_node=NUM_GPUS {command_hint}"
+    )
 
 
-def setup(*, multi_gpu: bool, command_hint: str) -> Context:
-    """Join the torchrun job this process belongs to (if any) and pick the device (see `check_launch`)."""
-    check_launch(multi_gpu=multi_gpu, command_hint=command_hint)
+def setup() -> Context:
+    """Join the torchrun job this process belongs to (if any) and pick the device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Context(rank=0, world_size=1, device=_device(0))

@@ -9,11 +9,14 @@ with preflight(config) as checked:                                       # --dry
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clara_tlt.config.automl import search_space
+from clara_tlt.config.federated import check_trains, federated_note
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint
@@ -23,6 +26,7 @@ from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import UsageError
 from clara_tlt.io.outputs import check_output_folder
 
+log = logging.getLogger(__name__)
 SUMMARY = "train_summary.json"
 EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fresh start
 
@@ -35,6 +39,7 @@ class Preflight:
     folder: ModelFolder
     saved: dict[str, Any] | None = None
     previous: tuple[Path, ...] = ()  # the earlier run's files a fresh start removes (--force)
+    automl: tuple[str, ...] = ()  # the config's AutoML annotations: accepted, listed, not searched here
 
     def describe(self) -> dict[str, Any]:
         """The dry run's report of the model folder: where, and whether the run resumes or starts fresh."""
@@ -45,7 +50,7 @@ class Preflight:
             start = "starts over, removing the earlier run's " + ", ".join(p.name for p in self.previous)
         else:
             start = "starts fresh"
-        return {"model_dir": str(self.folder.path), "start": start}
+        return {"model_dir": str(self.folder.path), "start": start, "automl": self.automl}
 
 
 @contextlib.contextmanager
@@ -58,20 +63,28 @@ def preflight(
     command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
     hold_lock: bool = False,
 ) -> Iterator[Preflight]:
-    """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), `multi_gpu` outside
-    torchrun (exit 2), the model folder writable (exit 2 naming -r or MMAR_CKPT_DIR), no other training in it
-    (exit 2 naming it), and the earlier run there: a state to resume under the same config (else exit 3 with
-    the differing keys) or files that only `--force` replaces (exit 2).
+    """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), a federated client
+    config with nothing to train (exit 3; its orchestration sections are named in the log), `multi_gpu` outside
+    torchrun (one process, and a note naming the torchrun command), the model folder writable (exit 2 naming -r
+    or MMAR_CKPT_DIR), no other training in it (exit 2 naming it), and the earlier run there: a state to resume
+    under the same config (else exit 3 with the differing keys) or files that only `--force` replaces (exit 2).
 
     `hold_lock` (the real run): hold the folder's lock while the block runs. Without it nothing is written.
     """
     folder = model_folder(config, model_dir)
     options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
-    distributed.check_launch(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    check_trains(config.data, config.file)
+    launch = distributed.launch_note(
+        multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint
+    )
+    for note in (launch, federated_note(config.data, config.file)):
+        if note is not None:
+            log.info(note)
     check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)
-        yield Preflight(options=options, folder=folder, saved=saved, previous=previous)
+        automl = tuple(search_space(config.data))
+        yield Preflight(options=options, folder=folder, saved=saved, previous=previous, automl=automl)
 
 
 def _earlier_run(

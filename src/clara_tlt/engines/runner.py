@@ -39,7 +39,7 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
         log.info(
             "the config names no writer: labels go to %s as NIfTI (<case>/<case>_model.nii.gz)", output_dir
         )
-    context = setup(multi_gpu=False, command_hint="-m clara_tlt evaluate -m MMAR -c CONFIG")
+    context = setup()
     try:
         assembled = assemble(workflow, device=context.device, score=score, writers=writers)
         predictor, loaded = assembled.predictor, assembled.model

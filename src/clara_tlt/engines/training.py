@@ -64,7 +64,7 @@ def train(
 ) -> dict[str, Any]:
     """Train the model `config` describes; returns the summary also written to `train_summary.json`."""
     checks = {"model_dir": model_dir, "resume": resume, "force": force, "command_hint": command_hint}
-    context = distributed.setup(multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint)
+    context = distributed.setup()
     workflow = None
     try:
         with _checked(config, context, checks) as checked:

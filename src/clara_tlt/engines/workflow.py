@@ -9,6 +9,7 @@ in a slot reuses the component the config defined under that name earlier (clara
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from clara_tlt.data.datalist import load_datalist
 from clara_tlt.engines.checkpoint import network_inject
 from clara_tlt.errors import ConfigError, NoInputError
 from clara_tlt.factory.registry import build
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -257,18 +260,32 @@ def _model_weight_decay(config: ResolvedConfig) -> float | None:
 
 
 def _one_component(spec: Any, slot: str, *, config: ResolvedConfig, key_path: str) -> tuple[Any, str | None]:
-    """A one-component slot given as a list (AutoML configs list alternatives, each `apply`-ing its own
-    `@disabled`): the one left after `disabled` ones are dropped, or a problem naming them."""
+    """A one-component slot given as a list (AutoML configs list alternatives to search between): the first
+    left after `disabled` ones are dropped, as a plain run uses it (a note names the others); none is a problem."""
     if slot in LIST_SLOTS or not isinstance(spec, list):
         return spec, None
-    if len(spec) == 1:
-        return spec[0], None
-    names = ", ".join(
-        str(s.get("name") or s.get("path") or s.get("ref")) for s in spec if isinstance(s, dict)
-    )
-    return spec, (
-        f"{config.file}: {key_path}: holds {len(spec)} components ({names or 'none'}), but a training run uses "
-        'one: mark all but one "disabled": true (AutoML lists alternatives to search between)'
+    if not spec:
+        return spec, (
+            f"{config.file}: {key_path}: every component is disabled, but a training run uses one: "
+            'remove "disabled": true from one'
+        )
+    if len(spec) > 1:
+        others = ", ".join(_label(s) for s in spec[1:])
+        log.info(
+            "%s: %s: lists %d alternatives (an AutoML search space); this run uses the first, %s, not %s",
+            config.file,
+            key_path,
+            len(spec),
+            _label(spec[0]),
+            others,
+        )
+    return spec[0], None
+
+
+def _label(spec: Any) -> str:
+    """How a component is named in a message: its name, path or ref."""
+    return (
+        str(spec.get("name") or spec.get("path") or spec.get("ref")) if isinstance(spec, dict) else str(spec)
     )
 
 
