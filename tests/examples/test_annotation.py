@@ -64,6 +64,33 @@ def test_infer_writes_labels_of_the_object_crop(mmar: Path, tmp_path: Path) -> N
     assert labels.shape == CROP and set(np.unique(labels)) <= {0, 1}
 
 
+def test_infer_takes_clicks_from_the_datalist_without_a_label(mmar: Path, tmp_path: Path) -> None:
+    """Clara 3.1's `points_channel_field`: the points come from the case's datalist entry; no label is read."""
+    data = mmar.parent / "work" / "annotation" / "data"
+    label = np.asarray(nib.load(data / "labelsTr" / "case_002.nii.gz").dataobj) > 0
+    entry = {"image": "imagesTr/case_002.nii.gz", "points": extreme_points(torch.as_tensor(label))}
+    datalist = write_json(tmp_path / "clicks.json", {"validation": [entry]})
+    config = json.loads((mmar / "config" / "config_validation.json").read_text())
+    load, channels_first, scale, _crop, _points = config.pop("pre_transforms")
+    for spec in (load, channels_first):
+        spec["args"]["fields"] = "image"
+    points = {"image_field": "image", "label_field": "label", "points_channel_field": "points"}
+    config["pre_transforms"] = [
+        load,
+        channels_first,
+        scale,
+        {"name": "AddExtremePointsChannel", "args": points},
+    ]
+    del config["val_metrics"]
+    write_json(mmar / "config" / "config_clicks.json", config)
+
+    out = f"MMAR_EVAL_OUTPUT_PATH={tmp_path / 'out'}"
+    summary = run("infer", mmar, "config_clicks.json", "--set", f"DATASET_JSON={datalist}", out)
+    assert summary["cases"] == 1 and summary["failed"] == []
+    written = nib.load(tmp_path / "out" / "case_002" / "case_002_model.nii.gz")
+    assert written.shape == label.shape  # the whole volume: no crop without a label
+
+
 def test_export_and_the_aiaa_config_take_image_and_points(mmar: Path, tmp_path: Path) -> None:
     """The exported 2-channel network runs the AIAA annotation config: the user's clicks become its second
     channel, and the labels lie on the input's grid."""
