@@ -45,12 +45,12 @@ def models(mmar: Path) -> Path:
     return mmar.parent / "work" / "annotation" / "models"
 
 
-def test_evaluate_scores_the_crop_as_training_validated_it(mmar: Path) -> None:
+def test_evaluate_scores_the_crop_as_training_validated_it(mmar: Path, tmp_path: Path) -> None:
     """The points come from the label; without perturbation they are fixed, so evaluate repeats training's
     validation Dice on the same checkpoint, run after run."""
     trained = json.loads((models(mmar) / "train_summary.json").read_text())
     first = run("evaluate", mmar, "config_validation.json")
-    second = run("evaluate", mmar, "config_validation.json", "--set", "MMAR_EVAL_OUTPUT_PATH=eval_again")
+    second = run("evaluate", mmar, "config_validation.json", "--set", f"MMAR_EVAL_OUTPUT_PATH={tmp_path}")
     dice = first["metrics"]["mean_dice"]
     assert first["cases"] == 1 and second["metrics"]["mean_dice"] == dice
     assert dice == pytest.approx(trained["best_metric"], abs=1e-6)
