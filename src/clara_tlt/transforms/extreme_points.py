@@ -48,7 +48,9 @@ def _mask(label: Any) -> torch.Tensor:
 class AddExtremePointsChannel(RandomTransform):
     """Append a channel to `image_field`: Gaussians (`sigma` voxels) at the label's extreme points, the
     heatmap rescaled to `[rescale_min, rescale_max]`. In training `pert` (Clara 3.1: `permutation`) moves each
-    point by up to `pert` voxels at random; ties between extreme voxels are drawn at random too. Points given in
+    point by up to `pert` voxels at random, and ties between extreme voxels are drawn at random too; with
+    `pert=0` (validation) the points are those `FetchExtremePoints` reports, so evaluating a checkpoint twice
+    gives the same Dice. Points given in
     `points_field` (user clicks at inference) are used instead of the label's. The image with its new channel
     is of type `dtype` (a NumPy name, default `"float32"`).
 
@@ -98,7 +100,7 @@ class AddExtremePointsChannel(RandomTransform):
             mask = _mask(get_field(data, self.label_field, self))
             if not mask.any():
                 raise ValueError(f"AddExtremePointsChannel: '{self.label_field}' has no foreground voxels")
-            points = get_extreme_points(mask.numpy(), rand_state=self.R, background=0, pert=self.pert)
+            points = self._label_points(mask)
             reference = mask[None].float()
         heatmap = extreme_points_to_image(
             points, reference, sigma=self.sigma, rescale_min=self.rescale_min, rescale_max=self.rescale_max
@@ -108,6 +110,12 @@ class AddExtremePointsChannel(RandomTransform):
             MetaTensor(stacked, affine=cf.affine, meta={k: v for k, v in cf.meta.items() if k != "affine"}), 0
         )
         return {**data, self.image_field: restore(out) if channel_dim(image) == -1 else out}
+
+    def _label_points(self, mask: torch.Tensor) -> list[tuple[int, ...]]:
+        """The mask's extreme points: perturbed and with random ties when `pert` > 0, else deterministic."""
+        if self.pert > 0:
+            return get_extreme_points(mask.numpy(), rand_state=self.R, background=0, pert=self.pert)
+        return [tuple(point) for point in extreme_points(mask)]
 
 
 @register_transform("FetchExtremePoints", built_on="MONAI get_extreme_points")
