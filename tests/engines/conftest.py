@@ -27,6 +27,22 @@ UNET = {
 }
 
 
+def write_validation_mmar(mmar: Path, seed_configs: Path, datalist: Path, **environment: str) -> Path:
+    """An MMAR folder with the seed validation config (16³ windows) and an environment.json naming `datalist`
+    (models/ and eval/ as Clara's MMARs have them; `environment` adds or replaces variables)."""
+    validation = json.loads((seed_configs / "config_validation_spleen.json").read_text())
+    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
+    write_json(mmar / "config" / "config_validation.json", validation)
+    env = {
+        "DATA_ROOT": str(datalist.parent),
+        "DATASET_JSON": str(datalist),
+        "MMAR_CKPT_DIR": "models",
+        "MMAR_EVAL_OUTPUT_PATH": "eval",
+    }
+    write_json(mmar / "config" / "environment.json", env | environment)
+    return mmar
+
+
 def tiny_train_config(seed_configs: Path, **globals_: Any) -> dict[str, Any]:
     """The seed spleen config with the UNet above (softmax output, as Clara's SegAhnet has), sizes for 32³ data."""
     config = json.loads((seed_configs / "config_train_spleen.json").read_text())

@@ -16,7 +16,7 @@ from monai.inferers import sliding_window_inference
 from clara_tlt.cli.infer import tlt_command as tlt_infer
 from clara_tlt.engines.checkpoint import network_from_checkpoint
 from tests.conftest import write_json
-from tests.engines.conftest import tiny_train_config
+from tests.engines.conftest import tiny_train_config, write_validation_mmar
 from tests.faults import fill_disk, leftovers
 from tests.test_cli import invoke_streams
 
@@ -29,19 +29,7 @@ def trained_mmar(tmp_path_factory: pytest.TempPathFactory, seed_configs: Path, t
 
     mmar = tmp_path_factory.mktemp("infer") / "mmar"
     write_json(mmar / "config" / "config_train.json", tiny_train_config(seed_configs, epochs=1))
-    validation = json.loads((seed_configs / "config_validation_spleen.json").read_text())
-    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
-    write_json(mmar / "config" / "config_validation.json", validation)
-    write_json(
-        mmar / "config" / "environment.json",
-        {
-            "DATA_ROOT": str(train_data.parent),
-            "DATASET_JSON": str(train_data),
-            "MMAR_CKPT_DIR": "models",
-            "MMAR_EVAL_OUTPUT_PATH": "eval",
-            "PROCESSING_TASK": "segmentation",
-        },
-    )
+    write_validation_mmar(mmar, seed_configs, train_data, PROCESSING_TASK="segmentation")
     config = load_config(
         "config/config_train.json", environment_path="config/environment.json", mmar_root=mmar
     )

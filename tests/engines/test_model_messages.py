@@ -11,7 +11,7 @@ import pytest
 
 from clara_tlt.engines.model_loaders import ModelLoader
 from tests.conftest import write_json
-from tests.engines.conftest import UNET
+from tests.engines.conftest import UNET, write_validation_mmar
 from tests.export.conftest import write_checkpoint
 from tests.test_cli import invoke_streams
 
@@ -22,18 +22,7 @@ VALIDATE = ("-c", "config/config_validation.json")
 def model_mmar(tmp_path: Path, seed_configs: Path, train_data: Path) -> Path:
     """An MMAR with the seed validation config (16³ windows) and models/model.pt, a 2-class UNet."""
     mmar = tmp_path / "mmar"
-    validation = json.loads((seed_configs / "config_validation_spleen.json").read_text())
-    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
-    write_json(mmar / "config" / "config_validation.json", validation)
-    write_json(
-        mmar / "config" / "environment.json",
-        {
-            "DATA_ROOT": str(train_data.parent),
-            "DATASET_JSON": str(train_data),
-            "MMAR_CKPT_DIR": "models",
-            "MMAR_EVAL_OUTPUT_PATH": "eval",
-        },
-    )
+    write_validation_mmar(mmar, seed_configs, train_data)
     write_checkpoint(mmar / "models", UNET, [16, 16, 16])
     return mmar
 

@@ -5,7 +5,6 @@ dialects. A canary package on the import path writes a file when imported: the r
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from clara_tlt.errors import ConfigError
 from clara_tlt.factory.origin import ModelFile, from_model_file
 from clara_tlt.factory.registry import build
 from tests.conftest import write_json
+from tests.engines.conftest import write_validation_mmar
 from tests.test_cli import invoke_streams
 
 CANARY = "model_file_canary"
@@ -116,18 +116,7 @@ def test_registered_names_and_library_classes_still_load(tmp_path: Path) -> None
 def hostile_mmar(tmp_path: Path, seed_configs: Path, synthetic_dataset: Path) -> Path:
     """An MMAR with the seed validation config (16³ windows) and an empty eval/ target."""
     mmar = tmp_path / "mmar"
-    validation = json.loads((seed_configs / "config_validation_spleen.json").read_text())
-    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
-    write_json(mmar / "config" / "config_validation.json", validation)
-    write_json(
-        mmar / "config" / "environment.json",
-        {
-            "DATA_ROOT": str(synthetic_dataset.parent),
-            "DATASET_JSON": str(synthetic_dataset),
-            "MMAR_CKPT_DIR": "models",
-            "MMAR_EVAL_OUTPUT_PATH": "eval",
-        },
-    )
+    write_validation_mmar(mmar, seed_configs, synthetic_dataset)
     return mmar
 
 
