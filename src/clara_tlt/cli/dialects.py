@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from clara_tlt.cli.options import SetCommand, common_options, mmar_options, tlt_inference_options
+from clara_tlt.cli.options import (
+    SetCommand,
+    common_options,
+    mmar_options,
+    shard_option,
+    tlt_inference_options,
+)
 from clara_tlt.cli.report import emit, plan_lines
 from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
 from clara_tlt.config.environment import is_path_variable
@@ -72,7 +78,10 @@ def dry_run(
     emit(plan, as_json=as_json, lines=plan_lines(plan))
 
 
-Run = Callable[[ResolvedConfig, bool], None]  # (config, as_json): a stage's engine and its report
+Shard = tuple[int, int]  # `--shard I/N`: (I, N)
+Run = Callable[
+    [ResolvedConfig, bool, Shard | None], None
+]  # (config, as_json, shard): an engine and its report
 
 
 def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
@@ -92,12 +101,13 @@ def dispatch(
     default_data_list_key: str,
     run: Run,
     preflight: Preflight | None = None,
+    shard: Shard | None = None,
 ) -> None:
-    """Run `--dry-run`, or the stage's engine."""
+    """Run `--dry-run`, or the stage's engine (on `shard` of the cases when given)."""
     if dry:
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key, preflight=preflight)
         return
-    run(config, as_json)
+    run(config, as_json, shard)
 
 
 def mmar_workflow_command(
@@ -117,11 +127,13 @@ def mmar_workflow_command(
 
     @click.command(name, cls=SetCommand, help=summary)
     @mmar_options
+    @shard_option
     @common_options
     def command(
         mmar: str,
         config: str,
         environment: str | None,
+        shard: Shard | None,
         set_items: tuple[str, ...],
         dry_run: bool,
         as_json: bool,
@@ -135,6 +147,7 @@ def mmar_workflow_command(
             default_data_list_key=default_data_list_key,
             run=run,
             preflight=preflight,
+            shard=shard,
         )
 
     return command
@@ -147,6 +160,7 @@ def tlt_inference_command(
 
     @click.command(name, cls=SetCommand, help=summary)
     @tlt_inference_options
+    @shard_option
     @common_options
     def command(
         model_save_path: str,
@@ -156,6 +170,7 @@ def tlt_inference_command(
         output_path: str,
         data_file: str,
         setup: str,
+        shard: Shard | None,
         set_items: tuple[str, ...],
         dry_run: bool,
         as_json: bool,
@@ -176,6 +191,7 @@ def tlt_inference_command(
             default_data_list_key="validation",
             run=run,
             preflight=preflight,
+            shard=shard,
         )
 
     return command

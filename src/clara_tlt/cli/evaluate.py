@@ -10,12 +10,16 @@ from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.config import ResolvedConfig
 
 
-def run(config: ResolvedConfig, as_json: bool) -> None:
-    """Score every case, write the reports, print the table (or `--json` the summary); exit 5 on failed cases."""
+def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = None) -> None:
+    """Score every case (of `shard`), write the reports, print the table (or `--json` the summary); exit 5 on
+    failed cases."""
     from clara_tlt.engines.reports import table_lines
     from clara_tlt.engines.runner import raise_for_failures, run_config
 
-    summary = run_config(config, score=True)
+    summary = run_config(config, score=True, shard=shard)
+    if "empty_shard" in summary:
+        emit_once(summary, as_json=as_json, lines=[summary["empty_shard"]])
+        return
     lines = [
         f"Evaluated {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
         f"({summary['model_format']}).",

@@ -12,8 +12,8 @@ from clara_tlt.errors import UsageError
 INFER_FOLDER = "infer"  # MMAR dialect: infer's own folder beside evaluate's eval/ (docs/infer.md)
 
 
-def run(config: ResolvedConfig, as_json: bool) -> None:
-    """Write the predictions of every case; exit 5 after the others when some case failed.
+def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = None) -> None:
+    """Write the predictions of every case (of `shard`); exit 5 after the others when some case failed.
 
     An AIAA model config (seed 000: `type` and `inference`) runs through `clara_tlt.aiaa` on the datalist.
     """
@@ -21,11 +21,13 @@ def run(config: ResolvedConfig, as_json: bool) -> None:
     from clara_tlt.engines.runner import raise_for_failures, run_config
 
     if is_aiaa_config(config.data):
+        if shard is not None:
+            raise UsageError("--shard runs a validation config's cases; an AIAA config runs whole")
         summary = _run_aiaa(config)
         line = f"Inferred {summary['cases']} case(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
     else:
-        summary = run_config(config, score=False)
-        line = (
+        summary = run_config(config, score=False, shard=shard)
+        line = summary.get("empty_shard") or (
             f"Inferred {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
             f"({summary['model_format']}); outputs in {summary['output_path']}."
         )

@@ -45,6 +45,39 @@ class CaseInsensitiveChoice(click.Choice):
         return f"{value!r} is not one of {', '.join(map(repr, self.choices))}."
 
 
+SHARD_FORM = "I/N with 0 <= I < N (shard 0/4 takes the cases 0, 4, 8, … of the datalist)"
+
+
+class ShardType(click.ParamType):
+    """`--shard I/N`: shard I (from 0) of N; (I, N) after parsing."""
+
+    name = "I/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        index, _, count = str(value).partition("/")
+        try:
+            shard = (int(index), int(count))
+        except ValueError:
+            shard = (-1, 0)
+        if not 0 <= shard[0] < shard[1]:
+            self.fail(f"{value!r} is not a shard; give {SHARD_FORM}", param, ctx)
+        return shard
+
+
+def shard_option(f: F) -> F:
+    """`--shard I/N`: run only shard I of N of the cases, for array jobs (docs/scale-out.md)."""
+    return click.option(
+        "--shard",
+        type=ShardType(),
+        default=None,
+        help="Run only shard I of N (from 0): the cases I, I+N, I+2N, … of the datalist (dataconvert: of the "
+        "inputs in the order of their output names); outputs keep the names one whole run gives "
+        "(docs/scale-out.md).",
+    )(f)
+
+
 def debug_option(f: F) -> F:
     return click.option(
         "--debug",

@@ -103,16 +103,25 @@ def build_report(
 
 
 def write_reports(
-    metrics: Sequence[Metric], cases: Sequence[str], report: dict[str, Any], *, output_dir: Path
+    metrics: Sequence[Metric],
+    cases: Sequence[str],
+    report: dict[str, Any],
+    *,
+    output_dir: Path,
+    subfolder: str = "",
 ) -> dict[str, str]:
-    """Write every report file of `report` (from `build_report`); returns their paths by name."""
+    """Write every report file of `report` (from `build_report`); returns their paths by name.
+
+    `subfolder` (a `--shard`'s own, `shard_0_of_4`) goes under the output folder and each metric's `report_path`.
+    """
+    output_dir = output_dir / subfolder
     files: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
     for metric in metrics:
         table = case_values(metric)
         if table is None:
             continue
-        folder = Path(getattr(metric, "report_path", None) or output_dir)
+        folder = Path(getattr(metric, "report_path", None) or output_dir) / subfolder
         raw = folder / f"{metric.name}_raw_results.txt"
         write_text_atomic(raw, _raw_text(table, cases))
         summary = folder / f"{metric.name}_summary_results.txt"

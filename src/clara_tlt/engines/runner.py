@@ -26,15 +26,22 @@ from clara_tlt.io.outputs import check_output_folder, name_entries
 log = logging.getLogger(__name__)
 
 
-def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
+def run_config(
+    config: ResolvedConfig, *, score: bool, shard: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """`infer` (`score=False`) or `evaluate` (`score=True`) of a resolved config, on this rank's cases.
 
-    Builds the workflow, assembles the Predictor (its model loaded), shards the datalist under torchrun, runs
+    Builds the workflow, assembles the Predictor (its model loaded), takes `shard` (I, N) of the datalist
+    (`--shard`; its reports go to `shard_I_of_N/` of the output folder and of each metric's `report_path`), shards that under torchrun, runs
     `predict_all`, and (rank 0) writes the reports; returns the summary, failed cases listed under `failed`
     (`raise_for_failures` turns them into exit 5, or 1 when every case failed, once the caller has printed it).
     """
     workflow = build_workflow(config, default_data_list_key="validation")
     output_dir, writers, entries = planned_outputs(config, workflow, score=score)
+    if shard is not None:
+        entries = shard_entries(entries, shard[0], shard[1], pad=False)
+        if not entries:
+            return empty_shard(shard, output_dir)
     if not score and not section_writers(workflow):
         log.info(
             "the config names no writer: labels go to %s as NIfTI (<case>/<case>_model.nii.gz)", output_dir
@@ -49,7 +56,12 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
         cases, failures = _gather(outcome, context)
         report = build_report(predictor.metrics, cases, failures)
         write = score and context.is_main
-        files = write_reports(predictor.metrics, cases, report, output_dir=output_dir) if write else {}
+        subfolder = shard_folder(shard) if shard else ""
+        files = (
+            write_reports(predictor.metrics, cases, report, output_dir=output_dir, subfolder=subfolder)
+            if write
+            else {}
+        )
     finally:
         teardown(context)
     return {
@@ -61,6 +73,19 @@ def run_config(config: ResolvedConfig, *, score: bool) -> dict[str, Any]:
         **({"metrics": report["metrics"], "summary": report["summary"], "files": files} if score else {}),
         "failed": report["failed"],
     }
+
+
+def shard_folder(shard: tuple[int, int]) -> str:
+    """The subfolder of evaluate's output folder that shard (I, N) writes its reports into: no shard writes a
+    file another shard writes."""
+    return f"shard_{shard[0]}_of_{shard[1]}"
+
+
+def empty_shard(shard: tuple[int, int], output_dir: Path) -> dict[str, Any]:
+    """The summary of a shard with no cases (more shards than cases): nothing was run or written."""
+    message = f"shard {shard[0]}/{shard[1]} holds no case (fewer cases than shards); nothing was written"
+    log.warning(message)
+    return {"output_path": str(output_dir), "cases": 0, "failed": [], "empty_shard": message}
 
 
 def raise_for_failures(summary: dict[str, Any]) -> None:
