@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import debug_option, json_option
+from clara_tlt.cli.options import debug_option, json_option, shard_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -107,6 +107,7 @@ def parse_resolution(text: str | None) -> tuple[float, float, float] | None:
     help="Float inputs: NaN, +inf and -inf voxels become VALUE (said in the sidecar's notes). Default: such an "
     "input fails.",
 )
+@shard_option
 @json_option
 @debug_option
 def command(
@@ -121,6 +122,7 @@ def command(
     no_sidecar: bool,
     interpolate_missing_slices: bool,
     replace_nonfinite: float | None,
+    shard: tuple[int, int] | None,
     as_json: bool,
 ) -> None:
     """Convert DICOM series (or volumes) under -d to NIfTI/MetaImage/NRRD in -o, optionally resampled.
@@ -143,10 +145,18 @@ def command(
         sidecar=not no_sidecar,
         interpolate_missing_slices=interpolate_missing_slices,
         replace_nonfinite=replace_nonfinite,
+        shard=shard,
     )
     report = convert(options, progress=None if not as_json else False)
     lines = [f"skipped {note}" for note in report.skipped]
-    lines.append(f"Converted {len(report.converted)} volume(s) into {output_dir} in {report.seconds:.1f} s.")
+    if shard is not None and not report.converted and not report.failed:
+        lines.append(
+            f"shard {shard[0]}/{shard[1]} holds no input (fewer inputs than shards); nothing was written."
+        )
+    else:
+        lines.append(
+            f"Converted {len(report.converted)} volume(s) into {output_dir} in {report.seconds:.1f} s."
+        )
     emit(report.to_dict(), as_json=as_json, lines=lines)
     failure = report.failure()
     if failure is not None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError, NoInputError
 
 PATH_FIELDS = ("image", "label")
+T = TypeVar("T")
 
 
 def load_datalist(
@@ -92,10 +94,8 @@ def path_values(value: Any) -> list[str]:
     return []
 
 
-def shard_entries(
-    entries: list[dict[str, Any]], rank: int, world_size: int, *, pad: bool
-) -> list[dict[str, Any]]:
-    """Rank `rank`'s entries: every `world_size`-th from `rank`. With `pad`, shards are made equally long by
+def shard_entries(entries: Sequence[T], rank: int, world_size: int, *, pad: bool) -> list[T]:
+    """Rank `rank`'s entries (or shard `rank` of `world_size` of `--shard`, of any items): every `world_size`-th from `rank`. With `pad`, shards are made equally long by
     repeating entries from the start (as torch's DistributedSampler does), so each rank runs the same number of
     training iterations; unpadded (validation) shards count each case once."""
     if world_size <= 1:

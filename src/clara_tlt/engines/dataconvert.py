@@ -49,6 +49,7 @@ class ConvertOptions:
     sidecar: bool = True
     interpolate_missing_slices: bool = False  # DICOM gaps of whole slices: interpolate instead of failing
     replace_nonfinite: float | None = None  # NaN/±inf voxels: this value instead of failing the input
+    shard: tuple[int, int] | None = None  # `--shard I/N`: only shard I of N of the inputs (docs/scale-out.md)
 
 
 @dataclass
@@ -92,7 +93,33 @@ def check_options(options: ConvertOptions) -> None:
         raise UsageError(f"-r {options.resolution}: give one positive spacing in mm (isotropic) or three")
     if options.output_dir.resolve() == options.input_dir.resolve():
         raise UsageError(f"-o {options.output_dir}: the output folder is the input folder; choose another -o")
-    check_output_folder(options.output_dir, force=options.force)
+    check_output_folder(options.output_dir, force=options.force or options.shard is not None)
+
+
+def take_shard(items: list[ConvertItem], report: ConvertReport, options: ConvertOptions) -> list[ConvertItem]:
+    """Shard I of N of the inputs, named over every input already: the items in the order of their output names
+    and the unreadable files in path order, every N-th from I; refuses (exit 2) when a file this shard would
+    write exists and `-f` is not given (other shards' files in the folder are no reason to refuse)."""
+    if options.shard is None:
+        return items
+    from clara_tlt.data.datalist import shard_entries
+
+    index, count = options.shard
+    report.failed = sorted(report.failed, key=lambda f: f["input"])[index::count]
+    mine = shard_entries(sorted(items, key=lambda item: item.name), index, count, pad=False)
+    suffixes = (options.output_suffix, ".json") if options.sidecar else (options.output_suffix,)
+    existing = [
+        str(path)
+        for item in mine
+        for path in (options.output_dir / f"{item.name}{suffix}" for suffix in suffixes)
+        if path.exists()
+    ]
+    if existing and not options.force:
+        raise UsageError(
+            f"-o {options.output_dir}: shard {index}/{count} would overwrite {len(existing)} file(s) there "
+            f"(first: {existing[0]}); nothing was written. Pass -f/--force to overwrite, or choose another -o"
+        )
+    return mine
 
 
 def check_output_folder(output_dir: Path, *, force: bool) -> None:
@@ -256,6 +283,7 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
             f"-d {options.input_dir}: no {options.input_suffix} images found (subfolders included); "
             "check -d and -s (e.g. -s .nii.gz for NIfTI inputs)"
         )
+    items = take_shard(items, report, options)
     jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(items) or 1))
     bar = _progress(len(items), progress)
     records = []
