@@ -15,9 +15,11 @@ import click
 from clara_tlt.cli.options import (
     SetCommand,
     common_options,
+    merge_shards_option,
     mmar_options,
     shard_option,
     tlt_inference_options,
+    unchanged,
 )
 from clara_tlt.cli.report import emit, plan_lines
 from clara_tlt.config import ResolvedConfig, load_config, parse_overrides
@@ -79,9 +81,10 @@ def dry_run(
 
 
 Shard = tuple[int, int]  # `--shard I/N`: (I, N)
-Run = Callable[
-    [ResolvedConfig, bool, Shard | None], None
-]  # (config, as_json, shard): an engine and its report
+# (config, as_json, shard): a stage's engine and its report
+Run = Callable[[ResolvedConfig, bool, Shard | None], None]
+# (config, as_json, N): evaluate --merge-shards N
+Merge = Callable[[ResolvedConfig, bool, int], None]
 
 
 def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
@@ -102,10 +105,16 @@ def dispatch(
     run: Run,
     preflight: Preflight | None = None,
     shard: Shard | None = None,
+    merge: tuple[Merge, int] | None = None,
 ) -> None:
-    """Run `--dry-run`, or the stage's engine (on `shard` of the cases when given)."""
+    """Run `--dry-run`, the stage's engine (on `shard` of the cases when given), or `merge` of N shards."""
     if dry:
         dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key, preflight=preflight)
+        return
+    if merge is not None:
+        if shard is not None:
+            raise click.UsageError("--merge-shards N merges what the --shard I/N runs wrote; give it alone")
+        merge[0](config, as_json, merge[1])
         return
     run(config, as_json, shard)
 
@@ -118,16 +127,19 @@ def mmar_workflow_command(
     summary: str,
     output_folder: str | None = None,
     preflight: Preflight | None = None,
+    merge: Merge | None = None,
 ) -> click.Command:
     """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage.
 
     `output_folder`: the MMAR subfolder the stage writes into, whatever environment.json's
-    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`).
+    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`). `merge`: what
+    `--merge-shards N` runs (evaluate's; without it the command has no such flag).
     """
 
     @click.command(name, cls=SetCommand, help=summary)
     @mmar_options
     @shard_option
+    @(merge_shards_option if merge is not None else unchanged)
     @common_options
     def command(
         mmar: str,
@@ -137,6 +149,7 @@ def mmar_workflow_command(
         set_items: tuple[str, ...],
         dry_run: bool,
         as_json: bool,
+        merge_shards: int | None = None,
     ) -> None:
         own = {"MMAR_EVAL_OUTPUT_PATH": str(Path(mmar).resolve() / output_folder)} if output_folder else None
         resolved = load_mmar(mmar, config, environment, set_items, own)
@@ -148,19 +161,22 @@ def mmar_workflow_command(
             run=run,
             preflight=preflight,
             shard=shard,
+            merge=(merge, merge_shards) if merge is not None and merge_shards is not None else None,
         )
 
     return command
 
 
 def tlt_inference_command(
-    name: str, *, run: Run, summary: str, preflight: Preflight | None = None
+    name: str, *, run: Run, summary: str, preflight: Preflight | None = None, merge: Merge | None = None
 ) -> click.Command:
-    """`tlt-infer` / `tlt-evaluate` with the Clara Train SDK's flags; they read the datalist's validation list."""
+    """`tlt-infer` / `tlt-evaluate` with the Clara Train SDK's flags; they read the datalist's validation list.
+    `merge`: what `--merge-shards N` runs (evaluate's)."""
 
     @click.command(name, cls=SetCommand, help=summary)
     @tlt_inference_options
     @shard_option
+    @(merge_shards_option if merge is not None else unchanged)
     @common_options
     def command(
         model_save_path: str,
@@ -174,6 +190,7 @@ def tlt_inference_command(
         set_items: tuple[str, ...],
         dry_run: bool,
         as_json: bool,
+        merge_shards: int | None = None,
     ) -> None:
         variables = {
             "DATASET_JSON": data_file,
@@ -192,6 +209,7 @@ def tlt_inference_command(
             run=run,
             preflight=preflight,
             shard=shard,
+            merge=(merge, merge_shards) if merge is not None and merge_shards is not None else None,
         )
 
     return command

@@ -7,6 +7,7 @@ from typing import Any
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.cli.infer import check_outputs
 from clara_tlt.cli.main import SUMMARIES
+from clara_tlt.cli.report import emit
 from clara_tlt.config import ResolvedConfig
 
 
@@ -30,6 +31,22 @@ def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = N
     raise_for_failures(summary)
 
 
+def merge(config: ResolvedConfig, as_json: bool, count: int) -> None:
+    """`--merge-shards N`: the reports of one run from the N shards' results; exit 5 when some case failed."""
+    from clara_tlt.engines.reports import table_lines
+    from clara_tlt.engines.runner import raise_for_failures
+    from clara_tlt.engines.shards import merge_shards
+
+    summary = merge_shards(config, count)
+    lines = [
+        f"Merged {count} shard(s): {summary['cases']} case(s) evaluated with {summary['model']}.",
+        *table_lines(summary),
+        *(f"Wrote {path}" for path in summary["files"].values()),
+    ]
+    emit(summary, as_json=as_json, lines=lines)
+    raise_for_failures(summary)
+
+
 def check_scored_outputs(config: ResolvedConfig, workflow: Any) -> None:
     """evaluate's `--dry-run`: infer's checks, and that every metric reads something computed (exit 3)."""
     check_outputs(config, workflow, score=True)
@@ -41,10 +58,12 @@ mmar_command = mmar_workflow_command(
     default_data_list_key="validation",
     summary=SUMMARIES["evaluate"],
     preflight=check_scored_outputs,
+    merge=merge,
 )
 tlt_command = tlt_inference_command(
     "tlt-evaluate",
     run=run,
     summary="Evaluate a model against the ground truth of a datalist's validation list.",
     preflight=check_scored_outputs,
+    merge=merge,
 )

@@ -78,6 +78,22 @@ def shard_option(f: F) -> F:
     )(f)
 
 
+def merge_shards_option(f: F) -> F:
+    """`--merge-shards N`: evaluate's reports of one whole run, from the N shards' results."""
+    return click.option(
+        "--merge-shards",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Write the reports of one run over every case from the results that `--shard I/N` runs left in "
+        "the output folder (same config and flags); refuses while a shard is missing.",
+    )(f)
+
+
+def unchanged(f: F) -> F:
+    """A decorator that adds nothing: where a command factory leaves an option out."""
+    return f
+
+
 def debug_option(f: F) -> F:
     return click.option(
         "--debug",

@@ -19,6 +19,7 @@ from clara_tlt.engines.distributed import Context, setup, teardown
 from clara_tlt.engines.evaluation import check_scoring, validation_scoring
 from clara_tlt.engines.predictor import Outcome, Sample, Step, case_file
 from clara_tlt.engines.reports import CaseFailure, build_report, write_reports
+from clara_tlt.engines.shards import save_shard, shard_folder
 from clara_tlt.engines.workflow import Workflow, build_workflow, eval_output_dir
 from clara_tlt.errors import UsageError, batch_failure
 from clara_tlt.io.outputs import check_output_folder, name_entries
@@ -55,11 +56,9 @@ def run_config(
         predictor.scoring.merge_ranks()
         cases, failures = _gather(outcome, context)
         report = build_report(predictor.metrics, cases, failures)
-        write = score and context.is_main
-        subfolder = shard_folder(shard) if shard else ""
         files = (
-            write_reports(predictor.metrics, cases, report, output_dir=output_dir, subfolder=subfolder)
-            if write
+            _write_scores(config, predictor.metrics, report, output_dir, shard=shard, model=str(loaded.path))
+            if score and context.is_main
             else {}
         )
     finally:
@@ -75,10 +74,33 @@ def run_config(
     }
 
 
-def shard_folder(shard: tuple[int, int]) -> str:
-    """The subfolder of evaluate's output folder that shard (I, N) writes its reports into: no shard writes a
-    file another shard writes."""
-    return f"shard_{shard[0]}_of_{shard[1]}"
+def _write_scores(
+    config: ResolvedConfig,
+    metrics: Sequence[Any],
+    report: dict[str, Any],
+    output_dir: Path,
+    *,
+    shard: tuple[int, int] | None,
+    model: str,
+) -> dict[str, str]:
+    """evaluate's reports, into the output folder, or (`--shard`) into its `shard_I_of_N/` with what
+    `evaluate --merge-shards` reads."""
+    cases = [case["file"] for case in report["cases"]]
+    if shard is None:
+        return write_reports(metrics, cases, report, output_dir=output_dir)
+    subfolder = shard_folder(shard)
+    files = write_reports(metrics, cases, report, output_dir=output_dir, subfolder=subfolder)
+    failures = [CaseFailure(**failure) for failure in report["failed"]]
+    save_shard(
+        output_dir / subfolder,
+        shard=shard,
+        config=config,
+        model=model,
+        metrics=metrics,
+        cases=cases,
+        failures=failures,
+    )
+    return files
 
 
 def empty_shard(shard: tuple[int, int], output_dir: Path) -> dict[str, Any]:
