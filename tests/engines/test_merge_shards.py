@@ -58,6 +58,8 @@ def test_merged_shards_write_the_reports_of_one_run(trained_mmar: Path, tmp_path
     code, _, stderr = _evaluate(trained_mmar, data_file, out, "--merge-shards", "2")
     assert code == 4 and "shard(s) 1/2 of 2 have not finished" in stderr
     assert not any((out / name).exists() for name in REPORTS)
+    code, _, stderr = _evaluate(trained_mmar, data_file, out, "--shard", "1/2", "--merge-shards", "2")
+    assert code == 2 and "give it alone" in stderr
 
     code, _, stderr = _evaluate(trained_mmar, data_file, out, "--shard", "1/2")
     assert code == 0, stderr
