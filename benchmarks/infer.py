@@ -73,10 +73,8 @@ def make_inputs(root: Path, cases: int, shape: tuple[int, int, int]) -> Path:
     return datalist
 
 
-def ours(root: Path, datalist: Path, roi: int) -> Callable[[], object]:
-    from clara_tlt.config import load_config
-    from clara_tlt.engines.runner import run_config
-
+def write_config(root: Path, roi: int) -> Path:
+    """The seed's validation config with the benchmark's window, argmax and one uint8 writer, under `root`."""
     config = json.loads(SEED_CONFIG.read_text())
     config["inferer"]["args"].update(
         {"roi_size": [roi] * 3, "batch_size": WINDOWS_PER_FORWARD, "overlap": OVERLAP}
@@ -85,6 +83,14 @@ def ours(root: Path, datalist: Path, roi: int) -> Callable[[], object]:
     config["writers"] = config["writers"][:1]  # WriteNifti of `model`, uint8
     config_file = root / "config_validation.json"
     config_file.write_text(json.dumps(config))
+    return config_file
+
+
+def ours(root: Path, datalist: Path, roi: int) -> Callable[[], object]:
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.runner import run_config
+
+    config_file = write_config(root, roi)
     variables = {
         "DATASET_JSON": str(datalist),
         "DATA_ROOT": str(root),
