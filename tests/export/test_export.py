@@ -226,3 +226,19 @@ def test_an_artefact_write_that_hits_a_full_disk_fails_the_export_and_keeps_the_
     assert "basic_ios" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.ts"]
     assert (tmp_path / "model.ts").read_bytes() == b"an earlier export"
+
+
+def test_a_relative_model_file_path_is_found_in_the_mmar(
+    unet_mmar: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like -c, `--model_file_path models` is relative to the MMAR given with -m, not to the working folder."""
+    write_checkpoint(unet_mmar / "models", UNET, [8, 8, 8])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, stderr = invoke_streams(
+        "export", "-m", str(unet_mmar), "--model_file_path", "models", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["input_shape"] == [-1, 1, 8, 8, 8]  # the checkpoint written into the MMAR
+    assert (unet_mmar / "models" / "model.onnx").is_file() and not (elsewhere / "models").exists()

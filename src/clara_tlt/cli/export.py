@@ -128,7 +128,9 @@ def _export_options(f: F) -> F:
 )
 @environment_option
 @click.option(
-    "--model_file_path", type=click.Path(file_okay=False), help="Folder of the checkpoint [MMAR/models]."
+    "--model_file_path",
+    type=click.Path(file_okay=False),
+    help="Folder of the checkpoint, relative to the MMAR [MMAR/models].",
 )
 @set_option
 @_export_options
@@ -141,12 +143,13 @@ def mmar_command(
     **options: Any,
 ) -> None:
     from clara_tlt.cli.dialects import load_mmar
+    from clara_tlt.config.loader import locate_config
     from clara_tlt.config.mmar import code_folders
 
     resolved = load_mmar(mmar, config, environment, set_items) if config else None
     root = Path(mmar)
     run_export(
-        Path(model_file_path) if model_file_path else root / "models",
+        locate_config(model_file_path, root) if model_file_path else root / "models",
         config=resolved.data if resolved else None,
         search_dirs=code_folders(root),
         **options,

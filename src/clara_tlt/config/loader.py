@@ -49,7 +49,8 @@ class ResolvedConfig:
 
 
 def locate_config(path: str | Path, mmar_root: Path | None) -> Path:
-    """Clara resolves `-c config/config_train.json` against the MMAR root; fall back to the working folder."""
+    """Clara resolves `-c config/config_train.json` (and export's `--model_file_path models`) against the MMAR
+    root; fall back to the working folder."""
     path = Path(path)
     if mmar_root is not None and not path.is_absolute() and (mmar_root / path).exists():
         return mmar_root / path

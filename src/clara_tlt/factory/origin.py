@@ -4,7 +4,9 @@ A config file the user runs is trusted: its `path`s import their code. A model f
 `model.pt`, from a registry, a colleague or a pulled MMAR) is data, never code: while `from_model_file(...)` is
 in force, `components.resolve` accepts only registered names and the library classes of `FALLBACKS`, and a
 `path` only where it names a module file inside the `custom/` or `lib/` folder of the MMAR the command runs in
-(`-m`, which the user chose to run). Everything is checked before anything is imported.
+(`-m`, which the user chose to run). Everything is checked before anything is imported. Nor does building such
+a spec go online: the arguments by which a library network downloads weights (`DOWNLOAD_ARGS`) are turned
+off, since the trained weights come from the model file itself.
 
     with from_model_file(ModelFile("models/model.pt", code_dirs=(mmar / "custom", mmar / "lib"))):
         network = build(spec, "network", file="models/model.pt", key_path="train_conf.train.model")
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +29,17 @@ from typing import Any
 
 from clara_tlt.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 FIX = (
     "Name the network in your own config instead (a `model` section in the config given with -c or --config), "
     "or put its module in the custom/ folder of the MMAR and run the command with -m MMAR"
 )
+
+# Arguments by which a network fetches weights from the internet when built (MONAI 1.6: `pretrained` of the
+# DenseNet, SENet, EfficientNet, ResNet-feature, FlexibleUNet, MILModel, AHNet and TorchVisionFCModel families,
+# HoVerNet's `pretrained_url`, TorchVisionFCModel's `weights`; Clara's `pretrain_weight_url`).
+DOWNLOAD_ARGS = ("pretrained", "pretrained_url", "pretrain_weight_url", "weights")
 
 
 @dataclass(frozen=True)
@@ -142,3 +152,28 @@ def check_imported(module: ModuleType, target: Any, origin: ModelFile, *, kind: 
                 kind=kind,
                 key_path=key_path,
             )
+
+
+def offline_args(factory: Any, args: dict[str, Any], origin: ModelFile, *, key_path: str) -> dict[str, Any]:
+    """`args` of a network read from `origin` with every `DOWNLOAD_ARGS` that `factory` takes turned off (False
+    or None), whether given or on by default (`EfficientNetBN`'s `pretrained=True`): the trained weights come
+    from the model file itself, and a file someone handed the user must not send the machine online."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return args
+    offline = dict(args)
+    for name in (n for n in DOWNLOAD_ARGS if n in parameters):
+        value = args.get(name, parameters[name].default)
+        if not value or value is inspect.Parameter.empty:
+            continue
+        offline[name] = False if isinstance(value, bool) else None
+        log.info(
+            "%s: %s.args.%s=%r not honoured: the trained weights come from the model file itself, so nothing "
+            "is downloaded",
+            origin.file,
+            key_path,
+            name,
+            value,
+        )
+    return offline

@@ -46,6 +46,7 @@ from clara_tlt.factory.origin import (
     checked_code_folder,
     current_model_file,
     from_model_file,
+    offline_args,
     refusal,
 )
 
@@ -361,6 +362,9 @@ def build(
     takes = accepted_names(factory)
     offered = {k: v for k, v in (inject or {}).items() if takes is None or k in takes}
     args = {**offered, **normal.args}
+    origin_now = current_model_file()
+    if origin_now is not None and kind == "network":
+        args = offline_args(factory, args, origin_now, key_path=key_path)
     label = f"{kind} '{normal.label}'"
     where = {"file": file, "key_path": child(key_path, "args")}
     check_arguments(factory, args, config_args=normal.args, label=label, file=file, key_path=key_path)

@@ -2,7 +2,8 @@
 
 A cut connection is retried with `Range: bytes=N-` from the bytes already on disk (also by a later run, since
 the `.incomplete` name is derived from the file's address). A server that ignores Range answers 200 with the
-whole file: we start that file over. Size and sha256 are checked when the registry gives them; a file that
+whole file: we start that file over. A failed write (a full disk) is no network trouble: it fails at once,
+keeping the bytes so far for a rerun. Size and sha256 are checked when the registry gives them; a file that
 fails the check is deleted, never moved into place.
 """
 
@@ -18,7 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Protocol, cast
 
-from clara_tlt.errors import DownloadError
+from clara_tlt.atomic import write_failure
+from clara_tlt.errors import DownloadError, WriteError
 from clara_tlt.hub.http import HttpClient, HttpStatusError, TransientError, redact
 from clara_tlt.hub.registry import RemoteFile
 
@@ -91,18 +93,29 @@ def fetch(
     authorization: str | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Download `file` to `target` (resuming a previous `.incomplete`), check it, move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = _Partial(partial_path(target, file.url))
-    if file.size is not None and partial.size > file.size:
-        partial.reset()
-    if progress and partial.size:
-        progress.advance(partial.size)
+    """Download `file` to `target` (resuming a previous `.incomplete`), check it, move it into place.
 
-    def attempt() -> None:
-        _transfer(file, partial, client, authorization, progress)
+    A failed write (a full disk, a quota, an I/O error) raises WriteError at once: no retry can help, and the
+    bytes already on disk stay in the `.incomplete` file for a rerun to resume from.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = _Partial(partial_path(target, file.url))
+        if file.size is not None and partial.size > file.size:
+            partial.reset()
+        if progress and partial.size:
+            progress.advance(partial.size)
 
-    client.retry.run(attempt, f"downloading {file.path}")
+        def attempt() -> None:
+            _transfer(file, partial, client, authorization, progress)
+
+        client.retry.run(attempt, f"downloading {file.path}")
+    except OSError as exc:
+        error = write_failure(target, exc)
+        if error is None:
+            raise
+        resume = "the part downloaded so far is kept and a rerun resumes from it"
+        raise WriteError(target, f"{error.reason}; {resume}", kept=error.kept) from exc
     _verify(file, partial)
     os.replace(partial.path, target)
     return target
