@@ -15,7 +15,7 @@ from typing import Any
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.data.datalist import shard_entries
 from clara_tlt.engines.assembly import assemble, default_writers, prediction_section, section_writers
-from clara_tlt.engines.distributed import Context, setup, teardown
+from clara_tlt.engines.distributed import Context, is_main_rank, setup, teardown
 from clara_tlt.engines.evaluation import check_scoring, validation_scoring
 from clara_tlt.engines.predictor import Outcome, Sample, Step, case_file
 from clara_tlt.engines.reports import CaseFailure, build_report, write_reports
@@ -112,11 +112,13 @@ def empty_shard(shard: tuple[int, int], output_dir: Path) -> dict[str, Any]:
 
 def raise_for_failures(summary: dict[str, Any]) -> None:
     """Once the summary of a case run is printed: PartialFailure (exit 5) when some cases failed,
-    NothingDone (exit 1) when all did, each failed case named; nothing when none failed."""
+    NothingDone (exit 1) when all did, each failed case named; nothing when none failed. Under torchrun every
+    rank holds the gathered summary and rank 0 alone reports it (the others end with 0, so the failure is said
+    once and no rank is stopped half-way by another's exit)."""
     failed = summary["failed"]
     lines = [f"{f['file']}: {f['step']}: {f['error']}" for f in failed]
     error = batch_failure(summary["cases"] + len(failed), lines, items="case(s)")
-    if error is not None:
+    if error is not None and is_main_rank():
         raise error
 
 
