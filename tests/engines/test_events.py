@@ -12,8 +12,7 @@ import torch
 
 from clara_tlt.engines import training
 from clara_tlt.engines.trainer import Trainer
-from tests.conftest import write_json
-from tests.engines.test_train import train_mmar
+from tests.engines.test_train import stop_early_and_follow_the_key_metric, train_mmar
 
 RUN_FACTS = ("wall_time_s", "iterations_per_s")  # the clock's, not the training's
 
@@ -86,17 +85,7 @@ def test_the_order_of_the_handler_list_changes_nothing(
 ) -> None:
     """Early stop, a metric-following lr policy, logging and checkpoints, reversed and shuffled: the same training
     and the same files. EarlyStop ends the run without touching the options."""
-    config_file = unet_mmar / "config" / "config_train.json"
-    config = json.loads(config_file.read_text())
-    config["train"]["handlers"] = [
-        {"name": "EarlyStop", "args": {"val_times_threshold": 2}},
-        {"name": "StatsHandler"},
-    ]
-    config["train"]["lr_policy"] = {
-        "name": "ReduceOnPlateau",
-        "args": {"plateau_count_trigger": 0, "reduction_rate": 0.5},
-    }
-    write_json(config_file, config)
+    stop_early_and_follow_the_key_metric(unet_mmar)
     build, results = training._handlers, []
     for arrange in (lambda h: h[::-1], lambda h: random.Random(3).sample(h, len(h))):
         monkeypatch.setattr(training, "_handlers", lambda *args, arrange=arrange: arrange(build(*args)))

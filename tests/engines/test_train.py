@@ -116,10 +116,10 @@ def test_lr_policy_steps_per_iteration_and_validation_follows_its_cadence(unet_m
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5**6)
 
 
-def test_config_handlers_run_and_reduce_on_plateau_follows_the_key_metric(unet_mmar: Path) -> None:
-    """A learning rate too small to change any prediction keeps the key metric flat: ReduceOnPlateau halves
-    the rate after each validation without a new best, and EarlyStop ends the run after two of them."""
-    config_file = unet_mmar / "config" / "config_train.json"
+def stop_early_and_follow_the_key_metric(mmar: Path) -> None:
+    """The MMAR's training config with EarlyStop (after two validations without a new best), StatsHandler and a
+    ReduceOnPlateau lr policy that halves the rate at each such validation."""
+    config_file = mmar / "config" / "config_train.json"
     config = json.loads(config_file.read_text())
     config["train"]["handlers"] = [
         {"name": "EarlyStop", "args": {"val_times_threshold": 2}},
@@ -130,6 +130,12 @@ def test_config_handlers_run_and_reduce_on_plateau_follows_the_key_metric(unet_m
         "args": {"plateau_count_trigger": 0, "reduction_rate": 0.5},
     }
     write_json(config_file, config)
+
+
+def test_config_handlers_run_and_reduce_on_plateau_follows_the_key_metric(unet_mmar: Path) -> None:
+    """A learning rate too small to change any prediction keeps the key metric flat: ReduceOnPlateau halves
+    the rate after each validation without a new best, and EarlyStop ends the run after two of them."""
+    stop_early_and_follow_the_key_metric(unet_mmar)
     summary = train_mmar(unet_mmar, "epochs=6", "learning_rate=1e-12")
     assert summary["epochs"] == 3 and summary["best_epoch"] == 1
     final = torch.load(unet_mmar / "models" / "model_final.pt", weights_only=True)
