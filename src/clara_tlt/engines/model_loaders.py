@@ -179,15 +179,21 @@ def _tf_loader(name: str) -> Callable[..., ModelLoader]:
 
 def checkpoint_loader(
     checkpoint_dir: str,
-    checkpoint_file_prefix: str = "model",
+    checkpoint_file_prefix: str = "model.ckpt",
     input_node_names: Any = None,
     output_node_names: Any = None,
     infer_in_training_mode: bool = False,
 ) -> ModelLoader:
-    """Clara 3.1's `CheckpointLoader`: the TF checkpoint `<checkpoint_dir>/<prefix>.ckpt` stands for the
-    PyTorch file beside it (`<prefix>.ts`, `.onnx`, `.pt`)."""
+    """Clara 3.1's `CheckpointLoader`: the TF checkpoint `<checkpoint_dir>/<prefix>` (the reference's default
+    prefix `model.ckpt`; a prefix without `.ckpt` gets it) stands for the PyTorch file beside it
+    (`model.ts`, `.onnx`, `.pt`)."""
     _tf_only("CheckpointLoader", input_node_names, output_node_names, infer_in_training_mode)
-    return ModelLoader(str(Path(checkpoint_dir) / f"{checkpoint_file_prefix}.ckpt"), model_format="trtmodel")
+    name = (
+        checkpoint_file_prefix
+        if checkpoint_file_prefix.endswith(".ckpt")
+        else f"{checkpoint_file_prefix}.ckpt"
+    )
+    return ModelLoader(str(Path(checkpoint_dir) / name), model_format="trtmodel")
 
 
 def _tf_only(name: str, input_nodes: Any, output_nodes: Any, training_mode: bool) -> None:
