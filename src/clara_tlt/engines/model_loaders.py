@@ -200,7 +200,11 @@ def _tf_only(name: str, input_nodes: Any, output_nodes: Any, training_mode: bool
     """TF graph tensor names do not apply to a PyTorch model (accepted, said at debug level); running in
     training mode (batch statistics at inference) is not something our loaders do, so it is refused."""
     if input_nodes or output_nodes:
-        log.debug("%s: input/output node names name TensorFlow graph tensors; a PyTorch model has none", name)
+        log.debug(
+            "%s: input_node_names/output_node_names name TensorFlow graph tensors; a PyTorch model has none "
+            "(accepted, no effect here)",
+            name,
+        )
     if training_mode:
         raise ConfigError(
             f"{name}: infer_in_training_mode=true (inference with batch statistics) is not supported; "
