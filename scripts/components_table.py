@@ -31,7 +31,7 @@ HEADER = (
     "| kind | Clara 3.1 class | our name | documented arguments | here | seen in | status |\n"
     "| --- | --- | --- | --- | --- | --- | --- |"
 )
-SEEN = {"signature": "API signature", "configs": "configs"}
+SEEN = {"signature": "API signature", "configs": "configs", "listed": "name only"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def table(facts: dict[str, Any]) -> str:
             *rows,
             "",
             "Not seen in the stored API reference (the argument lists of these come from the configuration",
-            "appendix, the TLT mapping page and NVIDIA's 3.1 example configs, marked *configs* above):",
+            "appendix, the TLT mapping page and NVIDIA's 3.1 example configs, marked *configs* above, or are our",
+            "reading where only the name was seen, marked *name only*):",
             "",
             *unseen,
             END,

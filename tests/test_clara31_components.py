@@ -185,6 +185,22 @@ def crops_of(count: int, size: tuple[int, ...]) -> Callable[[Any], None]:
     return check
 
 
+def centre_crop(t: Any) -> None:
+    out = t(box_sample())
+    assert torch.equal(out["image"].as_tensor(), image((8, 8, 8)).as_tensor()[:, 2:6, 2:6, 2:6])
+
+
+def nonzero_normalised(t: Any) -> None:
+    values = torch.zeros(1, 8, 8, 8)
+    values[:, :4] = torch.arange(256.0).reshape(1, 4, 8, 8)
+    out = t({"image": image((8, 8, 8), values)})["image"].as_tensor()
+    inside = out[values != 0]
+    assert float(inside.mean()) == pytest.approx(0, abs=1e-5) and float(inside.std()) == pytest.approx(
+        1, rel=0.01
+    )
+    assert bool((out[values == 0] == 0).all())
+
+
 def channels_first(t: Any) -> None:
     loaded = {"channel_dim": "no_channel"}  # what the loaders record for a volume without channels
     out = t({key: MetaTensor(torch.zeros(4, 5, 6), meta=dict(loaded)) for key in ("image", "label")})
@@ -232,6 +248,8 @@ BEHAVIOUR: dict[str, Callable[[Any], None]] = {
     "FastCropByPosNegRatio": crops_of(3, (4, 4, 4)),
     "CropByPosNegRatio": crops_of(3, (4, 4, 4)),
     "ConvertToChannelsFirst": channels_first,
+    "CropSubVolumeCenter": centre_crop,
+    "NormalizeNonzeroIntensities": nonzero_normalised,
     "VolumeTo4DArray": channels_first,
     "Dice": loss_of([0.0, 1.0, 1.0, 0.0], [0, 1, 1, 0], 0.0),
     "CrossEntropy": loss_of([0.5, 0.5], [0, 1], math.log(2)),
