@@ -140,8 +140,14 @@ def test_a_refused_argument_fails_naming_itself(name: str, arg: str, data_root: 
 
 @pytest.mark.parametrize(("name", "arg"), NO_EFFECT, ids=[f"{n}.{a}" for n, a in NO_EFFECT])
 def test_a_tensorflow_only_argument_is_accepted_and_named_in_the_log(
-    name: str, arg: str, data_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    name: str,
+    arg: str,
+    data_root: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(optim, "_said_no_effect", set())  # said once per process: maybe by an earlier test
     value = CLASSES[name]["no_effect"][arg]["value"]
     with caplog.at_level(logging.DEBUG, logger="clara_tlt"):
         make(name, data_root, tmp_path, {arg: value})
