@@ -22,7 +22,10 @@ def table_rows() -> list[dict[str, str]]:
     body = text[text.index("<!-- catalogue-table -->") : text.index("<!-- /catalogue-table -->")]
     rows = []
     for line in body.splitlines()[3:]:
-        kind, clara, ours, _built_on, status = (c.strip().strip("`") for c in line.strip("|").split("|"))
+        if not line.startswith("| "):
+            break  # the table ends; the list of what the stored documentation did not show follows
+        cells = [c.strip().strip("`") for c in line.strip("|").split(" | ")]
+        kind, clara, ours, status = cells[0], cells[1], cells[2], cells[-1]
         rows.append({"kind": SLOT_KIND.get(kind, kind), "clara": clara, "ours": ours, "status": status})
     return rows
 

@@ -22,6 +22,16 @@ def test_checkpoint_loader_of_the_31_reference_finds_the_pt_beside_the_ckpt(tmp_
     assert path == tmp_path / "model.pt" and model_format == "checkpoint"
 
 
+@pytest.mark.parametrize("prefix", ["model.ckpt", "model"])
+def test_checkpoint_loader_takes_the_references_prefix_with_or_without_ckpt(
+    tmp_path: Path, prefix: str
+) -> None:
+    (tmp_path / "model.pt").write_bytes(b"")
+    args = {"checkpoint_dir": str(tmp_path), "checkpoint_file_prefix": prefix}
+    path, _ = build({"name": "CheckpointLoader", "args": args}, "model_loader", **WHERE).resolve()
+    assert path == tmp_path / "model.pt"
+
+
 def test_frozen_graph_loader_takes_node_names_and_refuses_training_mode(tmp_path: Path) -> None:
     (tmp_path / "model.ts").write_bytes(b"")
     args = {"model_file_path": str(tmp_path / "model.trt.pb"), "output_node_names": ["NV_MODEL_OUTPUT"]}

@@ -179,22 +179,32 @@ def _tf_loader(name: str) -> Callable[..., ModelLoader]:
 
 def checkpoint_loader(
     checkpoint_dir: str,
-    checkpoint_file_prefix: str = "model",
+    checkpoint_file_prefix: str = "model.ckpt",
     input_node_names: Any = None,
     output_node_names: Any = None,
     infer_in_training_mode: bool = False,
 ) -> ModelLoader:
-    """Clara 3.1's `CheckpointLoader`: the TF checkpoint `<checkpoint_dir>/<prefix>.ckpt` stands for the
-    PyTorch file beside it (`<prefix>.ts`, `.onnx`, `.pt`)."""
+    """Clara 3.1's `CheckpointLoader`: the TF checkpoint `<checkpoint_dir>/<prefix>` (the reference's default
+    prefix `model.ckpt`; a prefix without `.ckpt` gets it) stands for the PyTorch file beside it
+    (`model.ts`, `.onnx`, `.pt`)."""
     _tf_only("CheckpointLoader", input_node_names, output_node_names, infer_in_training_mode)
-    return ModelLoader(str(Path(checkpoint_dir) / f"{checkpoint_file_prefix}.ckpt"), model_format="trtmodel")
+    name = (
+        checkpoint_file_prefix
+        if checkpoint_file_prefix.endswith(".ckpt")
+        else f"{checkpoint_file_prefix}.ckpt"
+    )
+    return ModelLoader(str(Path(checkpoint_dir) / name), model_format="trtmodel")
 
 
 def _tf_only(name: str, input_nodes: Any, output_nodes: Any, training_mode: bool) -> None:
     """TF graph tensor names do not apply to a PyTorch model (accepted, said at debug level); running in
     training mode (batch statistics at inference) is not something our loaders do, so it is refused."""
     if input_nodes or output_nodes:
-        log.debug("%s: input/output node names name TensorFlow graph tensors; a PyTorch model has none", name)
+        log.debug(
+            "%s: input_node_names/output_node_names name TensorFlow graph tensors; a PyTorch model has none "
+            "(accepted, no effect here)",
+            name,
+        )
     if training_mode:
         raise ConfigError(
             f"{name}: infer_in_training_mode=true (inference with batch statistics) is not supported; "

@@ -7,6 +7,7 @@ also receive the global `epochs` and the training pipeline's `steps_per_epoch` f
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 
@@ -18,6 +19,19 @@ from clara_tlt.errors import ConfigError
 from clara_tlt.factory.registry import register
 
 Params = Iterable[torch.nn.Parameter]
+log = logging.getLogger(__name__)
+# (optimizer, argument) pairs already named in the log as TensorFlow-only: each is said once per process.
+_said_no_effect: set[tuple[str, str]] = set()
+
+
+def tensorflow_only(optimizer: str, use_locking: bool, name: str | None) -> None:
+    """Name once in the log the TensorFlow-only arguments a config gave: `use_locking` (a lock against
+    concurrent updates; a torch step is never concurrent) and `name` (a graph op name; torch has no graph)."""
+    given = [arg for arg, value in (("use_locking", use_locking), ("name", name)) if value]
+    for arg in given:
+        if (optimizer, arg) not in _said_no_effect:
+            _said_no_effect.add((optimizer, arg))
+            log.info("%s: %s only reached TensorFlow; it is accepted and has no effect here", optimizer, arg)
 
 
 def pick_rate(learning_rate: float | None, lr: float) -> float:
@@ -40,9 +54,10 @@ def adam(
     """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`.
 
     Clara 3.x passed `use_locking` and `name` on to TensorFlow (a lock against concurrent updates, a graph op
-    name): a torch optimizer's updates are never concurrent and it has no graph, so both are met as they are.
+    name): a torch optimizer's updates are never concurrent and it has no graph, so both are accepted and
+    named once in the log.
     """
-    del use_locking, name
+    tensorflow_only("Adam", use_locking, name)
     return torch.optim.Adam(
         params,
         lr=pick_rate(learning_rate, lr),
@@ -66,7 +81,7 @@ def momentum(
 ) -> torch.optim.Optimizer:
     """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov` (Clara 3.x) or
     `nesterov` (torch's spelling, Clara 4.x); both given must agree. `use_locking`, `name`: as for Adam."""
-    del use_locking, name
+    tensorflow_only("Momentum", use_locking, name)
     if nesterov is not None and use_nesterov and not nesterov:
         raise ConfigError("use_nesterov true and nesterov false disagree; give one of them")
     return torch.optim.SGD(
@@ -104,8 +119,12 @@ def novograd(
     epsilon: float = 1e-8,
     weight_decay: float = 0.0,
     grad_averaging: bool = False,
+    use_locking: bool = False,
+    name: str | None = None,
 ) -> torch.optim.Optimizer:
-    """NovoGrad (layer-wise normalised gradients), Clara's defaults β = (0.95, 0.98)."""
+    """NovoGrad (layer-wise normalised gradients), Clara's defaults β = (0.95, 0.98). `use_locking`, `name`:
+    as for Adam (Clara 3.1's NovoGrad documents both; they only reached TensorFlow)."""
+    tensorflow_only("NovoGrad", use_locking, name)
     return Novograd(
         params,
         lr=pick_rate(learning_rate, lr),

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from monai.transforms import Affine, GridDistortion
 
+from clara_tlt.errors import ConfigError
 from clara_tlt.transforms.base import (
     FieldsArg,
     apply_channel_first,
@@ -44,6 +45,7 @@ class TransformVolumeCropROIFastPosNegRatio(PosNegCrop):
         pos: float = 1.0,
         neg: float = 1.0,
         label_field: str = "label",
+        batch_size: int = 1,
     ) -> None:
         super().__init__()
         self.fields = as_fields(fields)
@@ -52,12 +54,22 @@ class TransformVolumeCropROIFastPosNegRatio(PosNegCrop):
         self.deform, self.rotation, self.scale = deform, rotation, scale
         self.rotation_degree, self.scale_factor = float(rotation_degree), float(scale_factor)
         self.pos_fraction = pos_fraction(pos, neg)
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        positive = self.R.rand() < self.pos_fraction
-        dims = len(self.size)
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+        """One crop (a sample) for `batch_size` 1, else a list of `batch_size` crops, each with its own
+        centre and its own rotation, scaling and deformation."""
+        positives = [bool(self.R.rand() < self.pos_fraction) for _ in range(self.batch_size)]
         margin = 1.5 if (self.rotation or self.scale or self.deform) else 1.0
-        sample = self.crops(data, [positive], size=[math.ceil(s * margin) for s in self.size])[0]
+        crops = self.crops(data, positives, size=[math.ceil(s * margin) for s in self.size])
+        samples = [self._warped(sample) for sample in crops]
+        return samples[0] if self.batch_size == 1 else samples
+
+    def _warped(self, sample: dict[str, Any]) -> dict[str, Any]:
+        """`sample`'s crop fields rotated, scaled and deformed (as configured) and cut to `size`."""
+        dims = len(self.size)
         degrees = self.rotation_degree if self.rotation else 0.0
         angles = [math.radians(self.R.uniform(-degrees, degrees)) for _ in range(3 if dims == 3 else 1)]
         spread = self.scale_factor if self.scale else 0.0
@@ -91,7 +103,8 @@ class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
     """Clara 3.x's name and arguments for `TransformVolumeCropROIFastPosNegRatio`: one crop of `size` from
     `image_field` (a key or keys) and `label_field`, centred on foreground with odds `pos:neg`, then
     optionally rotated (up to ±`rotation_degree` about each axis), scaled (by 1±`scale_factor`) and deformed;
-    images are resampled linearly, labels by nearest neighbour, and the affine follows.
+    images are resampled linearly, labels by nearest neighbour, and the affine follows. `batch_size` > 1 gives
+    a list of that many crops of one volume (each `(C, *size)`), as `FastCropByPosNegRatio` does.
 
     `fast_crop` keeps the label's foreground indices per volume in a caching pipeline (true) or finds them at
     every call (false): the crops are the same either way. MONAI: `RandCropByPosNegLabeld` then `RandAffined`.
@@ -111,6 +124,7 @@ class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
         pos: float = 1.0,
         neg: float = 1.0,
         fast_crop: bool = True,
+        batch_size: int = 1,
     ) -> None:
         super().__init__(
             image_field,
@@ -123,5 +137,6 @@ class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
             pos=pos,
             neg=neg,
             label_field=label_field,
+            batch_size=batch_size,
         )
         self.cache_indices = bool(fast_crop)
