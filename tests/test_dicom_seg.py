@@ -125,14 +125,14 @@ def test_dataconvert_reads_the_seg_back_to_the_same_labels(cases: dict[str, Any]
 def test_a_seg_without_its_series_converts_on_its_own_geometry(cases: dict[str, Any], tmp_path: Path) -> None:
     root = cases["root"]
     (tmp_path / "in").mkdir()
-    shutil.copy(root / "seg" / "ct" / "ct_model.dcm", tmp_path / "in" / "seg.dcm")
+    shutil.copy(root / "seg" / "ct" / "ct_model.dcm", tmp_path / "in" / "SEG0001")  # found by its DICM magic
     code, stdout, stderr = dataconvert(
         "-d", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-l", "-j", "1", "--json"
     )
     assert code == 0, stderr
     [record] = json.loads(stdout)["converted"]
     assert any("its referenced series is not in -d" in note for note in record["notes"])
-    converted = nib.load(tmp_path / "out" / "seg.nii.gz")
+    converted = nib.load(tmp_path / "out" / "SEG0001.nii.gz")
     prediction = np.asarray(nib.load(root / "nifti" / "ct" / "ct_model.nii.gz").dataobj)
     assert int(np.asarray(converted.dataobj).sum()) == int(
         prediction.sum()

@@ -4,6 +4,7 @@
 `--publish` is a folder. `--config config_aiaa.json --model_save_path MODEL`: the AIAA model over
 `--data_file DATALIST` or `--input DIR`, written to `--output`. Folders default to the operator's
 `/input`, `/output`, `/publish`, `/logs` (the last two only when they exist) or `CLARA_DEPLOY_*` variables.
+`--output-format dicom-seg`: each DICOM series case's labels as a DICOM SEG in its source study.
 """
 
 from __future__ import annotations

@@ -182,6 +182,7 @@ def _seg_items(items: list[ConvertItem], options: ConvertOptions, report: Conver
     """Under `-l`, each DICOM SEG is an input named after the series it references, which then serves as its
     geometry only (a SEG without its series: named after its file); image series no SEG references stay."""
     from clara_tlt.io.dicom_seg import SegSource, find_segs
+    from clara_tlt.io.image import suffix_of
 
     segs = find_segs(options.input_dir, exclude=options.output_dir)
     seg_notes = tuple(f"{seg.path.name}: skipped" for seg in segs)
@@ -192,7 +193,7 @@ def _seg_items(items: list[ConvertItem], options: ConvertOptions, report: Conver
     names = [
         by_uid[seg.series_uid].name
         if seg.series_uid in by_uid
-        else _relative_name(seg.path.relative_to(options.input_dir), seg.path.suffix)
+        else _relative_name(seg.path.relative_to(options.input_dir), suffix_of(seg.path, (".dcm",)))
         for seg in segs
     ]
     sources = [
@@ -226,7 +227,7 @@ def _file_items(options: ConvertOptions) -> list[ConvertItem]:
 
 def _relative_name(relative: Path, suffix: str) -> str:
     """`sub/ct.nii.gz` → `sub/ct`: the input's place under -d kept, each part a safe name."""
-    parts = [*relative.parts[:-1], relative.name[: -len(suffix)]]
+    parts = [*relative.parts[:-1], relative.name[: len(relative.name) - len(suffix)]]
     return "/".join(safe_name(part) for part in parts)
 
 

@@ -166,6 +166,7 @@ def build_segmentation(label: Volume, datasets: list[Any], segments: list[Segmen
         pixel_array=highdicom_volume(label, str(first.FrameOfReferenceUID)),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[_description(spec) for spec in described],
+        omit_empty_frames=bool(label.array.any()),  # an empty label keeps its frames (highdicom needs one)
         series_instance_uid=hd.UID(),
         series_number=(int(number) if number not in (None, "") else 0) + SEG_SERIES_OFFSET,
         sop_instance_uid=hd.UID(),
