@@ -75,7 +75,7 @@ def find_segs(folder: Path, *, exclude: Path | None = None) -> list[SegFile]:
     found = []
     for path in find_dicom_files(folder, exclude=exclude):
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            ds = pydicom.dcmread(path, specific_tags=["SOPClassUID", "ReferencedSeriesSequence"])
         except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError):
             continue  # the image scan reports files it cannot read
         if is_seg(ds):
