@@ -122,3 +122,12 @@ def test_deploy_writes_a_seg_per_dicom_series_of_its_input_folder(
     assert code == 5 and "ct_a.nii.gz" in stderr and "--output-format dicom-seg" in stderr, stderr
     label = read_seg(tmp_path / "out" / "ct" / "ct_model.dcm", the_series(inputs / "ct"))
     np.testing.assert_array_equal(label.array, mask.transpose(2, 1, 0))
+
+
+def test_a_source_series_without_a_frame_of_reference_gets_no_seg(series: Path) -> None:
+    for path in series.iterdir():
+        ds = pydicom.dcmread(path)
+        del ds.FrameOfReferenceUID
+        ds.save_as(path)
+    with pytest.raises(ImageReadError, match=r"IM\d+\.dcm: names no FrameOfReferenceUID"):
+        source_datasets(the_series(series))

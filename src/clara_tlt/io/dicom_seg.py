@@ -32,6 +32,7 @@ from clara_tlt.io.volume import Volume
 if TYPE_CHECKING:
     import highdicom as hd
 
+REQUIRED_SOURCE_KEYWORDS = ("StudyInstanceUID", "FrameOfReferenceUID")  # a SEG joins this study and space
 # Patient and study attributes of Type 2 that highdicom copies from the source: present, possibly empty.
 TYPE2_SOURCE_KEYWORDS = (
     "PatientName",
@@ -108,6 +109,12 @@ def source_datasets(series: DicomSeries) -> list[Dataset]:
     geometry, _ = series_stack(series, interpolate_missing_slices=True)
     paths = list(dict.fromkeys(plane.path for plane in geometry.slices))
     datasets: list[Dataset] = [pydicom.dcmread(path, stop_before_pixels=True) for path in paths]
+    for keyword in REQUIRED_SOURCE_KEYWORDS:
+        if not datasets[0].get(keyword):
+            raise ImageReadError(
+                f"{paths[0]}: names no {keyword}, so no DICOM SEG can join its study and space; re-export the "
+                "series with it, or write NIfTI"
+            )
     for ds in datasets:
         for keyword in TYPE2_SOURCE_KEYWORDS:
             if keyword not in ds:
