@@ -104,9 +104,8 @@ class WriteDicomSeg:
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         field = get_field(data, self.key, self)
-        source = field.meta.get("filename_or_obj") or getattr(data.get("image"), "meta", {}).get(
-            "filename_or_obj"
-        )
+        image_meta = getattr(data.get("image"), "meta", {})  # the case's image: the series the SEG joins
+        source = image_meta.get("filename_or_obj") or field.meta.get("filename_or_obj")
         series = dicom_source(source)
         grid = series_grid(series)
         label = on_grid(Volume.from_affine(label_array(field, source), field.affine.numpy()), grid)
