@@ -131,3 +131,19 @@ def test_a_source_series_without_a_frame_of_reference_gets_no_seg(series: Path) 
         ds.save_as(path)
     with pytest.raises(ImageReadError, match=r"IM\d+\.dcm: names no FrameOfReferenceUID"):
         source_datasets(the_series(series))
+
+
+def test_dicom_seg_takes_the_place_of_each_image_writer(tmp_path: Path) -> None:
+    from clara_tlt.engines.assembly import formatted_writers
+    from clara_tlt.errors import UsageError
+    from clara_tlt.writers import WriteMhd, WriteNiftyResults
+    from clara_tlt.writers.classification import WriteClassificationResult
+
+    csv = WriteClassificationResult("model", write_path=str(tmp_path / "scores.csv"))
+    writers = [WriteNiftyResults("model", str(tmp_path)), WriteMhd("pred_class1", str(tmp_path / "p")), csv]
+    model, split, kept = formatted_writers(writers, "dicom-seg", labels=["spleen"], file="config.json")
+    assert [s.label for s in model.segments] == ["spleen"] and model.write_path == tmp_path
+    assert [s.label for s in split.segments] == ["pred_class1"] and split.write_path == tmp_path / "p"
+    assert kept is csv and formatted_writers(writers, "image") == writers
+    with pytest.raises(UsageError, match=r"config\.json writes no image to turn into a DICOM SEG"):
+        formatted_writers([csv], "dicom-seg", file="config.json")

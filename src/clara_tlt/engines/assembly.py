@@ -82,8 +82,9 @@ def formatted_writers(
     writers: Sequence[Step], output_format: str, *, labels: Any = None, file: str | None = None
 ) -> list[Step]:
     """`writers` as `--output-format` asks: as they are (`image`), or (`dicom-seg`) each image writer
-    (WriteNifti, WriteMhd) replaced by a `WriteDicomSeg` of its field and folder, segments named by the config's
-    `labels`; other writers (a classification CSV) stay. UsageError when no writer writes an image."""
+    (WriteNifti, WriteMhd) replaced by a `WriteDicomSeg` of its field and folder, segments of `model` named by
+    the config's `labels` (another field's one segment by the field); other writers (a classification CSV)
+    stay. UsageError when no writer writes an image."""
     if output_format != DICOM_SEG:
         return list(writers)
     segment_specs(labels, file=file)  # a malformed `labels` is a config error before any work
@@ -93,7 +94,11 @@ def formatted_writers(
             "(no WriteNifti/WriteMhd writer); leave out --output-format"
         )
     return [
-        WriteDicomSeg(writer.key, write_path=str(writer.write_path), labels=labels)
+        WriteDicomSeg(
+            writer.key,
+            write_path=str(writer.write_path),
+            labels=labels if writer.key == "model" else [writer.key],  # `pred_class1`: a one-hot field
+        )
         if isinstance(writer, WriteNiftyResults)
         else writer
         for writer in writers
