@@ -4,7 +4,7 @@ Some writers stop short without raising: ITK's NIfTI writer prints "wrote only N
 returns, C++ writers lose the OS's reason. So what they left is checked cheaply against what its own header
 promises: a NIfTI header that parses and the voxel bytes it declares (the gzip stream complete, every CRC and
 length trailer matching), a MetaImage or NRRD header and its data size, a zip archive (`torch.save`, TorchScript) whose
-central directory is there. Files of other kinds are not checked here; their writers are Python code whose
+central directory is there, a DICOM file (`.dcm`) that parses to its end with its pixel bytes. Files of other kinds are not checked here; their writers are Python code whose
 write errors raise. What a NIfTI header promises is read here for `clara_tlt.io` too, which sits above; nibabel
 and numpy are imported only when a NIfTI file is checked, so `atomic` stays cheap to import.
 
@@ -33,12 +33,14 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 METAIMAGE_SUFFIXES = (".mha", ".mhd")
 NRRD_SUFFIX = ".nrrd"
 ZIP_SUFFIXES = (".pt", ".pth", ".ts")
+DICOM_SUFFIX = ".dcm"
 HEADER_BYTES = (
     1 << 16
 )  # ITK's MetaImage and NRRD headers are under 1 kB; the data of a `.mha`/`.nrrd` follows
 READ_CHUNK_BYTES = 1 << 20
 NIFTI1_HEADER_BYTES, NIFTI2_HEADER_BYTES = 348, 540  # each followed by 4 extension bytes
 HEADER_READ_BYTES = 8192  # of the file: inflates to more than a header on any gzip stream
+NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit and explicit VR little endian
 GZIP_WBITS = 31  # the gzip wrapper: CRC-32 and ISIZE trailers checked by zlib
 ZLIB_OR_GZIP_WBITS = 47  # either wrapper, told apart by its header
 # MetaIO's element types and their sizes in bytes (metaTypes.h)
@@ -87,6 +89,8 @@ def check_written(path: Path, target: Path) -> None:
         check_nrrd(path)
     elif name.endswith(ZIP_SUFFIXES):
         check_zip(path)
+    elif name.endswith(DICOM_SUFFIX):
+        check_dicom(path)
 
 
 def check_size(path: Path, size: int) -> None:
@@ -199,6 +203,24 @@ def check_zip(path: Path) -> None:
     size = path.stat().st_size
     if any(info.header_offset + info.compress_size > size for info in members):
         raise IncompleteWrite("a member of the zip archive lies past its end")
+
+
+def check_dicom(path: Path) -> None:
+    """The file parses with pydicom to its end, and uncompressed pixel data holds the bytes its rows, columns,
+    frames and bits allocated promise (one bit a pixel for a binary SEG)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path)
+        pixels = ds.get("PixelData")
+    except Exception as exc:  # pydicom raises many kinds on a file that ends early
+        raise IncompleteWrite(f"not a whole DICOM file ({type(exc).__name__}: {exc})") from exc
+    if pixels is None or getattr(ds.file_meta, "TransferSyntaxUID", None) not in NATIVE_SYNTAXES:
+        return
+    pixel_count = int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1)
+    expected = math.ceil(pixel_count * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated) / 8)
+    if len(pixels) < expected:
+        raise IncompleteWrite(f"{len(pixels)} of the {expected} pixel data bytes its header promises")
 
 
 # -- what a NIfTI file's header promises (read here, and by clara_tlt.io when it reads one) -------------------

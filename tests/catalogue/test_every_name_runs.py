@@ -24,6 +24,7 @@ from monai.data import MetaTensor
 
 from clara_tlt.factory.registry import build, catalogue
 from clara_tlt.io.arrays import read_array
+from clara_tlt.synthetic.dicom import write_dicom_series
 from clara_tlt.transforms import set_random_state
 from tests.catalogue.test_crop_transforms import assert_same_window
 from tests.catalogue.test_registered import NETWORKS, one_step, probabilities_and_labels
@@ -421,6 +422,7 @@ INFERERS = {
 }
 WRITERS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {  # name → (args, the suffixes it writes)
     "WriteClassificationResult": ({"field": "model", "write_path": "{out}/preds.csv"}, (".csv",)),
+    "WriteDicomSeg": ({"field": "model", "write_path": "{out}", "labels": ["box"]}, (".dcm",)),
     "WriteMhd": ({"field": "model", "write_path": "{out}"}, (".mhd", ".zraw")),
     "WriteNifti": ({"field": "model", "write_path": "{out}", "dtype": "uint8"}, (".nii.gz",)),
 }
@@ -516,6 +518,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         entries.append({"image": f"i{i}.nii.gz", "label": f"l{i}.nii.gz"})
     (root / "seg" / "datalist.json").write_text(json.dumps({"training": entries}))
     write_png_datalist(root / "cls", 4)
+    write_dicom_series(np.zeros((16, 16, 16), np.int16), root / "dicom", spacing=(1.5, 1.5, 2.0))
     (root / "triton" / "1").mkdir(parents=True)
     for folder in (root, root / "triton" / "1"):
         torch.jit.script(tiny_network()).save(str(folder / "model.ts"))
@@ -646,7 +649,10 @@ def test_inferer_gives_the_networks_scores_over_the_whole_image(
 @pytest.mark.parametrize("name", sorted(WRITERS))
 def test_writer_writes_its_file_atomically(name: str, data: Path, tmp_path: Path) -> None:
     scores = torch.tensor([0.9, 0.1]) if name == "WriteClassificationResult" else volume()["label"]
-    out = make("writer", name, data, tmp_path)({"image": volume()["image"], "model": scores})
+    image = volume()["image"]
+    if name == "WriteDicomSeg":  # a SEG joins the study of the DICOM series the image was read from
+        image.meta["filename_or_obj"] = str(data / "dicom")
+    out = make("writer", name, data, tmp_path)({"image": image, "model": scores})
     assert Path(out["model_path"]).is_file()
     written = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert written and all(p.endswith(WRITERS[name][1]) for p in written), written  # no temporary file left

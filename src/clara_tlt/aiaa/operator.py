@@ -33,6 +33,8 @@ from clara_tlt.engines.predictor import Sample
 from clara_tlt.engines.workflow import build_workflow
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.outputs import inside, name_of
+from clara_tlt.writers.dicom_seg import OUTPUT_FORMAT as DICOM_SEG
+from clara_tlt.writers.dicom_seg import WriteDicomSeg, segment_specs
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,11 @@ def run_operator(
     publish_dir: str | Path | None = None,
     logs_dir: str | Path | None = None,
     device: torch.device | None = None,
+    output_format: str = "image",
 ) -> dict[str, Any]:
-    """Segment every NIfTI/MetaImage volume in `input_dir`; returns the summary (see `run.summary_of`).
+    """Segment every NIfTI/MetaImage volume and DICOM series subfolder in `input_dir`; returns the summary
+    (see `run.summary_of`). `output_format` `dicom-seg`: a DICOM SEG per DICOM case instead of MetaImage
+    (`OUTPUT/<name>/<name>_model.dcm`; nothing is published).
 
     NoInputError (exit 4) when the folder holds no volume; failed volumes are listed in `failed`.
     """
@@ -124,13 +129,28 @@ def run_operator(
         if config.data.get("writers"):
             log.info("the config's writers are replaced by the operator's (MetaImage named as the input)")
         recorder = Recorder()
-        predictor = assemble(workflow, device=device, writers=[writer, recorder]).predictor
+        writers = [writer] if output_format != DICOM_SEG else [_seg_writer(config, output_dir, publish_dir)]
+        predictor = assemble(workflow, device=device, writers=[*writers, recorder]).predictor
         try:
             outcome = predictor.predict_all(entries)
         finally:
             if hasattr(predictor.network, "close"):
                 predictor.network.close()
     return summary_of(outcome, recorder, output_dir=Path(output_dir))
+
+
+def _seg_writer(
+    config: ResolvedConfig, output_dir: str | Path, publish_dir: str | Path | None
+) -> WriteDicomSeg:
+    """`--output-format dicom-seg`: the SEG writer in place of the MetaImage one, segments named by `labels`."""
+    labels = config.data.get("labels")
+    segment_specs(labels, file=config.file)
+    if publish_dir is not None:
+        log.warning(
+            "--output-format dicom-seg: nothing is published to %s (the Render Server shows MetaImage)",
+            publish_dir,
+        )
+    return WriteDicomSeg("model", write_path=str(output_dir), labels=labels)
 
 
 @contextmanager

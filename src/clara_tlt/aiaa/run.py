@@ -26,11 +26,12 @@ from clara_tlt.aiaa.api import Inference, ModelConfig, TransformContext
 from clara_tlt.aiaa.model_config import AiaaConfig, load_aiaa_config
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.translate import aiaa_sections, is_builtin
-from clara_tlt.engines.assembly import Assembled, assemble, section_writers
+from clara_tlt.engines.assembly import Assembled, assemble, formatted_writers, section_writers
 from clara_tlt.engines.predictor import Outcome, Sample, case_file
 from clara_tlt.engines.workflow import build_workflow
 from clara_tlt.errors import ConfigError, NoInputError, UsageError
 from clara_tlt.factory.registry import import_path
+from clara_tlt.io.dicom_files import looks_like_dicom
 from clara_tlt.io.image import NIFTI_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,21 @@ VOLUME_SUFFIXES = (
 
 
 def volumes_in(folder: str | Path) -> list[Sample]:
-    """One datalist entry per NIfTI or MetaImage volume in `folder` (sorted); NoInputError (exit 4) if none."""
+    """One datalist entry per NIfTI or MetaImage volume in `folder`, and per subfolder holding a DICOM series
+    (sorted); NoInputError (exit 4) if none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoInputError(f"input folder '{folder}' does not exist")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES))
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if (p.is_file() and p.name.lower().endswith(VOLUME_SUFFIXES))
+        or (p.is_dir() and any(looks_like_dicom(f) for f in p.iterdir() if f.is_file()))
+    )
     if not files:
-        raise NoInputError(f"no volume in '{folder}': looked for {', '.join(VOLUME_SUFFIXES)} files")
+        raise NoInputError(
+            f"no volume in '{folder}': looked for {', '.join(VOLUME_SUFFIXES)} files and DICOM series subfolders"
+        )
     return [{"image": str(p)} for p in files]
 
 
@@ -96,11 +105,13 @@ def run_aiaa(
     output_dir: str | Path,
     points: Any = None,
     device: torch.device | None = None,
+    output_format: str = "image",
 ) -> dict[str, Any]:
     """Every case of `entries` through the AIAA config; returns the summary (cases, failures, outputs, points).
 
     `points` (an `annotation` model's clicks): a list of `[i, j, k]` voxels for every case, or a dict from
-    image file name to such a list; a datalist entry's own `points` wins.
+    image file name to such a list; a datalist entry's own `points` wins. `output_format` `dicom-seg`: the
+    config's image writers write DICOM SEG, segments named by its `labels` (`formatted_writers`).
     """
     aiaa = load_aiaa_config(config_file, model_path=model_path)
     entries = [_with_points(e, points) for e in entries] if points is not None else list(entries)
@@ -108,7 +119,9 @@ def run_aiaa(
         raise NoInputError("no cases to run: the datalist or input folder is empty")
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     recorder = Recorder()
-    assembled = _assemble(aiaa, output_dir=Path(output_dir), device=device, recorder=recorder)
+    assembled = _assemble(
+        aiaa, output_dir=Path(output_dir), device=device, recorder=recorder, output_format=output_format
+    )
     try:
         if aiaa.model_config.get_type() == "annotation":
             _check_points(entries, aiaa.file)
@@ -132,7 +145,9 @@ def summary_of(outcome: Outcome, recorder: Recorder, *, output_dir: Path) -> dic
     }
 
 
-def _assemble(aiaa: AiaaConfig, *, output_dir: Path, device: torch.device, recorder: Recorder) -> Assembled:
+def _assemble(
+    aiaa: AiaaConfig, *, output_dir: Path, device: torch.device, recorder: Recorder, output_format: str
+) -> Assembled:
     """The translated AIAA config, assembled (a custom inference in place of model and inferer); `recorder`
     follows the config's writers."""
     sections = aiaa_sections(aiaa.data, file=str(aiaa.file), model_path=aiaa.model_config.get_path())
@@ -144,7 +159,9 @@ def _assemble(aiaa: AiaaConfig, *, output_dir: Path, device: torch.device, recor
     )
     workflow = build_workflow(config)
     inference = None if is_builtin(aiaa.inference) else _custom_inference(aiaa)
-    writers = [*section_writers(workflow), recorder]
+    labels = aiaa.model_config.get_labels() or None
+    writers = formatted_writers(section_writers(workflow), output_format, labels=labels, file=str(aiaa.file))
+    writers = [*writers, recorder]
     return assemble(workflow, device=device, writers=writers, inference=inference)
 
 

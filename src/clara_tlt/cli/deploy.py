@@ -4,6 +4,7 @@
 `--publish` is a folder. `--config config_aiaa.json --model_save_path MODEL`: the AIAA model over
 `--data_file DATALIST` or `--input DIR`, written to `--output`. Folders default to the operator's
 `/input`, `/output`, `/publish`, `/logs` (the last two only when they exist) or `CLARA_DEPLOY_*` variables.
+`--output-format dicom-seg`: each DICOM series case's labels as a DICOM SEG in its source study.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import F, debug_option, json_option
+from clara_tlt.cli.options import F, debug_option, json_option, output_format, output_format_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -59,7 +60,7 @@ def _optional_folder_option(name: str, what: str) -> Callable[[F], F]:
     type=click.Path(exists=True, dir_okay=False),
     help="config_inference.json or config_aiaa.json.",
 )
-@_folder_option("-i", "input", help="Folder of NIfTI/MetaImage volumes.")
+@_folder_option("-i", "input", help="Folder of NIfTI/MetaImage volumes and DICOM series subfolders.")
 @_folder_option("-o", "output", "--output_path", help="Folder for the segmentations.")
 @_optional_folder_option("publish", "the Render Server")
 @_optional_folder_option("logs", "the log file")
@@ -80,6 +81,7 @@ def _optional_folder_option(name: str, what: str) -> Callable[[F], F]:
     type=click.Path(exists=True, dir_okay=False),
     help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}.",
 )
+@output_format_option
 @json_option
 @debug_option
 def command(
@@ -115,7 +117,12 @@ def command(
         entries = load_datalist(data_file, data_list_key) if data_file else volumes_in(input_dir)
         points = json.loads(Path(points_file).read_text()) if points_file else None
         summary = run_aiaa(
-            config, model_path=model_save_path, entries=entries, output_dir=output_dir, points=points
+            config,
+            model_path=model_save_path,
+            entries=entries,
+            output_dir=output_dir,
+            points=points,
+            output_format=output_format(),
         )
     else:
         from clara_tlt.aiaa.operator import run_operator
@@ -130,6 +137,7 @@ def command(
             output_dir=output_dir,
             publish_dir=publish_dir,
             logs_dir=logs_dir,
+            output_format=output_format(),
         )
     line = f"Segmented {summary['cases']} volume(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
     emit(summary, as_json=as_json, lines=[line])

@@ -6,6 +6,7 @@ from typing import Any
 
 from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.cli.main import SUMMARIES
+from clara_tlt.cli.options import output_format, output_format_option
 from clara_tlt.config import ResolvedConfig
 from clara_tlt.errors import UsageError
 
@@ -26,7 +27,7 @@ def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = N
         summary = _run_aiaa(config)
         line = f"Inferred {summary['cases']} case(s) in {summary['seconds']} s; outputs in {summary['output_path']}."
     else:
-        summary = run_config(config, score=False, shard=shard)
+        summary = run_config(config, score=False, shard=shard, output_format=output_format())
         line = summary.get("empty_shard") or (
             f"Inferred {summary['cases']} case(s) in {summary['seconds']} s with {summary['model']} "
             f"({summary['model_format']}); outputs in {summary['output_path']}."
@@ -42,7 +43,7 @@ def check_outputs(config: ResolvedConfig, workflow: Any, *, score: bool = False)
     from clara_tlt.engines.runner import planned_outputs
 
     if not is_aiaa_config(config.data):
-        planned_outputs(config, workflow, score=score)
+        planned_outputs(config, workflow, score=score, output_format=output_format())
 
 
 def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
@@ -65,17 +66,25 @@ def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
         model_path=variables.get("MODEL_FILE_PATH"),
         entries=entries,
         output_dir=variables["MMAR_EVAL_OUTPUT_PATH"],
+        output_format=output_format(),
     )
 
 
-mmar_command = mmar_workflow_command(
-    "infer",
-    run=run,
-    default_data_list_key="validation",
-    summary=SUMMARIES["infer"],
-    output_folder=INFER_FOLDER,
-    preflight=check_outputs,
+mmar_command = output_format_option(
+    mmar_workflow_command(
+        "infer",
+        run=run,
+        default_data_list_key="validation",
+        summary=SUMMARIES["infer"],
+        output_folder=INFER_FOLDER,
+        preflight=check_outputs,
+    )
 )
-tlt_command = tlt_inference_command(
-    "tlt-infer", run=run, summary="Run inference on a datalist's validation list.", preflight=check_outputs
+tlt_command = output_format_option(
+    tlt_inference_command(
+        "tlt-infer",
+        run=run,
+        summary="Run inference on a datalist's validation list.",
+        preflight=check_outputs,
+    )
 )

@@ -111,6 +111,30 @@ def json_option(f: F) -> F:
     )(f)
 
 
+OUTPUT_FORMATS = ("image", "dicom-seg")  # "dicom-seg" is clara_tlt.writers.dicom_seg.OUTPUT_FORMAT
+
+
+def output_format_option(f: F) -> F:
+    """`--output-format image|dicom-seg` on a command function or a built command (infer's are built by the
+    dialect factories that evaluate shares): kept in the click context, read with `output_format()`."""
+    return click.option(
+        "--output-format",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="image",
+        show_default=True,
+        expose_value=False,
+        callback=lambda ctx, param, value: ctx.meta.__setitem__("output_format", value),
+        help="image: the config's writers (NIfTI, MetaImage); dicom-seg: labels as a DICOM SEG in the study of "
+        "each case's DICOM series (docs/infer.md).",
+    )(f)
+
+
+def output_format() -> str:
+    """What `--output-format` said in the running command (`image` outside one)."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get("output_format", "image")) if ctx is not None else "image"
+
+
 def dry_run_option(f: F) -> F:
     return click.option(
         "--dry-run",

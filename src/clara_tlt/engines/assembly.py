@@ -34,7 +34,10 @@ from clara_tlt.engines.workflow import Workflow
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.factory.registry import build
 from clara_tlt.inferers import SimpleInferer
+from clara_tlt.transforms.io import WriteNiftyResults
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
+from clara_tlt.writers.dicom_seg import OUTPUT_FORMAT as DICOM_SEG
+from clara_tlt.writers.dicom_seg import WriteDicomSeg, segment_specs
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,33 @@ def default_writers(workflow: Workflow, output_dir: Path) -> list[Step]:
     spec = {"name": "WriteNifti", "args": {**DEFAULT_WRITER, "write_path": str(output_dir)}}
     writer = build(spec, "writer", file=workflow.config.file, key_path="(default writer)")
     return [_labels, writer]
+
+
+def formatted_writers(
+    writers: Sequence[Step], output_format: str, *, labels: Any = None, file: str | None = None
+) -> list[Step]:
+    """`writers` as `--output-format` asks: as they are (`image`), or (`dicom-seg`) each image writer
+    (WriteNifti, WriteMhd) replaced by a `WriteDicomSeg` of its field and folder, segments of `model` named by
+    the config's `labels` (another field's one segment by the field); other writers (a classification CSV)
+    stay. UsageError when no writer writes an image."""
+    if output_format != DICOM_SEG:
+        return list(writers)
+    segment_specs(labels, file=file)  # a malformed `labels` is a config error before any work
+    if not any(isinstance(writer, WriteNiftyResults) for writer in writers):
+        raise UsageError(
+            f"--output-format {DICOM_SEG}: {file or 'the config'} writes no image to turn into a DICOM SEG "
+            "(no WriteNifti/WriteMhd writer); leave out --output-format"
+        )
+    return [
+        WriteDicomSeg(
+            writer.key,
+            write_path=str(writer.write_path),
+            labels=labels if writer.key == "model" else [writer.key],  # `pred_class1`: a one-hot field
+        )
+        if isinstance(writer, WriteNiftyResults)
+        else writer
+        for writer in writers
+    ]
 
 
 ARGMAX = ArgmaxAcrossChannels("model")

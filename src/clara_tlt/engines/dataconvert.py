@@ -171,9 +171,39 @@ def _dicom_items(options: ConvertOptions, report: ConvertReport) -> list[Convert
         shared = bases.count(base) > 1
         number = series.meta.get("SeriesNumber")
         names.append(f"{base}_s{int(number)}" if shared and isinstance(number, (int, float)) else base)
-    return [
+    items = [
         ConvertItem(name, _series_display(series), series)
         for name, series in zip(_unique(names), scan.series, strict=True)
+    ]
+    return _seg_items(items, options, report) if options.label else items
+
+
+def _seg_items(items: list[ConvertItem], options: ConvertOptions, report: ConvertReport) -> list[ConvertItem]:
+    """Under `-l`, each DICOM SEG is an input named after the series it references, which then serves as its
+    geometry only (a SEG without its series: named after its file); image series no SEG references stay."""
+    from clara_tlt.io.dicom_seg import SegSource, find_segs
+    from clara_tlt.io.image import suffix_of
+
+    segs = find_segs(options.input_dir, exclude=options.output_dir)
+    seg_notes = tuple(f"{seg.path.name}: skipped" for seg in segs)
+    report.skipped = [note for note in report.skipped if not note.startswith(seg_notes)]
+    by_uid = {item.source.uid: item for item in items}
+    referenced = {seg.series_uid for seg in segs}
+    kept = [item for item in items if item.source.uid not in referenced]
+    names = [
+        by_uid[seg.series_uid].name
+        if seg.series_uid in by_uid
+        else _relative_name(seg.path.relative_to(options.input_dir), suffix_of(seg.path, (".dcm",)))
+        for seg in segs
+    ]
+    sources = [
+        SegSource(seg.path, by_uid[seg.series_uid].source if seg.series_uid in by_uid else None)
+        for seg in segs
+    ]
+    unique = _unique([*(item.name for item in kept), *names])[len(kept) :]
+    return kept + [
+        ConvertItem(name, f"{source.path} (DICOM SEG)", source)
+        for name, source in zip(unique, sources, strict=True)
     ]
 
 
@@ -197,7 +227,7 @@ def _file_items(options: ConvertOptions) -> list[ConvertItem]:
 
 def _relative_name(relative: Path, suffix: str) -> str:
     """`sub/ct.nii.gz` → `sub/ct`: the input's place under -d kept, each part a safe name."""
-    parts = [*relative.parts[:-1], relative.name[: -len(suffix)]]
+    parts = [*relative.parts[:-1], relative.name[: len(relative.name) - len(suffix)]]
     return "/".join(safe_name(part) for part in parts)
 
 
@@ -219,10 +249,13 @@ def _sidecar(volume: Any, source: str, resampled: bool) -> dict[str, Any]:
 def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
     """Read, regularise/resample and write one input; returns its summary record. Raises on failure."""
     from clara_tlt.io import check_finite, read_image, read_series, resample_volume, write_image
+    from clara_tlt.io.dicom_seg import SegSource
 
     dicom = {"label": options.label, "interpolate_missing_slices": options.interpolate_missing_slices}
     if isinstance(item.source, Path):
         volume = read_image(item.source, replace_nonfinite=options.replace_nonfinite, **dicom)
+    elif isinstance(item.source, SegSource):
+        volume = item.source.read()
     else:
         volume = read_series(item.source, **dicom)
         volume = check_finite(volume, item.display, replace=options.replace_nonfinite)

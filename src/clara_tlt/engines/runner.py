@@ -14,7 +14,13 @@ from typing import Any
 
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.data.datalist import shard_entries
-from clara_tlt.engines.assembly import assemble, default_writers, prediction_section, section_writers
+from clara_tlt.engines.assembly import (
+    assemble,
+    default_writers,
+    formatted_writers,
+    prediction_section,
+    section_writers,
+)
 from clara_tlt.engines.distributed import Context, is_main_rank, setup, teardown
 from clara_tlt.engines.evaluation import check_scoring, validation_scoring
 from clara_tlt.engines.predictor import Outcome, Sample, Step, case_file
@@ -28,7 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def run_config(
-    config: ResolvedConfig, *, score: bool, shard: tuple[int, int] | None = None
+    config: ResolvedConfig,
+    *,
+    score: bool,
+    shard: tuple[int, int] | None = None,
+    output_format: str = "image",
 ) -> dict[str, Any]:
     """`infer` (`score=False`) or `evaluate` (`score=True`) of a resolved config, on this rank's cases.
 
@@ -36,9 +46,11 @@ def run_config(
     (`--shard`; its reports go to `shard_I_of_N/` of the output folder and of each metric's `report_path`), shards that under torchrun, runs
     `predict_all`, and (rank 0) writes the reports; returns the summary, failed cases listed under `failed`
     (`raise_for_failures` turns them into exit 5, or 1 when every case failed, once the caller has printed it).
+    `output_format` (infer's `--output-format`): `dicom-seg` writes DICOM SEG instead of images
+    (`formatted_writers`).
     """
     workflow = build_workflow(config, default_data_list_key="validation")
-    output_dir, writers, entries = planned_outputs(config, workflow, score=score)
+    output_dir, writers, entries = planned_outputs(config, workflow, score=score, output_format=output_format)
     if shard is not None:
         entries = shard_entries(entries, shard[0], shard[1], pad=False)
         if not entries:
@@ -123,14 +135,14 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
 
 
 def planned_outputs(
-    config: ResolvedConfig, workflow: Workflow, *, score: bool
+    config: ResolvedConfig, workflow: Workflow, *, score: bool, output_format: str = "image"
 ) -> tuple[Path, list[Any], list[Sample]]:
     """Every check infer/evaluate make before any work (their dry runs too): the output folder and each
     writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4),
     and (evaluate) a metric that nothing computes (exit 3).
 
-    Returns the output folder, the writers (infer of a config without any: `default_writers`) and the datalist
-    entries with their `OUTPUT_NAME`.
+    Returns the output folder, the writers (infer of a config without any: `default_writers`; as
+    `output_format` asks: `formatted_writers`) and the datalist entries with their `OUTPUT_NAME`.
     """
     output_dir = eval_output_dir(config)
     if output_dir is None:
@@ -140,6 +152,9 @@ def planned_outputs(
         section = prediction_section(config)
         check_scoring(workflow, section, validation_scoring(workflow, section))
     writers = section_writers(workflow) or ([] if score else default_writers(workflow, output_dir))
+    writers = formatted_writers(
+        writers, output_format, labels=config.data.get("labels"), file=str(config.file)
+    )
     _check_writer_folders(writers, output_dir, config)
     entries = workflow.datalists[-1].entries
     return output_dir, writers, name_entries(entries, case_file) if writers else list(entries)

@@ -7,6 +7,8 @@ and told apart from the other cases' by `clara_tlt.io.outputs` (docs/infer.md). 
 the field's own: after `CopyProperties` / `RestoreOriginalShape` that of the input file, so predictions
 overlay their image in any viewer whatever the input's orientation.
 
+`WriteDicomSeg` writes labels as a DICOM SEG of the case's source series (`--output-format dicom-seg`).
+
 `WriteNifti` (Clara 3.x) and `WriteNiftyResults` (TLT 1.x) are the transform `WriteNiftyResults` of
 `clara_tlt.transforms.io`; `WriteMhd` writes MetaImage. All take `field` (or `fields`, `applied_key`),
 `write_path` and `dtype`.
@@ -19,6 +21,7 @@ from clara_tlt.factory.registry import register
 from clara_tlt.transforms.base import config_factory
 from clara_tlt.transforms.io import WriteNiftyResults
 from clara_tlt.writers import classification as classification  # registers WriteClassificationResult
+from clara_tlt.writers import dicom_seg as dicom_seg  # registers WriteDicomSeg
 from clara_tlt.writers.metaimage import WriteMhd
 
 register("writer", "WriteNifti", aliases=("WriteNiftyResults",))(config_factory(WriteNiftyResults))
