@@ -212,3 +212,36 @@ def test_tlt_export_needs_inference_config_for_a_bundle(tmp_path: Path, seed_con
         command=tlt_command,
     )
     assert code == 3 and "'TRTISScanWindowInferer' cannot go into a MONAI bundle" in stderr
+
+
+def test_our_own_network_goes_into_the_bundle_as_torchscript(
+    tmp_path: Path, seed_configs: Path, train_data: Path
+) -> None:
+    """tlt-export's dialect, with Clara's TensorFlow-era Unet (our code, not a MONAI class): the bundle loads
+    models/model.ts and still runs without clara_tlt (the export checked it)."""
+    from clara_tlt.cli.export import tlt_command
+
+    clara_unet = {"name": "Unet", "args": {"num_classes": 2, "nf_enc": "4,8,8,8", "nf_dec": "8,8,8,8,8,4,4"}}
+    write_checkpoint(tmp_path / "models", clara_unet, [16, 16, 16])
+    seed = json.loads((seed_configs / "config_validation_spleen.json").read_text())
+    seed["inferer"]["args"]["roi_size"] = [16, 16, 16]
+    (tmp_path / "validation.json").write_text(json.dumps(seed))
+    bundle = tmp_path / "bundle"
+    code, stdout, stderr = invoke_streams(
+        "--model_file_path",
+        str(tmp_path / "models"),
+        "--bundle",
+        str(bundle),
+        "--inference_config",
+        str(tmp_path / "validation.json"),
+        "--json",
+        command=tlt_command,
+    )
+    assert code == 0, stderr
+    assert all(c["agreement"] >= 0.999 for c in json.loads(stdout)["checks"])
+    inference = json.loads((bundle / "configs" / "inference.json").read_text())
+    assert inference["network_def"] == "$torch.jit.load(@bundle_root + '/models/model.ts')"
+    assert "checkpointloader" not in inference
+    assert torch.jit.load(bundle / "models" / "model.ts") is not None
+    weights = torch.load(bundle / "models" / "model.pt", weights_only=True)
+    assert weights.keys() == torch.jit.load(bundle / "models" / "model.ts").state_dict().keys()
