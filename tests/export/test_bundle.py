@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from clara_tlt.export import bundle_verify
-from tests.engines.conftest import UNET, write_validation_mmar
+from tests.conftest import write_json
+from tests.engines.conftest import UNET
 from tests.export.conftest import write_checkpoint
 from tests.test_cli import invoke_streams
 
@@ -29,12 +30,31 @@ MONAI_BUNDLE_WITHOUT_CLARA_TLT = (
 )
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mmar" / "config"
+EXAMPLE_NETWORK = json.loads((EXAMPLE / "config_train.json").read_text())["train"]["model"]
+
+
+def example_mmar(mmar: Path, datalist: Path, **changes: object) -> Path:
+    """The example MMAR (examples/mmar): its config_validation.json (with `changes`, and 16³ windows for the
+    32×32×16 test data) and a checkpoint of its network, untrained."""
+    validation = json.loads((EXAMPLE / "config_validation.json").read_text())
+    validation["inferer"]["args"]["roi_size"] = [16, 16, 16]
+    write_json(mmar / "config" / "config_validation.json", validation | changes)
+    environment = {
+        "DATA_ROOT": str(datalist.parent),
+        "DATASET_JSON": str(datalist),
+        "MMAR_CKPT_DIR": "models",
+    }
+    write_json(mmar / "config" / "environment.json", environment | {"MMAR_EVAL_OUTPUT_PATH": "eval"})
+    write_checkpoint(mmar / "models", EXAMPLE_NETWORK, [16, 16, 16])
+    return mmar
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory, seed_configs: Path, train_data: Path) -> Path:
-    """An MMAR (the seed validation config, a tiny UNet checkpoint) and its bundle, written by the CLI."""
+def exported(tmp_path_factory: pytest.TempPathFactory, train_data: Path) -> Path:
+    """The example MMAR and its bundle, written by the CLI."""
     root = tmp_path_factory.mktemp("bundle")
-    mmar = write_validation_mmar(root / "mmar", seed_configs, train_data)
-    write_checkpoint(mmar / "models", UNET, [16, 16, 16])
+    mmar = example_mmar(root / "mmar", train_data)
     code, stdout, stderr = invoke_streams(
         "export", "-m", str(mmar), "--bundle", str(root / "bundle"), "--json"
     )
@@ -77,7 +97,9 @@ def test_the_bundle_has_the_model_zoo_layout_and_metadata(exported: Path) -> Non
     # models/model.pt: the weights of MONAI's UNet as inference.json builds it
     inference = json.loads((bundle / "configs" / "inference.json").read_text())
     network_def = dict(inference["network_def"])
-    assert network_def.pop("_target_") == "monai.networks.nets.UNet" and network_def == UNET["args"]
+    assert (
+        network_def.pop("_target_") == "monai.networks.nets.UNet" and network_def == EXAMPLE_NETWORK["args"]
+    )
     monai.networks.nets.UNet(**network_def).load_state_dict(torch.load(bundle / "models" / "model.pt"))
     readme = (bundle / "docs" / "README.md").read_text()
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
@@ -131,16 +153,6 @@ def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
             assert np.mean(np.asarray(theirs.dataobj) == np.asarray(ours.dataobj)) >= 0.999
 
 
-def _mmar_with(tmp_path: Path, seed_configs: Path, train_data: Path, **changes: object) -> Path:
-    mmar = write_validation_mmar(tmp_path / "mmar", seed_configs, train_data)
-    write_checkpoint(mmar / "models", UNET, [16, 16, 16])
-    path = mmar / "config" / "config_validation.json"
-    config = json.loads(path.read_text())
-    config.update(changes)
-    path.write_text(json.dumps(config))
-    return mmar
-
-
 @pytest.mark.parametrize(
     ("change", "named", "where"),
     [
@@ -151,10 +163,10 @@ def _mmar_with(tmp_path: Path, seed_configs: Path, train_data: Path, **changes: 
     ],
 )
 def test_a_component_without_a_monai_equivalent_is_refused_with_exit_3(
-    tmp_path: Path, seed_configs: Path, train_data: Path, change: str, named: str, where: str
+    tmp_path: Path, train_data: Path, change: str, named: str, where: str
 ) -> None:
-    seed = json.loads((seed_configs / "config_validation_spleen.json").read_text())
-    pre, inferer, writers = seed["pre_transforms"], seed["inferer"], seed["writers"]
+    example = json.loads((EXAMPLE / "config_validation.json").read_text())
+    pre, inferer, writers = example["pre_transforms"], example["inferer"], example["writers"]
     if change == "resample":
         pre.append({"name": "ScaleByResolution", "args": {"fields": "image", "target_resolution": [1, 1, 1]}})
     elif change == "unknown":
@@ -163,9 +175,7 @@ def test_a_component_without_a_monai_equivalent_is_refused_with_exit_3(
         inferer["name"] = "TRTISScanWindowInferer"
     else:
         writers[0]["name"] = "WriteMhd"
-    mmar = _mmar_with(
-        tmp_path, seed_configs, train_data, pre_transforms=pre, inferer=inferer, writers=writers
-    )
+    mmar = example_mmar(tmp_path / "mmar", train_data, pre_transforms=pre, inferer=inferer, writers=writers)
     code, _, stderr = invoke_streams("export", "-m", str(mmar), "--bundle", str(tmp_path / "bundle"))
     assert code == 3, stderr
     assert named in stderr and f"config_validation.json: {where}" in stderr
@@ -174,9 +184,9 @@ def test_a_component_without_a_monai_equivalent_is_refused_with_exit_3(
 
 
 def test_a_bundle_that_fails_to_run_under_monai_is_not_written(
-    tmp_path: Path, seed_configs: Path, train_data: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, train_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mmar = _mmar_with(tmp_path, seed_configs, train_data)
+    mmar = example_mmar(tmp_path / "mmar", train_data)
     # a bundle that reached for our code: the check's process has none
     needs_us = bundle_verify.WITHOUT_CLARA_TLT.replace("from monai.bundle import run", "import clara_tlt")
     monkeypatch.setattr(bundle_verify, "WITHOUT_CLARA_TLT", needs_us)
@@ -245,3 +255,12 @@ def test_our_own_network_goes_into_the_bundle_as_torchscript(
     assert torch.jit.load(bundle / "models" / "model.ts") is not None
     weights = torch.load(bundle / "models" / "model.pt", weights_only=True)
     assert weights.keys() == torch.jit.load(bundle / "models" / "model.ts").state_dict().keys()
+
+
+def test_a_bundle_folder_holding_other_files_is_refused(tmp_path: Path, train_data: Path) -> None:
+    mmar = example_mmar(tmp_path / "mmar", train_data)
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "notes.txt").write_text("mine")
+    code, _, stderr = invoke_streams("export", "-m", str(mmar), "--bundle", str(tmp_path / "bundle"))
+    assert code == 2 and "--bundle" in stderr and "holds files but no bundle" in stderr
+    assert [p.name for p in (tmp_path / "bundle").iterdir()] == ["notes.txt"]
