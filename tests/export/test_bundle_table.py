@@ -54,3 +54,11 @@ def test_a_config_s_own_code_is_refused_naming_its_path() -> None:
     ) as caught:
         translate_component(spec, "transform", file="c.json", key_path="pre_transforms[2]")
     assert caught.value.exit_code == 3
+
+
+def test_a_writer_dtype_numpy_does_not_know_is_refused_naming_its_key() -> None:
+    writer = {"name": "WriteNifti", "args": {"field": "model", "dtype": "uint8bit"}}
+    with pytest.raises(
+        ConfigError, match=r"c.json: writers\[0\].args: dtype 'uint8bit' is not a NumPy data type"
+    ):
+        translate_component(writer, "writer", file="c.json", key_path="writers[0]")

@@ -17,6 +17,7 @@ verified (clara_tlt.export.bundle_verify), and renamed into place only when it p
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from torch import nn
 
 from clara_tlt import __version__
 from clara_tlt.config.loader import ResolvedConfig
-from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint
+from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.export.bundle_config import (
     MODEL_PT,
@@ -69,7 +70,7 @@ def export_bundle(
     spec = model_spec or model_spec_of(saved.get("train_conf")) or {}
     facts = _network_facts(network, spec, config, saved.get("train_conf") or {})
     translation = translate(config.data, file=config.file, out_channels=facts.out_channels)
-    name = (config.mmar_root or checkpoint.parent).resolve().name
+    name = (config.mmar_root or checkpoint.resolve().parent.parent).resolve().name  # the MMAR's folder
     described = f"{name}: exported from {checkpoint} and {config.file} by clara_tlt {__version__}"
     staging = _staging_folder(target)
     try:
@@ -125,11 +126,17 @@ def _network_facts(
         and cls.__module__.startswith("monai.networks.nets")
         and "path" not in spec
     )
-    network_def: dict[str, Any] | str = (
-        {"_target_": f"monai.networks.nets.{cls.__name__}", **(spec.get("args") or {})}
-        if monai_class
-        else torchscript_network_def()
-    )
+    network_def: dict[str, Any] | str = torchscript_network_def()
+    if (
+        monai_class
+    ):  # built as our factory built it: the spec's args, and what it injects where the class takes it
+        takes = inspect.signature(cls).parameters
+        injected = {k: v for k, v in network_inject(train_conf).items() if k in takes}
+        network_def = {
+            "_target_": f"monai.networks.nets.{cls.__name__}",
+            **injected,
+            **(spec.get("args") or {}),
+        }
     return NetworkFacts(network_def, shape.channels, out_channels, list(shape.spatial))
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.config.keypath import child
 from clara_tlt.errors import ConfigError
@@ -102,12 +104,22 @@ def _save_nifti(args: Mapping[str, Any]) -> list[Spec]:
             "output_dir": OUTPUT_DIR,
             "output_postfix": field,
             "output_ext": ".nii.gz",
-            "output_dtype": f"$numpy.{args.get('dtype', 'float32')}",
+            "output_dtype": f"$numpy.{_dtype(args.get('dtype', 'float32'))}",
             "separate_folder": True,
             "resample": False,
             "print_log": False,
         }
     ]
+
+
+def _dtype(name: Any) -> str:
+    """NumPy's name of a writer's `dtype` ("uint8"), which the bundle writes as `$numpy.uint8`."""
+    try:
+        return np.dtype(name).name
+    except TypeError:
+        raise ConfigError(
+            f"dtype {name!r} is not a NumPy data type; give one such as 'uint8' or 'float32'"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -199,4 +211,7 @@ def translate_component(spec: Any, kind: str, *, file: str, key_path: str) -> li
             file=file,
             key_path=child(key_path, "name"),
         )
-    return rule.translate(normal.args)
+    try:
+        return rule.translate(normal.args)
+    except ConfigError as error:  # an argument the translation cannot carry over
+        raise ConfigError(error.reason, file=file, key_path=child(key_path, "args")) from None
