@@ -73,6 +73,7 @@ def test_the_bundle_has_the_model_zoo_layout_and_metadata(exported: Path) -> Non
     bundle = exported / "bundle"
     assert sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()) == [
         "configs/inference.json",
+        "configs/logging.conf",
         "configs/metadata.json",
         "docs/README.md",
         "models/model.pt",
@@ -83,6 +84,7 @@ def test_the_bundle_has_the_model_zoo_layout_and_metadata(exported: Path) -> Non
     assert meta["pytorch_version"] == torch.__version__.split("+")[0]
     assert meta["numpy_version"] == np.__version__
     assert {"version", "task", "description"} <= meta.keys()
+    assert meta["required_packages_version"].keys() == {"nibabel", "pytorch-ignite"}
     image, pred = (
         meta["network_data_format"]["inputs"]["image"],
         meta["network_data_format"]["outputs"]["pred"],

@@ -2,6 +2,7 @@
 
     DIR/configs/inference.json   the validation config in MONAI components (clara_tlt.export.bundle_table)
     DIR/configs/metadata.json    versions, task, network_data_format (inputs, outputs, label names)
+    DIR/configs/logging.conf     the Model Zoo's logging setup
     DIR/models/model.pt          the network's weights (a state dict)
     DIR/models/model.ts          TorchScript, when the network is not a MONAI class (see below)
     DIR/docs/README.md           where it came from: the MMAR, its config, the checkpoint, the date
@@ -33,6 +34,7 @@ from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.export.bundle_config import (
+    LOGGING_CONF,
     MODEL_PT,
     MODEL_TS,
     NetworkFacts,
@@ -174,6 +176,7 @@ def _write(
         ("metadata.json", metadata(translation, facts, name=name, description=description)),
     ):
         (staging / "configs" / file).write_text(json.dumps(content, indent=4) + "\n", encoding="utf-8")
+    (staging / "configs" / "logging.conf").write_text(LOGGING_CONF, encoding="utf-8")
 
 
 def _staging_folder(target: Path) -> Path:

@@ -20,9 +20,34 @@ MODEL_PT = "models/model.pt"
 MODEL_TS = "models/model.ts"
 BUNDLE_VERSION = "0.1.0"
 # What a bundle runs with besides MONAI, torch and numpy: reading NIfTI, and MONAI's ignite-based evaluator.
-OPTIONAL_PACKAGES = ("nibabel", "pytorch-ignite")
+REQUIRED_PACKAGES = ("nibabel", "pytorch-ignite")  # MONAI ≥ 1.4's name for the Model Zoo's optional_packages
 # Sections of a validation config that do not predict: left out of the bundle, and the summary says so.
 NOT_PREDICTING = ("label_transforms", "val_metrics", "metrics", "aux_ops", "model_loader")
+
+
+# configs/logging.conf as the Model Zoo's bundles have it (`monai.bundle run` reads it by default).
+LOGGING_CONF = """[loggers]
+keys=root
+
+[handlers]
+keys=consoleHandler
+
+[formatters]
+keys=fullFormatter
+
+[logger_root]
+level=INFO
+handlers=consoleHandler
+
+[handler_consoleHandler]
+class=StreamHandler
+level=INFO
+formatter=fullFormatter
+args=(sys.stdout,)
+
+[formatter_fullFormatter]
+format=%(asctime)s - %(name)s - %(levelname)s - %(message)s
+"""
 
 
 @dataclass(frozen=True)
@@ -183,7 +208,7 @@ def metadata(
         "monai_version": monai.__version__,
         "pytorch_version": torch.__version__.split("+")[0],
         "numpy_version": numpy.__version__,
-        "optional_packages_version": {p: importlib.metadata.version(p) for p in OPTIONAL_PACKAGES},
+        "required_packages_version": {p: importlib.metadata.version(p) for p in REQUIRED_PACKAGES},
         "name": name,
         "task": f"{name} segmentation",
         "description": description,
