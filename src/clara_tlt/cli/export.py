@@ -162,9 +162,9 @@ def mmar_command(
     root = Path(mmar)
     folder = locate_config(model_file_path, root) if model_file_path else root / "models"
     if bundle:
-        inference = load_mmar(
-            mmar, inference_config or VALIDATION_CONFIG, environment, set_items, {"DATASET_JSON": ""}
-        )
+        # only so that the config resolves: the bundle reads and writes its own folders
+        unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
+        inference = load_mmar(mmar, inference_config or VALIDATION_CONFIG, environment, set_items, unused)
         run_bundle(folder, inference, Path(bundle), model_spec=resolved.data if resolved else None, **options)
         return
     if inference_config:
@@ -200,7 +200,7 @@ def tlt_command(
     from clara_tlt.config import load_config
 
     folder = Path(model_file_path)
-    variables = {  # what tlt-infer's flags would set; the bundle replaces data, model and output folders
+    variables = {  # what tlt-infer's flags set; unused: the bundle has its own data, model and output folders
         "MMAR_CKPT_DIR": str(folder.resolve()),
         "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval"),
         "DATASET_JSON": "",
