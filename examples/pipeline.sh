@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The example pipeline on synthetic data it makes itself:
-#   make data (NIfTI + DICOM) → dataconvert (DICOM → NIfTI, resampled to 1.5 mm) → train → evaluate → infer → export.
+#   make data (NIfTI + DICOM) → dataconvert (DICOM → NIfTI, resampled to 1.5 mm) → train → evaluate → infer → export
+#   → MONAI bundle.
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=${VENV:+../$VENV/bin/}
@@ -35,5 +36,11 @@ echo "== 5. infer (labels only; no ground truth needed)"
 
 echo "== 6. export (TorchScript and ONNX, each checked against PyTorch)"
 "${BIN}tlt-export" --model_file_path "$WORK/models" --model_name model
+
+echo "== 7. export as a MONAI bundle (checked against infer under MONAI without clara_tlt), then run it with MONAI"
+"${BIN}clara-tlt" export -m mmar --model_file_path ../work/models --bundle "$WORK/bundle"
+"${BIN}python" -m monai.bundle run --config_file "$WORK/bundle/configs/inference.json" \
+  --meta_file "$WORK/bundle/configs/metadata.json" --bundle_root "$WORK/bundle" \
+  --dataset_dir "$WORK/data_1.5mm/imagesTr" --output_dir "$WORK/bundle_out"
 
 echo "Example pipeline finished; outputs in examples/$WORK"

@@ -27,6 +27,10 @@ from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
 from clara_tlt.formats.suffixes import TF_SUFFIXES
 
+VALIDATION_CONFIG = "config/config_validation.json"
+BUNDLE_HELP = "Write a MONAI bundle (Model Zoo layout) here instead of TorchScript/ONNX/TensorRT."
+UNSAFE = "--skip_verify: the bundle was NOT run under MONAI nor compared with clara-tlt infer"
+
 
 def _source_options() -> list[Callable[[F], F]]:
     """Which checkpoint to export and the names of its tensors (seed 003 ch. 7)."""
@@ -133,6 +137,12 @@ def _export_options(f: F) -> F:
     help="Folder of the checkpoint, relative to the MMAR [MMAR/models].",
 )
 @set_option
+@click.option("--bundle", type=click.Path(file_okay=False), help=BUNDLE_HELP)
+@click.option(
+    "--inference-config",
+    type=click.Path(dir_okay=False),
+    help="With --bundle: the config to translate [MMAR/config/config_validation.json].",
+)
 @_export_options
 def mmar_command(
     mmar: str,
@@ -140,6 +150,8 @@ def mmar_command(
     environment: str | None,
     model_file_path: str | None,
     set_items: tuple[str, ...],
+    bundle: str | None,
+    inference_config: str | None,
     **options: Any,
 ) -> None:
     from clara_tlt.cli.dialects import load_mmar
@@ -148,22 +160,96 @@ def mmar_command(
 
     resolved = load_mmar(mmar, config, environment, set_items) if config else None
     root = Path(mmar)
-    run_export(
-        locate_config(model_file_path, root) if model_file_path else root / "models",
-        config=resolved.data if resolved else None,
-        search_dirs=code_folders(root),
-        **options,
-    )
+    folder = locate_config(model_file_path, root) if model_file_path else root / "models"
+    if bundle:
+        # only so that the config resolves: the bundle reads and writes its own folders
+        unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
+        inference = load_mmar(mmar, inference_config or VALIDATION_CONFIG, environment, set_items, unused)
+        run_bundle(folder, inference, Path(bundle), model_spec=resolved.data if resolved else None, **options)
+        return
+    if inference_config:
+        raise click.UsageError("--inference-config names the config of a --bundle; give --bundle DIR too")
+    run_export(folder, config=resolved.data if resolved else None, search_dirs=code_folders(root), **options)
 
 
 @click.command("tlt-export")
 @click.option(
     "--model_file_path", required=True, type=click.Path(file_okay=False), help="Folder of the checkpoint."
 )
+@click.option("--bundle", type=click.Path(file_okay=False), help=BUNDLE_HELP)
+@click.option(
+    "--inference_config",
+    type=click.Path(dir_okay=False),
+    help="With --bundle (required there): the validation config to translate.",
+)
 @_export_options
-def tlt_command(model_file_path: str, **options: Any) -> None:
-    """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository."""
-    run_export(Path(model_file_path), config=None, search_dirs=(), **options)
+def tlt_command(
+    model_file_path: str, bundle: str | None, inference_config: str | None, **options: Any
+) -> None:
+    """Export a trained model to TorchScript, ONNX, TensorRT and a Triton model repository, or a MONAI bundle."""
+    if bundle is None:
+        if inference_config:
+            raise click.UsageError("--inference_config names the config of a --bundle; give --bundle DIR too")
+        run_export(Path(model_file_path), config=None, search_dirs=(), **options)
+        return
+    if not inference_config:
+        raise click.UsageError(
+            "--bundle needs --inference_config FILE in tlt-export (there is no MMAR to find "
+            f"{VALIDATION_CONFIG} in); e.g. --inference_config config/config_validation.json"
+        )
+    from clara_tlt.config import load_config
+
+    folder = Path(model_file_path)
+    variables = {  # what tlt-infer's flags set; unused: the bundle has its own data, model and output folders
+        "MMAR_CKPT_DIR": str(folder.resolve()),
+        "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval"),
+        "DATASET_JSON": "",
+        "DATA_ROOT": "",
+    }
+    run_bundle(
+        folder, load_config(inference_config, variables=variables), Path(bundle), model_spec=None, **options
+    )
+
+
+def run_bundle(
+    folder: Path, inference: Any, target: Path, *, model_spec: dict[str, Any] | None, **flags: Any
+) -> None:
+    """Export the checkpoint in `folder` as a MONAI bundle at `target` predicting as `inference` does."""
+    from clara_tlt.engines.checkpoint import model_spec_of
+    from clara_tlt.export.bundle import export_bundle
+    from clara_tlt.io.outputs import check_output_folder
+
+    check_output_folder(target, flag="--bundle")
+    checkpoint = checkpoint_path(folder, flags["model_name"], flags["checkpoint_ext"])
+    summary = export_bundle(
+        checkpoint,
+        inference,
+        target,
+        model_spec=model_spec_of(model_spec) if model_spec else None,
+        verify=not flags["skip_verify"],
+    )
+    emit(summary, as_json=flags["as_json"], lines=bundle_lines(summary))
+
+
+def bundle_lines(summary: dict[str, Any]) -> list[str]:
+    """The bundle, its network, each check's agreement, what was left out, and the command that runs it."""
+    lines = [
+        f"Bundle {summary['bundle']} from {summary['checkpoint']} ({summary['config']}): {summary['network']}"
+    ]
+    lines += [f"  {c['clara']} → {c['monai']}" for c in summary["components"]]
+    lines += [
+        f"  verified without clara_tlt: '{c['field']}' agrees with clara-tlt infer on {c['agreement']:.2%} of "
+        f"{c['voxels']} voxels"
+        for c in summary["checks"]
+    ] or [f"  {UNSAFE}"]
+    if summary["left_out"]:
+        lines.append(f"Left out (scoring and model loading): {', '.join(summary['left_out'])}")
+    root = summary["bundle"]
+    lines.append(
+        f"Run it: python -m monai.bundle run --config_file {root}/configs/inference.json --meta_file "
+        f"{root}/configs/metadata.json --bundle_root {root} --dataset_dir IN --output_dir OUT"
+    )
+    return lines
 
 
 def run_export(
