@@ -29,10 +29,14 @@ PAGE_SIZE = 2
 
 
 def make_zip(members: dict[str, bytes]) -> bytes:
+    """The same members give the same bytes: a fixed date on each entry (`writestr` of a bare name stamps the
+    current time, so an index's sha256 and the zip served a second later could differ under load)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            archive.writestr(
+                zipfile.ZipInfo(name, date_time=(2021, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED
+            )
     return buffer.getvalue()
 
 
