@@ -150,10 +150,21 @@ def mmar_command(
     root = Path(mmar)
     run_export(
         locate_config(model_file_path, root) if model_file_path else root / "models",
-        config=resolved.data if resolved else None,
+        config=_network_config(resolved.data) if resolved else None,
         search_dirs=code_folders(root),
         **options,
     )
+
+
+def _network_config(data: dict[str, Any]) -> dict[str, Any]:
+    """The config export reads the network from; a Clara 4.x one with its MONAI 0.x names updated."""
+    from clara_tlt.cli.clara4 import is_clara4
+
+    if not is_clara4(data):
+        return data
+    from clara_tlt.engines.clara4.build import plain_conf
+
+    return plain_conf(data)
 
 
 @click.command("tlt-export")
