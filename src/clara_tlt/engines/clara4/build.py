@@ -26,9 +26,12 @@ EVAL = "eval"  # the id prefix of a validation or inference config's (top-level)
 MODEL_KEYS = ("train.model", "model")
 
 
-def build_config(config: ResolvedConfig, *, context: Context, stage: str) -> dict[str, Any]:
+def build_config(
+    config: ResolvedConfig, *, context: Context, stage: str, dry: bool = False
+) -> dict[str, Any]:
     """Every component of `config` by id (`train.model`, `validate.evaluator`, `eval.evaluator`, …); `stage`
-    "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config."""
+    "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config;
+    `dry`: nothing that would write a file when built does so."""
     refuse_unsupported(config)
     run = Globals(
         epochs=_whole(config, "epochs", 1) if stage == "train" else 1,
@@ -36,6 +39,7 @@ def build_config(config: ResolvedConfig, *, context: Context, stage: str) -> dic
         amp=_amp(config, context),
         device=context.device,
         rank=context.rank,
+        dry=dry,
     )
     components = _components(config, run=run, stage=stage)
     return build_components(

@@ -52,7 +52,7 @@ def train(
     try:
         with preflight(resumable(config), hold_lock=not dry and context.is_main, **checks) as checked:
             _seed(checked.options.seeds)
-            built = build_config(config, context=context, stage="train")
+            built = build_config(config, context=context, stage="train", dry=dry)
             folder = checked.folder.path
             check_savers(built, folder, file=config.file)
             if dry:
@@ -99,6 +99,7 @@ def _fit(
         state.capture()  # fails now, not after an epoch, when something cannot be saved
     state.attach()
     started, first = time.perf_counter(), trainer.state.iteration
+    resumed = trainer.state.epoch if saved is not None else None
     if trainer.state.epoch >= trainer.state.max_epochs:
         log.info("%d epoch(s) already trained; raise epochs to train on", trainer.state.epoch)
     else:
@@ -108,7 +109,8 @@ def _fit(
             raise Interrupted(
                 f"interrupted: {folder / STATE} holds the last whole epoch; run the same command to resume"
             ) from None
-    return _summary(built, folder, time.perf_counter() - started, trainer.state.iteration - first)
+    summary = _summary(built, folder, time.perf_counter() - started, trainer.state.iteration - first)
+    return summary | {"resumed_from_epoch": resumed}
 
 
 def _summary(built: Mapping[str, Any], folder: Path, seconds: float, iterations: int) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def evaluate(config: ResolvedConfig, *, dry: bool = False) -> dict[str, Any]:
         output = config.variables.get("MMAR_EVAL_OUTPUT_PATH")
         if output:
             check_output_folder(output, flag="MMAR_EVAL_OUTPUT_PATH")
-        built = build_config(config, context=context, stage="evaluate")
+        built = build_config(config, context=context, stage="evaluate", dry=dry)
         if not savers_and_loaders(built)[1]:
             raise ConfigError(
                 'no CheckpointLoader loads trained weights into the model; add {"name": "CheckpointLoader", '

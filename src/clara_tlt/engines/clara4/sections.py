@@ -66,6 +66,8 @@ ENGINE_WIRING = {
     },
 }
 TRAIN_CONF = "train_conf"  # the name CheckpointSaver's save_dict gives the config itself
+# Handlers whose constructor opens an event file in `log_dir` unless given a `summary_writer`.
+TENSORBOARD = frozenset({"TensorBoardStatsHandler", "TensorBoardImageHandler"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Globals:
     amp: bool
     device: Any
     rank: int
+    dry: bool = False  # a dry run: build everything, write nothing (TensorBoard handlers get no file writer)
 
 
 def section_components(
@@ -221,6 +224,8 @@ def _handler(spec: Any, *, run: Globals) -> Any:
     name = plain.get("name")
     if name == "ValidationHandler":
         return _with_args(plain, {"validator": "@evaluator", "interval": run.interval, "epoch_level": True})
+    if name in TENSORBOARD and run.dry:
+        return {**plain, "args": {**(plain.get("args") or {}), "summary_writer": object()}}
     if name == "LrScheduleHandler":
         return _with_args(plain, {"lr_scheduler": "@lr_scheduler"})
     if name in ("CheckpointSaver", "CheckpointLoader"):
