@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from clara_tlt.config.clara4_standin import modernise
 from clara_tlt.config.federated import FEDERATED_KEYS
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.clara4.handlers import CheckpointLoader, CheckpointSaver
 from clara_tlt.engines.clara4.sections import KINDS, METRIC_KEYS, TRAIN_CONF, Globals, section_components
 from clara_tlt.engines.distributed import Context, amp_enabled
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.factory.wiring import Component, build_components
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def build_config(
     """Every component of `config` by id (`train.model`, `validate.evaluator`, `eval.evaluator`, …); `stage`
     "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config;
     `dry`: nothing that would write a file when built does so."""
-    refuse_unsupported(config)
+    refuse_unsupported(config, context)
     run = Globals(
         epochs=_whole(config, "epochs", 1) if stage == "train" else 1,
         interval=_whole(config, "num_interval_per_valid", 1),
@@ -42,12 +44,12 @@ def build_config(
         dry=dry,
     )
     components = _components(config, run=run, stage=stage)
-    return build_components(
-        components,
-        file=config.file,
-        search_dirs=config.search_dirs,
-        given={TRAIN_CONF: plain_conf(config.data)},
-    )
+    given = {TRAIN_CONF: plain_conf(config.data)}
+    built = build_components(components, file=config.file, search_dirs=config.search_dirs, given=given)
+    for key in ("train.model", f"{EVAL}.model"):  # MONAI's engines move the batches, Clara moved the network
+        if isinstance(built.get(key), nn.Module):
+            built[key].to(context.device)
+    return built
 
 
 def _components(config: ResolvedConfig, *, run: Globals, stage: str) -> list[Component]:
@@ -78,8 +80,14 @@ def _given() -> dict[str, str]:
     return {TRAIN_CONF: TRAIN_CONF}
 
 
-def refuse_unsupported(config: ResolvedConfig) -> None:
-    """Exit 3 before any work for what clara-tlt does not run: federated orchestration configs."""
+def refuse_unsupported(config: ResolvedConfig, context: Context) -> None:
+    """Refuse before any work what clara-tlt does not run: federated orchestration configs (exit 3), several
+    torchrun processes (exit 2: each would train on all the data with no gradient exchange)."""
+    if context.distributed:
+        raise UsageError(
+            f"{config.file}: a Clara 4.x config runs in one process here; torchrun with {context.world_size} "
+            "processes is not supported for it yet: run the same command without torchrun"
+        )
     federated = sorted(k for k in config.data if k in FEDERATED_KEYS)
     if federated or Path(config.file).name.startswith("config_fed_"):
         raise ConfigError(

@@ -21,7 +21,13 @@ from typing import Any
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines import distributed
-from clara_tlt.engines.clara4.build import EVAL, build_config, check_savers, savers_and_loaders
+from clara_tlt.engines.clara4.build import (
+    EVAL,
+    build_config,
+    check_savers,
+    refuse_unsupported,
+    savers_and_loaders,
+)
 from clara_tlt.engines.clara4.state import TrainState
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.preflight import SUMMARY, preflight
@@ -50,6 +56,7 @@ def train(
         "command_hint": command_hint,
     }
     try:
+        refuse_unsupported(config, context)  # before the lock: under torchrun every rank says why
         with preflight(resumable(config), hold_lock=not dry and context.is_main, **checks) as checked:
             _seed(checked.options.seeds)
             built = build_config(config, context=context, stage="train", dry=dry)
