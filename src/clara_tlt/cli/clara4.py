@@ -11,7 +11,7 @@ from typing import Any
 from clara_tlt.cli.dialects import emit_once
 from clara_tlt.cli.report import emit
 from clara_tlt.config import ResolvedConfig
-from clara_tlt.config.clara4_standin import is_clara4
+from clara_tlt.config.clara4 import is_clara4
 from clara_tlt.errors import UsageError
 
 __all__ = ["is_clara4", "run_clara4", "train_clara4"]

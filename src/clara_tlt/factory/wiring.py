@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clara_tlt.config.clara4_standin import modernise, references_in, resolve_value
+from clara_tlt.config.clara4 import modernise, references_in, resolve_value
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError

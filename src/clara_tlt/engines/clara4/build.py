@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from clara_tlt.config.clara4_standin import modernise
+from clara_tlt.config.clara4 import modernise
 from clara_tlt.config.federated import FEDERATED_KEYS
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.clara4.handlers import CheckpointLoader, CheckpointSaver
