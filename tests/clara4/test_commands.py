@@ -9,7 +9,10 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+import pytest
+import torch
 
+from tests.clara4.conftest import SEGRESNET, UNET
 from tests.conftest import write_json
 from tests.test_cli import invoke, invoke_streams
 
@@ -72,8 +75,10 @@ def test_dry_run_builds_everything_and_trains_nothing(mmar4: Path) -> None:
     assert plan["start"] == "starts fresh"
     assert not (mmar4 / "models").exists()  # no checkpoint, no TensorBoard event file
     code, output = invoke("evaluate", "-m", str(mmar4), "-c", "config/config_validation.json", "--dry-run")
-    assert code == 0, output
-    assert "eval.evaluator" in output
+    assert code == 3, output  # as the real run would: nothing trained yet to load
+    assert (
+        "config/config_validation.json: handlers[0].args: load_path" in output and "is not a file" in output
+    )
 
 
 def test_set_reaches_a_component_and_a_wrong_name_gets_did_you_mean(mmar4: Path) -> None:
@@ -124,3 +129,33 @@ def test_a_federated_config_is_refused_up_front(mmar4: Path) -> None:
     code, output = invoke("train", "-m", str(mmar4), "-c", "config/config_fed_client.json")
     assert code == 3, output
     assert "federated" in output and "config_fed_client.json" in output
+
+
+def test_a_hostile_expression_runs_nothing_and_names_its_key(mmar4: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    def hostile(config: dict[str, Any]) -> None:
+        config["train"]["optimizer"]["args"]["params"] = f"#__import__('os').system('touch {marker}')"
+
+    code, output = _edited(mmar4, hostile)
+    assert code == 3, output
+    assert "train.optimizer.args.params" in output and not marker.exists()
+
+
+def test_checkpoint_loader_fine_tunes_strictly_from_a_model_file(trained: dict[str, Any]) -> None:
+    from monai.networks.nets import SegResNet, UNet
+
+    from clara_tlt.engines.clara4.handlers import CheckpointLoader
+    from clara_tlt.errors import ConfigError
+
+    model_file = trained["mmar"] / "models" / "model.pt"
+    args = UNET["args"] | {"spatial_dims": 3}
+    del args["dimensions"]
+    network = UNet(**args)
+    CheckpointLoader(str(model_file), {"model": network}).load()
+    saved = torch.load(model_file, weights_only=True)["model"]
+    assert all(torch.equal(saved[k], v) for k, v in network.state_dict().items())
+    with pytest.raises(ConfigError, match="does not fit this network"):
+        CheckpointLoader(str(model_file), {"model": SegResNet(**SEGRESNET["args"])}).load()
+    with pytest.raises(ConfigError, match="is not a file"):
+        CheckpointLoader(str(model_file.with_name("absent.pt")), {"model": network})

@@ -103,6 +103,11 @@ class CheckpointLoader:
         strict_shape: bool = True,
     ) -> None:
         self.load_path = Path(load_path)
+        if not self.load_path.is_file():  # said when the config is built: the dry run says it too
+            raise ConfigError(
+                f"load_path '{load_path}' is not a file; give the checkpoint to load (e.g. \"{{MMAR_CKPT}}\" or "
+                '"{MMAR_CKPT_DIR}/model.pt"), or disable this CheckpointLoader'
+            )
         self.load_dict = dict(load_dict)
         self.strict = strict and strict_shape
         self.skip = False

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clara_tlt.config.clara4 import modernise
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.data.datalist import load_datalist
@@ -163,8 +164,15 @@ def _metric_dicts(
 
 def _wired(key: str, spec: Any, section: Mapping[str, Any], *, run: Globals, file: str, key_path: str) -> Any:
     """`spec` with what Clara 4.x filled in implicitly (explicit args win); `section`: the names in scope."""
-    if key in ENGINE_WIRING:
-        return _engine(key, spec, section, run=run)
+    if (
+        key in ENGINE_WIRING
+    ):  # MONAI 0.5's `post_transform` renamed first: the implicit wiring fills the new name
+        current = (
+            modernise(spec, kind="engine", file=file, key_path=key_path)
+            if isinstance(spec, Mapping)
+            else spec
+        )
+        return _engine(key, current, section, run=run)
     if key == "dataset":
         return _dataset(spec, section, file=file, key_path=key_path)
     if key == "dataloader":
