@@ -159,3 +159,25 @@ def test_checkpoint_loader_fine_tunes_strictly_from_a_model_file(trained: dict[s
         CheckpointLoader(str(model_file), {"model": SegResNet(**SEGRESNET["args"])}).load()
     with pytest.raises(ConfigError, match="is not a file"):
         CheckpointLoader(str(model_file.with_name("absent.pt")), {"model": network})
+
+
+def test_the_41_form_with_explicit_references_builds(mmar4: Path) -> None:
+    def explicit(config: dict[str, Any]) -> None:
+        validate = config["validate"]
+        metrics = validate.pop("metrics")
+        validate["key_metric"] = {k: v for k, v in metrics[0].items() if k != "is_key_metric"}
+        validate["additional_metrics"] = metrics[1:]
+        validate["evaluator"]["args"] = {
+            "device": "cuda",  # what a GPU config writes: the run's own device is used
+            "val_data_loader": "@dataloader",
+            "network": "@model",
+            "inferer": "@inferer",
+            "postprocessing": "@post_transforms",
+            "key_val_metric": "@key_metric",
+            "additional_metrics": "@additional_metrics",
+            "val_handlers": "@handlers",
+        }
+
+    code, output = _edited(mmar4, explicit)
+    assert code == 0, output
+    assert "validate.key_metric" in output
