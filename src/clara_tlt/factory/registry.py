@@ -65,9 +65,8 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "writer": ("clara_tlt.writers",),
     "model_loader": ("clara_tlt.engines.model_loaders",),
     "handler": ("clara_tlt.engines.handlers.catalogue",),
-    # Clara 4.x kinds (factory/wiring.py): MONAI's classes by name; our checkpoint handlers replace MONAI's.
-    **dict.fromkeys(("dataset", "dataloader", "ignite_metric", "engine"), ()),
-    "monai_handler": ("clara_tlt.engines.clara4.handlers",),
+    # Clara 4.x kinds (factory/wiring.py): MONAI's classes by exact name (FALLBACKS).
+    **dict.fromkeys(("dataset", "dataloader", "monai_handler", "ignite_metric", "engine"), ()),
 }
 
 # Libraries whose classes a `name` may reach by exact class name when our registry has no such name.

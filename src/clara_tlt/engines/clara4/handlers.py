@@ -3,8 +3,8 @@
 MONAI's own pair pickles through `torch.save(path)` and loads with `torch.load` as it is: here every file is
 written atomically and checked (`save_checkpoint`), in the layout our 3.x trainer writes (`model.pt` at the best
 key metric, `model_final.pt` at the end, each `{"model", "train_conf", "epoch", "metric"}`), and every file is
-read as data (`weights_only=True`), its weights loaded strictly. Registered under MONAI's names, so a config's
-`"name": "CheckpointSaver"` builds these.
+read as data (`weights_only=True`), its weights loaded strictly. A 4.x config's `"name": "CheckpointSaver"` builds
+these (engines/clara4/sections.py: REPLACED).
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ from clara_tlt.engines.checkpoint import (
 )
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL
 from clara_tlt.errors import ConfigError
-from clara_tlt.factory.registry import register
 
 log = logging.getLogger(__name__)
 MODEL = "model"
 
 
-@register("monai_handler", "CheckpointSaver", built_on="monai.handlers.CheckpointSaver")
 class CheckpointSaver:
     """`save_key_metric`: `model.pt` whenever the engine's key metric improves; `save_final`: `model_final.pt`
     when the run completes. `save_dict` must hold `model` (the network) and may hold `train_conf`; the resume
@@ -87,7 +85,6 @@ class CheckpointSaver:
         )
 
 
-@register("monai_handler", "CheckpointLoader", built_on="monai.handlers.CheckpointLoader")
 class CheckpointLoader:
     """Load `load_path` into the objects of `load_dict` when the engine starts (fine-tuning, or the weights an
     evaluator scores): `model` gets the network weights (strictly unless `strict` is false: then the tensors whose

@@ -67,6 +67,10 @@ ENGINE_WIRING = {
     },
 }
 TRAIN_CONF = "train_conf"  # the name CheckpointSaver's save_dict gives the config itself
+# MONAI handlers built as ours (engines/clara4/handlers.py): the same arguments, our checkpoint trust rules.
+REPLACED = {
+    name: f"clara_tlt.engines.clara4.handlers.{name}" for name in ("CheckpointSaver", "CheckpointLoader")
+}
 # Handlers whose constructor opens an event file in `log_dir` unless given a `summary_writer`.
 TENSORBOARD = frozenset({"TensorBoardStatsHandler", "TensorBoardImageHandler"})
 
@@ -236,9 +240,10 @@ def _handler(spec: Any, *, run: Globals) -> Any:
         return {**plain, "args": {**(plain.get("args") or {}), "summary_writer": object()}}
     if name == "LrScheduleHandler":
         return _with_args(plain, {"lr_scheduler": "@lr_scheduler"})
-    if name in ("CheckpointSaver", "CheckpointLoader"):
+    if name in REPLACED and "path" not in plain:
         field = "save_dict" if name == "CheckpointSaver" else "load_dict"
-        names = (plain.get("args") or {}).get(field)
-        if isinstance(names, list):
-            return {**plain, "args": {**plain["args"], field: {n: f"@{n}" for n in names}}}
+        args = dict(plain.get("args") or {})
+        if isinstance(args.get(field), list):
+            args[field] = {n: f"@{n}" for n in args[field]}
+        return {**{k: v for k, v in plain.items() if k != "name"}, "path": REPLACED[name], "args": args}
     return plain
