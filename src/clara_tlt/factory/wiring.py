@@ -82,11 +82,11 @@ def build_components(
 
 
 def build_order(
-    components: Sequence[Component], *, file: str, given: Mapping[str, Any] = {}
+    components: Sequence[Component], *, file: str, given: Mapping[str, Any] | None = None
 ) -> list[Component]:
     """`components` ordered so that each comes after the ones it refers to; an unknown `@name` or a cycle is
     exit 3 naming the keys."""
-    by_id = {c.id: c for c in components}
+    by_id, given = {c.id: c for c in components}, given or {}
     needs = {c.id: _needs(c, set(by_id) | set(given), file=file) for c in components}
     ordered: list[Component] = []
     state: dict[str, str] = {}
