@@ -141,3 +141,16 @@ def test_a_hostile_form_is_refused_naming_key_and_part_and_nothing_runs(
 def test_a_method_call_that_fails_is_a_config_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"train\.x: '#@model.train\(1, 2, 3\)' failed: TypeError"):
         resolve("#@model.train(1, 2, 3)", {"model": torch.nn.Linear(1, 1)})
+
+
+def test_a_clara40_lambda_given_decollated_items_says_how_41_writes_it() -> None:
+    function = resolve("lambda x: x['loss']", key_path="train.handlers[4].args.output_transform")
+    with pytest.raises(ConfigError) as caught:
+        function([{"loss": 0.5}])
+    message = str(caught.value)
+    assert message.startswith(
+        "config_train.json: train.handlers[4].args.output_transform: 'lambda x: x['loss']'"
+    )
+    assert 'x[0]["key"]' in message and "from_engine" in message
+    with pytest.raises(ConfigError, match="does not fit the dict"):
+        resolve("lambda x: x['pred']")({"label": 1})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clara_tlt.config.clara4 import CLARA4_SLOTS, is_clara4
 from clara_tlt.config.environment import ENGINE_VARIABLES, load_environment, resolve_paths
 from clara_tlt.config.federated import FEDERATED_KEYS
 from clara_tlt.config.globals import ENGINE_GLOBALS
@@ -96,9 +97,10 @@ def load_config(
 
 
 def _global_names(raw: dict[str, Any]) -> list[str]:
-    """Top-level keys that are neither sections, component slots nor federated orchestration: the config's global
-    variables."""
-    return [k for k in raw if k not in SECTION_KEYS and k not in SLOT_KINDS and k not in FEDERATED_KEYS]
+    """Top-level keys that are neither sections, component slots (a 4.x config's too) nor federated
+    orchestration: the config's global variables."""
+    slots = {*SLOT_KINDS, *(CLARA4_SLOTS if is_clara4(raw) else ())}
+    return [k for k in raw if k not in SECTION_KEYS and k not in slots and k not in FEDERATED_KEYS]
 
 
 def _resolve_globals(raw_globals: dict[str, Any], environment: dict[str, Any], file: str) -> dict[str, Any]:

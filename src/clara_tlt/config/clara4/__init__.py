@@ -9,11 +9,15 @@ from clara_tlt.config.clara4.detect import is_clara4
 from clara_tlt.config.clara4.expressions import REGISTERED_FUNCTIONS, references_in, resolve_value
 from clara_tlt.config.clara4.modernise import modernise
 from clara_tlt.config.clara4.renames import CHANGES, KINDS, Change
+from clara_tlt.config.clara4.sections import CLARA4_LIST_SLOTS, CLARA4_SLOTS, SPEC_KEYS
 
 __all__ = [
     "CHANGES",
+    "CLARA4_LIST_SLOTS",
+    "CLARA4_SLOTS",
     "KINDS",
     "REGISTERED_FUNCTIONS",
+    "SPEC_KEYS",
     "Change",
     "is_clara4",
     "modernise",

@@ -199,9 +199,10 @@ def _evaluate(node: ast.expr, expression: _Expression) -> Any:
         return _call(node, expression)
     if isinstance(node, ast.Attribute) and _dotted_name(node) not in REGISTERED_FUNCTIONS:
         base = _evaluate(node.value, expression)
-        if not hasattr(base, node.attr):
+        try:
+            value = getattr(base, node.attr)
+        except AttributeError:
             expression.refuse(node, f"{type(base).__name__} has no attribute '{node.attr}'")
-        value = getattr(base, node.attr)
         if isinstance(value, ModuleType):
             expression.refuse(node, "a module is not reachable from a config expression")
         return value

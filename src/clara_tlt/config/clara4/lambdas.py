@@ -29,12 +29,30 @@ class Projection:
     source: str
     paths: tuple[Path, ...]  # empty: the lambda returns None
     packing: str  # "one", "tuple" or "list"
+    where: Where
 
     def __call__(self, x: Any) -> Any:
         if not self.paths:
             return None
-        values = [_follow(x, path) for path in self.paths]
+        try:
+            values = [_follow(x, path) for path in self.paths]
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            raise self._misfit(x, error) from error
         return values[0] if self.packing == "one" else tuple(values) if self.packing == "tuple" else values
+
+    def _misfit(self, x: Any, error: Exception) -> ConfigError:
+        """The error for a lambda that does not fit what the engine gave it, with the 4.1 fix where it applies."""
+        fix = ""
+        if isinstance(x, list) and any(path and isinstance(path[0][1], str) for path in self.paths):
+            fix = (
+                "; MONAI's engines hand handlers a list with one dict per item (decollated): write "
+                'lambda x: x[0]["key"], or "#monai.handlers.from_engine(["key"])" for every item'
+            )
+        return ConfigError(
+            f"'{self.source}' does not fit the {type(x).__name__} it was given ({type(error).__name__}: {error}){fix}",
+            file=self.where.file,
+            key_path=self.where.key_path,
+        )
 
     def __repr__(self) -> str:
         return self.source
@@ -62,11 +80,11 @@ def parse_lambda(text: str, where: Where) -> Projection:
     argument = _single_argument(node, where)
     body = node.body
     if isinstance(body, ast.Constant) and body.value is None:
-        return Projection(text, (), "one")
+        return Projection(text, (), "one", where)
     if isinstance(body, (ast.Tuple, ast.List)):
         paths = tuple(_path(item, argument, where) for item in body.elts)
-        return Projection(text, paths, "tuple" if isinstance(body, ast.Tuple) else "list")
-    return Projection(text, (_path(body, argument, where),), "one")
+        return Projection(text, paths, "tuple" if isinstance(body, ast.Tuple) else "list", where)
+    return Projection(text, (_path(body, argument, where),), "one", where)
 
 
 def _single_argument(node: ast.Lambda, where: Where) -> str:
