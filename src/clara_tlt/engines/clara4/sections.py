@@ -19,29 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clara_tlt.config.clara4 import modernise
+from clara_tlt.config.clara4 import CLARA4_SLOTS, modernise
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.data.datalist import load_datalist
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.wiring import Component
 
-# A section's component keys → Clara 4.x kind; list sections hold several specs.
-KINDS = {
-    "model": "network",
-    "loss": "loss",
-    "optimizer": "optimizer",
-    "lr_scheduler": "lr_scheduler",
-    "pre_transforms": "transform",
-    "post_transforms": "transform",
-    "dataset": "dataset",
-    "dataloader": "dataloader",
-    "inferer": "inferer",
-    "handlers": "handler",
-    "trainer": "engine",
-    "evaluator": "engine",
-}
-METRIC_KEYS = ("metrics", "key_metric", "additional_metrics")
+# A section's component keys → Clara 4.x kind (config.clara4's slot table); metrics are gathered apart.
+KINDS = {slot: kind for slot, kind in CLARA4_SLOTS.items() if kind != "metric"}
+METRIC_KEYS = tuple(slot for slot, kind in CLARA4_SLOTS.items() if kind == "metric")
 DATALIST_KEYS = ("data_list_file_path", "data_file_base_dir", "data_list_key")
 # Engine argument → the section component Clara 4.x passed to it.
 ENGINE_WIRING = {
