@@ -58,7 +58,7 @@ def train(
     try:
         refuse_unsupported(config, context)  # before the lock: under torchrun every rank says why
         with preflight(resumable(config), hold_lock=not dry and context.is_main, **checks) as checked:
-            _seed(checked.options.seeds)
+            _determinism(checked.options.seeds, benchmark=config.get("cudnn_benchmark") is True)
             built = build_config(config, context=context, stage="train", dry=dry)
             folder = checked.folder.path
             check_savers(built, folder, file=config.file)
@@ -176,8 +176,12 @@ def _shown(built: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in built if "._metric_" not in k and k != "train_conf")
 
 
-def _seed(seeds: Any) -> None:
-    """`determinism`: MONAI's set_determinism with the config's random_seed."""
+def _determinism(seeds: Any, *, benchmark: bool) -> None:
+    """`determinism`: MONAI's set_determinism with the config's random_seed; `cudnn_benchmark`: cuDNN autotuning."""
+    if benchmark:
+        import torch
+
+        torch.backends.cudnn.benchmark = True
     if seeds is not None:
         from monai.utils import set_determinism
 
