@@ -77,7 +77,7 @@ class Globals:
 def section_components(
     section: Mapping[str, Any], *, name: str, path: str, file: str, run: Globals, outer: Mapping[str, str]
 ) -> list[Component]:
-    """The components of one section (`name`: "train", "validate" or "" for a validation config's top level,
+    """The components of one section (`name`: "train", "validate", or "eval" for a validation config's top level,
     `path` its key path); `outer` maps the `@name`s another section provides to their ids."""
     unknown = [k for k in section if k not in KINDS and k not in METRIC_KEYS]
     if path and unknown:
