@@ -70,7 +70,13 @@ def dry_run(
 ) -> None:
     """Build every component and check every datalist file (and run the command's `preflight`, the checks its
     real run makes before any work), then print the plan (raises on the first problem); `facts`: what the
-    command's own checks found (train: the model folder), added to the plan."""
+    command's own checks found (train: the model folder), added to the plan. A Clara 4.x validation or
+    inference config is built and checked by its own path (cli/clara4.py)."""
+    from clara_tlt.cli.clara4 import is_clara4, run_clara4
+
+    if is_clara4(config.data):
+        run_clara4(config, stage="check", dry=True, as_json=as_json)
+        return
     from clara_tlt.engines.workflow import build_workflow
 
     workflow = build_workflow(config, default_data_list_key=default_data_list_key)

@@ -13,7 +13,12 @@ from clara_tlt.config import ResolvedConfig
 
 def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = None) -> None:
     """Score every case (of `shard`), write the reports, print the table (or `--json` the summary); exit 5 on
-    failed cases."""
+    failed cases. A Clara 4.x config runs on MONAI's evaluator."""
+    from clara_tlt.cli.clara4 import is_clara4, run_clara4
+
+    if is_clara4(config.data):
+        run_clara4(config, stage="evaluate", dry=False, as_json=as_json, shard=shard)
+        return
     from clara_tlt.engines.reports import table_lines
     from clara_tlt.engines.runner import raise_for_failures, run_config
 

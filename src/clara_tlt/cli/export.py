@@ -165,11 +165,33 @@ def mmar_command(
         # only so that the config resolves: the bundle reads and writes its own folders
         unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
         inference = load_mmar(mmar, inference_config or VALIDATION_CONFIG, environment, set_items, unused)
-        run_bundle(folder, inference, Path(bundle), model_spec=resolved.data if resolved else None, **options)
+        run_bundle(
+            folder,
+            inference,
+            Path(bundle),
+            model_spec=_network_config(resolved.data) if resolved else None,
+            **options,
+        )
         return
     if inference_config:
         raise click.UsageError("--inference-config names the config of a --bundle; give --bundle DIR too")
-    run_export(folder, config=resolved.data if resolved else None, search_dirs=code_folders(root), **options)
+    run_export(
+        folder,
+        config=_network_config(resolved.data) if resolved else None,
+        search_dirs=code_folders(root),
+        **options,
+    )
+
+
+def _network_config(data: dict[str, Any]) -> dict[str, Any]:
+    """The config export reads the network from; a Clara 4.x one with its MONAI 0.x names updated."""
+    from clara_tlt.cli.clara4 import is_clara4
+
+    if not is_clara4(data):
+        return data
+    from clara_tlt.engines.clara4.build import plain_conf
+
+    return plain_conf(data)
 
 
 @click.command("tlt-export")

@@ -16,8 +16,14 @@ INFER_FOLDER = "infer"  # MMAR dialect: infer's own folder beside evaluate's eva
 def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = None) -> None:
     """Write the predictions of every case (of `shard`); exit 5 after the others when some case failed.
 
-    An AIAA model config (seed 000: `type` and `inference`) runs through `clara_tlt.aiaa` on the datalist.
+    An AIAA model config (seed 000: `type` and `inference`) runs through `clara_tlt.aiaa` on the datalist; a
+    Clara 4.x config on MONAI's evaluator (its SaveImaged writes the outputs).
     """
+    from clara_tlt.cli.clara4 import is_clara4, run_clara4
+
+    if is_clara4(config.data):
+        run_clara4(config, stage="infer", dry=False, as_json=as_json, shard=shard)
+        return
     from clara_tlt.aiaa.model_config import is_aiaa_config
     from clara_tlt.engines.runner import raise_for_failures, run_config
 

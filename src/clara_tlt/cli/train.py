@@ -48,7 +48,13 @@ def run_training(
     model_dir: str | None = None,
 ) -> None:
     """`--dry-run` (the real run's preflight, then every component and datalist file), or train and print the
-    summary (train_summary.json) as JSON or one line per fact."""
+    summary (train_summary.json) as JSON or one line per fact. A Clara 4.x config runs on MONAI's engines."""
+    from clara_tlt.cli.clara4 import is_clara4, train_clara4
+
+    if is_clara4(config.data):
+        checks = {"model_dir": model_dir, "resume": not no_resume, "force": force, "command_hint": hint}
+        train_clara4(config, dry=dry, as_json=as_json, **checks)
+        return
     if dry:
         from clara_tlt.engines.preflight import preflight
 

@@ -65,6 +65,8 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "writer": ("clara_tlt.writers",),
     "model_loader": ("clara_tlt.engines.model_loaders",),
     "handler": ("clara_tlt.engines.handlers.catalogue",),
+    # Clara 4.x kinds (factory/wiring.py): MONAI's classes by exact name (FALLBACKS).
+    **dict.fromkeys(("dataset", "dataloader", "monai_handler", "ignite_metric", "engine"), ()),
 }
 
 # Libraries whose classes a `name` may reach by exact class name when our registry has no such name.
@@ -80,6 +82,11 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "writer": (),
     "model_loader": (),
     "handler": (),
+    "dataset": ("monai.data",),
+    "dataloader": ("monai.data", "torch.utils.data"),
+    "monai_handler": ("monai.handlers",),
+    "ignite_metric": ("monai.handlers", "ignite.metrics"),
+    "engine": ("monai.engines",),
 }
 
 PATH_FIX = "Put your code in the MMAR's custom/ or lib/ folder or on PYTHONPATH"

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from clara_tlt.config.clara4.expressions import EXPRESSION, REFERENCE
+from clara_tlt.config.component_spec import AUTOML_KEYS
 
 SECTIONS = ("train", "validate")  # config_train.json's sections; the other files hold theirs at the top
 ENGINES = ("trainer", "evaluator")  # a MONAI engine built from the config: 3.x configs have none
@@ -30,8 +31,9 @@ def _specs(value: Any) -> Iterator[Mapping[str, Any]]:
     if isinstance(value, Mapping):
         if "args" in value:
             yield value
-        for item in value.values():
-            yield from _specs(item)
+        for key, item in value.items():
+            if key not in AUTOML_KEYS:  # Clara 3.1 AutoML's `"args": ["@disabled"]` names an attribute
+                yield from _specs(item)
     elif isinstance(value, list):
         for item in value:
             yield from _specs(item)
