@@ -264,7 +264,7 @@ def _safe_convert(item: ConvertItem, options: ConvertOptions, timed: bool = Fals
             return convert_item(item, options)
         with profile.profiling() as timer:
             record = convert_item(item, options)
-        return {**record, STAGE_TIMES: dict(timer.busy)}
+        return {**record, STAGE_TIMES: timer.stage_times()}
     except Exception as exc:  # one failing input must not stop the batch; the report names it
         logger.debug("conversion of %s failed", item.display, exc_info=True)
         return {"input": item.display, "reason": f"{exc}" or type(exc).__name__, "failed": True}
@@ -330,11 +330,12 @@ def _convert_in_processes(
             pool.submit(_safe_convert, item, options, timer.on) for item in items
         ]
         records = [_report(future.result(), bar) for future in as_completed(futures)]
-    busy: dict[str, float] = {}
+    stages: dict[str, tuple[float, int]] = {}
     for record in records:
-        for name, seconds in record.pop(STAGE_TIMES, {}).items():
-            busy[name] = busy.get(name, 0.0) + seconds
-    timer.absorb(busy, within=profile.WORKERS, workers=jobs)
+        for name, (seconds, calls) in record.pop(STAGE_TIMES, {}).items():
+            summed = stages.get(name, (0.0, 0))
+            stages[name] = (summed[0] + seconds, summed[1] + calls)
+    timer.absorb(stages, within=profile.WORKERS, workers=jobs)
     return records
 
 

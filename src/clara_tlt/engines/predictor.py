@@ -33,7 +33,7 @@ from clara_tlt.errors import ClaraError
 from clara_tlt.io.outputs import OUTPUT_NAME, case_name, name_entries
 from clara_tlt.metrics.base import Metric
 from clara_tlt.transforms.base import CHANNEL_DIM
-from clara_tlt.transforms.io import LoadImageFields
+from clara_tlt.transforms.io import LoadImageFields, WriteNiftyResults
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
 from clara_tlt.transforms.spatial import RestoreOriginalShape
 
@@ -48,6 +48,7 @@ _END = object()
 OWN_STAGES: tuple[tuple[tuple[type, ...], str], ...] = (
     ((LoadImageFields, LoadImaged), profile.READ),
     ((RestoreOriginalShape, Invertd), profile.RESAMPLE_BACK),
+    ((WriteNiftyResults,), profile.WRITE),
 )
 CASE_STAGES = (
     profile.READ,
@@ -140,18 +141,21 @@ class Predictor:
 
     @torch.no_grad()
     def _run_network(self, sample: Sample) -> Sample:
-        image = sample["image"]
-        inputs = plain(image).unsqueeze(0).to(self.device, non_blocking=True)
-        if not inputs.is_floating_point():
-            inputs = inputs.float()
+        """The inferer's output for the case; `--profile`: the network's calls are "network forward", the rest
+        (windows, blending, copies between devices) "window stitching"."""
         timer, cuda = profile.current(), self.device.type == "cuda"
         network = _TimedNetwork(self.network, cuda=cuda) if timer.on else self.network
-        with timer.stage(profile.STITCH, cuda=cuda), torch.autocast(self.device.type, enabled=self.amp):
-            output = plain(self.inferer(inputs, network))[0]
-        output = output.float() if output.is_floating_point() else output
+        with timer.stage(profile.STITCH, cuda=cuda):
+            image = sample["image"]
+            inputs = plain(image).unsqueeze(0).to(self.device, non_blocking=True)
+            if not inputs.is_floating_point():
+                inputs = inputs.float()
+            with torch.autocast(self.device.type, enabled=self.amp):
+                output = plain(self.inferer(inputs, network))[0]
+            output = (output.float() if output.is_floating_point() else output).cpu()
         meta = copy.deepcopy(getattr(image, "meta", {}))  # the affine among them
         meta[CHANNEL_DIM] = 0
-        return {**sample, "model": MetaTensor(output.cpu(), meta=meta)}
+        return {**sample, "model": MetaTensor(output, meta=meta)}
 
     def finish(self, sample: Sample) -> Sample:
         """Post-process, write, and score a case whose `"model"` is set."""

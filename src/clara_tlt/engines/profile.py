@@ -77,7 +77,7 @@ class NullProfile:
     def expect(self, *names: str) -> None:
         """Nothing to list."""
 
-    def absorb(self, busy: Mapping[str, float], *, within: str, workers: int) -> None:
+    def absorb(self, stages: Mapping[str, tuple[float, int]], *, within: str, workers: int) -> None:
         """Nothing to spread."""
 
 
@@ -133,6 +133,8 @@ class Profile:
 
     def stage(self, name: str, *, cuda: bool = False) -> _Stage:
         """Time what the `with` block does as stage `name`; `cuda`: also its device time (on a CUDA device)."""
+        if cuda and self._torch is None:  # torch is imported after the profile starts (by the command)
+            self._torch = _cuda_torch()
         return _Stage(self, name, cuda and self._torch is not None)
 
     def iterate(self, items: Iterable[Any], name: str) -> Iterator[Any]:
@@ -173,17 +175,22 @@ class Profile:
                 stack[-1][1] = now
                 self._active[stack[-1][0]] += 1
 
-    def absorb(self, busy: Mapping[str, float], *, within: str, workers: int) -> None:
+    def absorb(self, stages: Mapping[str, tuple[float, int]], *, within: str, workers: int) -> None:
         """Spread stage `within`'s wall time (time spent waiting on `workers` processes) over the stages those
-        processes report (`busy`, seconds summed over them), in proportion to their busy time; what the
-        processes were not busy (their start-up, idle ends) stays with `within`."""
+        processes report (`stages`: busy seconds and calls, summed over them), in proportion to their busy
+        time; what the processes were not busy (their start-up, idle ends) stays with `within`."""
+        total = sum(seconds for seconds, _ in stages.values())
         waited = self.wall[within]
-        working = min(waited, sum(busy.values()) / max(1, workers))
-        total = sum(busy.values())
-        for name, seconds in busy.items():
+        working = min(waited, total / max(1, workers))
+        for name, (seconds, calls) in stages.items():
             self.wall[name] += working * seconds / total if total else 0.0
             self.busy[name] += seconds
-        self.wall[within] = waited - working
+            self.calls[name] += calls
+        self.wall[within] = self.busy[within] = waited - working
+
+    def stage_times(self) -> dict[str, tuple[float, int]]:
+        """Busy seconds and calls per stage: what a worker process hands to its parent's `absorb`."""
+        return {name: (self.busy[name], self.calls[name]) for name in self.busy}
 
     def device_start(self) -> Any:
         start = self._torch.cuda.Event(enable_timing=True)
@@ -261,9 +268,10 @@ class Profile:
         self._pending.clear()
 
     def _device_memory(self) -> dict[str, int]:
-        if self._torch is None or not self._torch.cuda.is_initialized():
+        torch = self._torch or _cuda_torch()
+        if torch is None or not torch.cuda.is_initialized():
             return {}
-        return {"peak_device_memory_bytes": int(self._torch.cuda.max_memory_allocated())}
+        return {"peak_device_memory_bytes": int(torch.cuda.max_memory_allocated())}
 
 
 _END = object()

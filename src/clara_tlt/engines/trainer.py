@@ -155,7 +155,10 @@ class Trainer:
     def _run_epoch(self) -> None:
         """One epoch: its batches, then its validation when due; a stop request ends it after any batch."""
         self.fire("epoch_started")
-        for batch in profile.current().iterate(self._batches(), profile.DATA_WAIT):
+        timer = profile.current()
+        with timer.stage(profile.DATA_WAIT):  # a loader's workers start here
+            batches = self._batches()
+        for batch in timer.iterate(batches, profile.DATA_WAIT):
             self._iterate(batch)
             self._stop_if_requested()
         self._finish_epoch()
