@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clara_tlt.cli.options import debug_option, json_option, shard_option
+from clara_tlt.cli.options import debug_option, json_option, profile_option, shard_option
 from clara_tlt.cli.report import emit
 from clara_tlt.errors import UsageError
 
@@ -109,6 +109,7 @@ def parse_resolution(text: str | None) -> tuple[float, float, float] | None:
 )
 @shard_option
 @json_option
+@profile_option
 @debug_option
 def command(
     data_dir: Path,

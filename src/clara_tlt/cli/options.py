@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from clara_tlt.cli.runner import enable_debug
+from clara_tlt.cli.runner import enable_debug, state
 
 F = Callable[..., Any]
 
@@ -105,6 +105,28 @@ def debug_option(f: F) -> F:
     )(f)
 
 
+def enable_profile(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Click callback of `--profile`: time the stages of this run (from the process start when the process runs
+    this command alone); the table comes with the result (`clara_tlt.cli.report.emit`)."""
+    if value and not ctx.resilient_parsing:
+        from clara_tlt.engines.profile import process_age, profiling
+
+        ctx.with_resource(profiling(start_up=process_age() if state.whole_process else None))
+    return value
+
+
+def profile_option(f: F) -> F:
+    return click.option(
+        "--profile",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=enable_profile,
+        help="At the end, a table of the wall time per stage (reading, transforms, network, writing, …) and its "
+        "share; with --json, the same under `profile` (docs/performance.md).",
+    )(f)
+
+
 def json_option(f: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts)."
@@ -190,8 +212,8 @@ def mmar_options(f: F) -> F:
 
 
 def common_options(f: F) -> F:
-    """`--debug`, `--json`, `--dry-run` and `--set`, in that order on --help."""
-    for decorate in (set_option, dry_run_option, json_option, debug_option):
+    """`--debug`, `--profile`, `--json`, `--dry-run` and `--set`, in that order on --help."""
+    for decorate in (set_option, dry_run_option, json_option, profile_option, debug_option):
         f = decorate(f)
     return f
 

@@ -14,6 +14,9 @@ from clara_tlt.errors import ClaraError, Interrupted
 
 class _State:
     debug = False
+    whole_process = (
+        False  # the process runs this one command (a console script), not a test or a library call
+    )
 
 
 state = _State()
@@ -35,10 +38,11 @@ def run(command: click.Command, args: Sequence[str] | None = None, prog_name: st
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logger = logging.getLogger("clara_tlt")
     level = logger.level
+    state.whole_process = args is None
     try:
         sys.exit(_invoke(command, args, prog_name))
     finally:
-        state.debug = False
+        state.debug = state.whole_process = False
         logger.setLevel(level)
 
 

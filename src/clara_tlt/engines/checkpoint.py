@@ -20,6 +20,7 @@ from torch import nn
 
 from clara_tlt.atomic import atomic_path
 from clara_tlt.config.slots import network_spec
+from clara_tlt.engines import profile
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.factory.origin import FIX, ModelFile
 from clara_tlt.formats.suffixes import TF_SUFFIXES
@@ -47,13 +48,14 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
     into a WriteError naming the file and its device (the older file kept).
     """
     path = Path(path)
-    with atomic_path(path) as tmp, tmp.open("wb") as handle:
-        torch.save(dict(payload), handle)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    with profile.current().stage(profile.CHECKPOINT):
+        with atomic_path(path) as tmp, tmp.open("wb") as handle:
+            torch.save(dict(payload), handle)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     return path
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_tlt.atomic import write_text_atomic
+from clara_tlt.engines import profile
 from clara_tlt.errors import ClaraError, NoInputError, UsageError, batch_failure
 from clara_tlt.io.image import ITK_SUFFIXES, VOLUME_SUFFIXES
 from clara_tlt.io.outputs import check_output_folder as check_writable
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 INPUT_SUFFIXES = VOLUME_SUFFIXES
 OUTPUT_SUFFIXES = ITK_SUFFIXES
+STAGE_TIMES = "stage_times"  # a worker process's `--profile` times, in its record until the parent takes them
 
 
 @dataclass(frozen=True)
@@ -251,23 +253,27 @@ def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
     from clara_tlt.io import check_finite, read_image, read_series, resample_volume, write_image
     from clara_tlt.io.dicom_seg import SegSource
 
+    timer = profile.current()
     dicom = {"label": options.label, "interpolate_missing_slices": options.interpolate_missing_slices}
-    if isinstance(item.source, Path):
-        volume = read_image(item.source, replace_nonfinite=options.replace_nonfinite, **dicom)
-    elif isinstance(item.source, SegSource):
-        volume = item.source.read()
-    else:
-        volume = read_series(item.source, **dicom)
-        volume = check_finite(volume, item.display, replace=options.replace_nonfinite)
+    with timer.stage(profile.READ):
+        if isinstance(item.source, Path):
+            volume = read_image(item.source, replace_nonfinite=options.replace_nonfinite, **dicom)
+        elif isinstance(item.source, SegSource):
+            volume = item.source.read()
+        else:
+            volume = read_series(item.source, **dicom)
+            volume = check_finite(volume, item.display, replace=options.replace_nonfinite)
     if options.resolution is not None:
-        volume = resample_volume(volume, options.resolution, label=options.label)
+        with timer.stage(profile.RESAMPLE):
+            volume = resample_volume(volume, options.resolution, label=options.label)
     target = inside(
         options.output_dir, options.output_dir / f"{item.name}{options.output_suffix}", source=item.display
     )
-    write_image(volume, target)
-    if options.sidecar:
-        sidecar = _sidecar(volume, item.display, options.resolution is not None)
-        write_text_atomic(options.output_dir / f"{item.name}.json", json.dumps(sidecar, indent=2))
+    with timer.stage(profile.WRITE):
+        write_image(volume, target)
+        if options.sidecar:
+            sidecar = _sidecar(volume, item.display, options.resolution is not None)
+            write_text_atomic(options.output_dir / f"{item.name}.json", json.dumps(sidecar, indent=2))
     return {
         "input": item.display,
         "output": str(target),
@@ -283,9 +289,15 @@ def _worker_init(threads: int) -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
-def _safe_convert(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
+def _safe_convert(item: ConvertItem, options: ConvertOptions, timed: bool = False) -> dict[str, Any]:
+    """`convert_item`, its failure as a record; `timed` (a worker process under `--profile`): its stage times
+    under `STAGE_TIMES`, for the parent's table."""
     try:
-        return convert_item(item, options)
+        if not timed:
+            return convert_item(item, options)
+        with profile.profiling() as timer:
+            record = convert_item(item, options)
+        return {**record, STAGE_TIMES: timer.stage_times()}
     except Exception as exc:  # one failing input must not stop the batch; the report names it
         logger.debug("conversion of %s failed", item.display, exc_info=True)
         return {"input": item.display, "reason": f"{exc}" or type(exc).__name__, "failed": True}
@@ -307,10 +319,12 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
     Raises UsageError (bad options, output exists without force) or NoInputError (nothing to convert);
     per-input failures land in `report.failed` (`report.failure()`: exit 5 when some failed, 1 when all did).
     """
-    started = time.perf_counter()
+    started, timer = time.perf_counter(), profile.current()
     check_options(options)
     report = ConvertReport(str(options.input_dir), str(options.output_dir))
-    items = _dicom_items(options, report) if options.input_suffix == ".dcm" else _file_items(options)
+    timer.expect(profile.SCAN, profile.READ, profile.RESAMPLE, profile.WRITE)
+    with timer.stage(profile.SCAN):
+        items = _dicom_items(options, report) if options.input_suffix == ".dcm" else _file_items(options)
     if not items and not report.failed:
         raise NoInputError(
             f"-d {options.input_dir}: no {options.input_suffix} images found (subfolders included); "
@@ -319,16 +333,10 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
     items = take_shard(items, report, options)
     jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(items) or 1))
     bar = _progress(len(items), progress)
-    records = []
     if jobs == 1:
         records = [_report(_safe_convert(item, options), bar) for item in items]
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,)) as pool:
-            futures: list[Future[dict[str, Any]]] = [
-                pool.submit(_safe_convert, item, options) for item in items
-            ]
-            records = [_report(future.result(), bar) for future in as_completed(futures)]
+        records = _convert_in_processes(items, options, jobs, bar)
     if bar is not None:
         bar.close()
     for record in sorted(records, key=lambda r: r["input"]):
@@ -338,6 +346,30 @@ def convert(options: ConvertOptions, *, progress: bool | None = None) -> Convert
             report.converted.append(record)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _convert_in_processes(
+    items: list[ConvertItem], options: ConvertOptions, jobs: int, bar: Any
+) -> list[dict[str, Any]]:
+    """Convert `items` in `jobs` worker processes; under `--profile` their stage times join the table, the
+    rest of the time waited on them (start-up, idle ends) stays the "worker processes" row."""
+    timer = profile.current()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with (
+        timer.stage(profile.WORKERS),
+        ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,)) as pool,
+    ):
+        futures: list[Future[dict[str, Any]]] = [
+            pool.submit(_safe_convert, item, options, timer.on) for item in items
+        ]
+        records = [_report(future.result(), bar) for future in as_completed(futures)]
+    stages: dict[str, tuple[float, int]] = {}
+    for record in records:
+        for name, (seconds, calls) in record.pop(STAGE_TIMES, {}).items():
+            summed = stages.get(name, (0.0, 0))
+            stages[name] = (summed[0] + seconds, summed[1] + calls)
+    timer.absorb(stages, within=profile.WORKERS, workers=jobs)
+    return records
 
 
 def _report(record: dict[str, Any], bar: Any) -> dict[str, Any]:

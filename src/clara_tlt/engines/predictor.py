@@ -24,14 +24,18 @@ from typing import Any
 
 import torch
 from monai.data import MetaTensor
+from monai.transforms import Invertd, LoadImaged
 
+from clara_tlt.engines import profile
 from clara_tlt.engines.evaluation import Scoring, plain
 from clara_tlt.engines.reports import CaseFailure
 from clara_tlt.errors import ClaraError
 from clara_tlt.io.outputs import OUTPUT_NAME, case_name, name_entries
 from clara_tlt.metrics.base import Metric
 from clara_tlt.transforms.base import CHANNEL_DIM
+from clara_tlt.transforms.io import LoadImageFields, WriteNiftyResults
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
+from clara_tlt.transforms.spatial import RestoreOriginalShape
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,20 @@ Step = Callable[[Sample], Sample]
 Network = Callable[[torch.Tensor], torch.Tensor]
 QUEUE_CASES = 2  # cases waiting between reading and inference, and between inference and writing
 _END = object()
+# `--profile`: the stage of a transform that is not the stage of the list it stands in
+OWN_STAGES: tuple[tuple[tuple[type, ...], str], ...] = (
+    ((LoadImageFields, LoadImaged), profile.READ),
+    ((RestoreOriginalShape, Invertd), profile.RESAMPLE_BACK),
+    ((WriteNiftyResults,), profile.WRITE),
+)
+CASE_STAGES = (
+    profile.READ,
+    profile.PRE,
+    profile.FORWARD,
+    profile.STITCH,
+    profile.POST,
+    profile.RESAMPLE_BACK,
+)
 
 
 @dataclass
@@ -110,34 +128,42 @@ class Predictor:
         """Read and pre-process a case (and its labels, when there are metrics); `OUTPUT_NAME` names its outputs
         (the entry's, else `case_name` of its image), set after the transforms so that none can drop it."""
         sample = {key: value for key, value in entry.items() if key != OUTPUT_NAME}
-        for step in (*self.pre_transforms, *self.label_transforms):
-            sample = step(sample)
+        sample = _run_steps((*self.pre_transforms, *self.label_transforms), sample, profile.PRE)
         return {**sample, OUTPUT_NAME: entry.get(OUTPUT_NAME) or case_name(case_file(entry))}
 
     def infer(self, sample: Sample) -> Sample:
         """Run the inferer on `sample["image"]` `(C_in, *spatial)` (or the bring-your-own inference, under
         autograd as the AIAA code it ports expects); the output goes to `"model"`."""
-        return self.inference(sample) if self.inference is not None else self._run_network(sample)
+        if self.inference is None:
+            return self._run_network(sample)
+        with profile.current().stage(profile.FORWARD):
+            return self.inference(sample)
 
     @torch.no_grad()
     def _run_network(self, sample: Sample) -> Sample:
-        image = sample["image"]
-        inputs = plain(image).unsqueeze(0).to(self.device, non_blocking=True)
-        if not inputs.is_floating_point():
-            inputs = inputs.float()
-        with torch.autocast(self.device.type, enabled=self.amp):
-            output = plain(self.inferer(inputs, self.network))[0]
-        output = output.float() if output.is_floating_point() else output
+        """The inferer's output for the case; `--profile`: the network's calls are "network forward", the rest
+        (windows, blending, copies between devices) "window stitching"."""
+        timer, cuda = profile.current(), self.device.type == "cuda"
+        network = _TimedNetwork(self.network, cuda=cuda) if timer.on else self.network
+        with timer.stage(profile.STITCH, cuda=cuda):
+            image = sample["image"]
+            inputs = plain(image).unsqueeze(0).to(self.device, non_blocking=True)
+            if not inputs.is_floating_point():
+                inputs = inputs.float()
+            with torch.autocast(self.device.type, enabled=self.amp):
+                output = plain(self.inferer(inputs, network))[0]
+            output = (output.float() if output.is_floating_point() else output).cpu()
         meta = copy.deepcopy(getattr(image, "meta", {}))  # the affine among them
         meta[CHANNEL_DIM] = 0
-        return {**sample, "model": MetaTensor(output.cpu(), meta=meta)}
+        return {**sample, "model": MetaTensor(output, meta=meta)}
 
     def finish(self, sample: Sample) -> Sample:
         """Post-process, write, and score a case whose `"model"` is set."""
-        for step in (*self.post_transforms, *self.writers):
-            sample = step(sample)
+        sample = _run_steps(self.post_transforms, sample, profile.POST)
+        sample = _run_steps(self.writers, sample, profile.WRITE)
         if self.metrics:
-            self.score(sample)
+            with profile.current().stage(profile.SCORE):
+                self.score(sample)
         return sample
 
     def score(self, sample: Sample) -> None:
@@ -150,6 +176,10 @@ class Predictor:
         """One case from its datalist entry to its written outputs; returns the finished sample."""
         return self.finish(self.infer(self.prepare(entry)))
 
+    def _stages(self) -> tuple[str, ...]:
+        """The stages every case goes through, listed in the `--profile` table even when they take no time."""
+        return (*CASE_STAGES, *(profile.WRITE,) * bool(self.writers), *(profile.SCORE,) * bool(self.metrics))
+
     def predict_all(self, entries: Iterable[Sample]) -> Outcome:
         """Every case, reading, inferring and writing on three threads; failures are collected, not raised.
 
@@ -157,6 +187,7 @@ class Predictor:
         (`clara_tlt.io.outputs.output_names`, NoInputError) before any case is read.
         """
         entries = name_entries(list(entries), case_file) if self.writers else list(entries)
+        profile.current().expect(*self._stages())
         outcome = Outcome()
         started = time.perf_counter()
         to_infer: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_CASES)
@@ -205,6 +236,32 @@ class Predictor:
         outcome.failures.sort(key=lambda f: order.get(f.file, len(order)))
         outcome.seconds = time.perf_counter() - started
         return outcome
+
+
+def _run_steps(steps: Sequence[Step], sample: Sample, stage: str) -> Sample:
+    """Apply `steps` in order, each timed (`--profile`) as `stage` or the stage of its kind (`OWN_STAGES`)."""
+    timer = profile.current()
+    for step in steps:
+        own = (
+            next((name for kinds, name in OWN_STAGES if isinstance(step, kinds)), stage)
+            if timer.on
+            else stage
+        )
+        with timer.stage(own):
+            sample = step(sample)
+    return sample
+
+
+class _TimedNetwork(torch.nn.Module):
+    """`network` timed as the profile's "network forward" (a module, so that an inferer finds its device)."""
+
+    def __init__(self, network: Network, *, cuda: bool) -> None:
+        super().__init__()
+        self.network, self.on_cuda = network, cuda
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        with profile.current().stage(profile.FORWARD, cuda=self.on_cuda):
+            return self.network(*args, **kwargs)
 
 
 class _NoBar:

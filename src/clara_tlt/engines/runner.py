@@ -14,6 +14,7 @@ from typing import Any
 
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.data.datalist import shard_entries
+from clara_tlt.engines import profile
 from clara_tlt.engines.assembly import (
     assemble,
     default_writers,
@@ -49,8 +50,12 @@ def run_config(
     `output_format` (infer's `--output-format`): `dicom-seg` writes DICOM SEG instead of images
     (`formatted_writers`).
     """
-    workflow = build_workflow(config, default_data_list_key="validation")
-    output_dir, writers, entries = planned_outputs(config, workflow, score=score, output_format=output_format)
+    timer = profile.current()
+    with timer.stage(profile.SET_UP):
+        workflow = build_workflow(config, default_data_list_key="validation")
+        output_dir, writers, entries = planned_outputs(
+            config, workflow, score=score, output_format=output_format
+        )
     if shard is not None:
         entries = shard_entries(entries, shard[0], shard[1], pad=False)
         if not entries:
@@ -61,18 +66,20 @@ def run_config(
         )
     context = setup()
     try:
-        assembled = assemble(workflow, device=context.device, score=score, writers=writers)
+        with timer.stage(profile.SET_UP):
+            assembled = assemble(workflow, device=context.device, score=score, writers=writers)
         predictor, loaded = assembled.predictor, assembled.model
         assert loaded is not None  # a validation config brings no inference of its own
         outcome = predictor.predict_all(shard_entries(entries, context.rank, context.world_size, pad=False))
         predictor.scoring.merge_ranks()
         cases, failures = _gather(outcome, context)
         report = build_report(predictor.metrics, cases, failures)
-        files = (
-            _write_scores(config, predictor.metrics, report, output_dir, shard=shard, model=str(loaded.path))
-            if score and context.is_main
-            else {}
-        )
+        files = {}
+        if score and context.is_main:
+            with timer.stage(profile.REPORTS):
+                files = _write_scores(
+                    config, predictor.metrics, report, output_dir, shard=shard, model=str(loaded.path)
+                )
     finally:
         teardown(context)
     return {

@@ -14,11 +14,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from clara_tlt.engines import profile
 from clara_tlt.engines.checkpoint import unwrap
 from clara_tlt.engines.distributed import Context, broadcast_flag
 from clara_tlt.engines.evaluation import Batch, Evaluation, to_device
 from clara_tlt.engines.options import TrainOptions
 from clara_tlt.errors import ClaraError, Interrupted
+
+# `--profile`: the rows of a training's table, listed even when they take no time
+TRAIN_STAGES = (profile.DATA_WAIT, profile.FORWARD, profile.STEP, profile.VALIDATION, profile.CHECKPOINT)
 
 
 class Handler:
@@ -125,8 +129,9 @@ class Trainer:
     ending: bool = field(default=False, init=False)
 
     def fire(self, event: str) -> None:
-        for handler in self.handlers:
-            getattr(handler, event)(self)
+        with profile.current().stage(profile.HANDLERS):
+            for handler in self.handlers:
+                getattr(handler, event)(self)
 
     def end_after_epoch(self) -> None:
         """End training once the current epoch is over; the run completes normally (`completed` fires)."""
@@ -134,6 +139,7 @@ class Trainer:
 
     def fit(self) -> TrainState:
         """Train to `options.epochs`; raises `Interrupted` (state saved) on a stop request."""
+        profile.current().expect(*TRAIN_STAGES)
         self.fire("started")
         try:
             while self.state.epoch < self.options.epochs and not self.ending:
@@ -149,7 +155,10 @@ class Trainer:
     def _run_epoch(self) -> None:
         """One epoch: its batches, then its validation when due; a stop request ends it after any batch."""
         self.fire("epoch_started")
-        for batch in self._batches():
+        timer = profile.current()
+        with timer.stage(profile.DATA_WAIT):  # a loader's workers start here
+            batches = self._batches()
+        for batch in timer.iterate(batches, profile.DATA_WAIT):
             self._iterate(batch)
             self._stop_if_requested()
         self._finish_epoch()
@@ -196,19 +205,22 @@ class Trainer:
 
     def step(self, batch: Batch) -> float:
         """One optimisation step on a batch (`image` `(N, C, *spatial)`, `label`); returns the loss."""
-        setup = self.setup
-        sample = to_device(batch, setup.context.device)
-        setup.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(setup.context.device.type, enabled=setup.amp):
-            output = setup.network(sample["image"])
-            loss = setup.loss(output, sample["label"])
-            extra = getattr(unwrap(setup.network), "auxiliary_loss", None)  # SegResnet's VAE term
-            if extra is not None:
-                loss = loss + extra
-        setup.scaler.scale(loss).backward()
-        setup.scaler.step(setup.optimizer)
-        setup.scaler.update()
-        return float(loss.detach())
+        setup, timer = self.setup, profile.current()
+        cuda = setup.context.device.type == "cuda"
+        with timer.stage(profile.FORWARD, cuda=cuda):
+            sample = to_device(batch, setup.context.device)
+            setup.optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(setup.context.device.type, enabled=setup.amp):
+                output = setup.network(sample["image"])
+                loss = setup.loss(output, sample["label"])
+                extra = getattr(unwrap(setup.network), "auxiliary_loss", None)  # SegResnet's VAE term
+                if extra is not None:
+                    loss = loss + extra
+        with timer.stage(profile.STEP, cuda=cuda):
+            setup.scaler.scale(loss).backward()
+            setup.scaler.step(setup.optimizer)
+            setup.scaler.update()
+            return float(loss.detach())
 
     def _finish_epoch(self) -> None:
         state = self.state
@@ -224,7 +236,8 @@ class Trainer:
         epoch, options = self.state.epoch, self.options
         if self.setup.validate is None or (epoch % options.validate_every and epoch != options.epochs):
             return
-        result = self.validation = self.setup.validate()
+        with profile.current().stage(profile.VALIDATION):
+            result = self.validation = self.setup.validate()
         state = self.state
         state.metrics = dict(result.metrics)
         state.record_metric(result.key_value)

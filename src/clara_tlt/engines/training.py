@@ -24,7 +24,7 @@ from torch import nn
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import NETWORK_KEYS
-from clara_tlt.engines import distributed, train_state
+from clara_tlt.engines import distributed, profile, train_state
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
 from clara_tlt.engines.distributed import Context, amp_enabled
 from clara_tlt.engines.evaluation import (
@@ -74,8 +74,9 @@ def train(
                 torch.backends.cuda.matmul.allow_tf32 = options.use_tf32
                 torch.backends.cudnn.allow_tf32 = options.use_tf32
             shard = (context.rank, context.world_size) if context.distributed else None
-            workflow = build_workflow(config, default_data_list_key="training", shard=shard)
-            trainer = _trainer(workflow, checked, context)
+            with profile.current().stage(profile.SET_UP):
+                workflow = build_workflow(config, default_data_list_key="training", shard=shard)
+                trainer = _trainer(workflow, checked, context)
             started = time.perf_counter()
             first_iteration = trainer.state.iteration
             trainer.fit()
