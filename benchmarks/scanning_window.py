@@ -15,7 +15,9 @@ that builds the inputs, runs one warm-up call, then resets the kernel's RSS high
 mark minus the resident size just before the call: the memory the call itself adds (Linux only).
 
 Targets (issue 25): time ratio ours ÷ MONAI ≤ 0.7 in both modes, outputs equal to 1e-5; peak memory in
-label mode ≤ 0.35× MONAI's.
+label mode ≤ 0.35× MONAI's. On a machine other processes share, use `--threads 1`: label mode runs many
+small tensor operations, each an OpenMP region whose barrier waits for a thread the kernel has descheduled;
+with 2 threads on 2 busy cores (load 10) it measured 2.3× MONAI's time, with 1 thread 0.47×.
 
     .venv/bin/python benchmarks/scanning_window.py --size tiny            # 64×64×48, roi 32³, one round
     .venv/bin/python benchmarks/scanning_window.py [--size issue] [--network unet] [--rounds 3]
