@@ -51,9 +51,8 @@ def _deflate_module() -> ModuleType:
     return isal_zlib
 
 
-DEFLATE: Any = (
-    _deflate_module()
-)  # compressobj/decompressobj as zlib's, for every gzip stream we read or write
+# compressobj/decompressobj as zlib's, for every gzip stream we read or write
+DEFLATE: Any = _deflate_module()
 DEFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, DEFLATE.error)
 HEADER_READ_BYTES = 8192  # of the file: inflates to more than a header on any gzip stream
 GZIP_WBITS = 31  # the gzip wrapper: CRC-32 and ISIZE trailers checked by zlib

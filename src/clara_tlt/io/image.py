@@ -234,10 +234,11 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
     """ITK writes the NIfTI (header from the geometry), we gzip it: at COMPRESSION_LEVEL, on every core.
 
     ITK's NIfTI writer ignores the compression level and uses one core; ISA-L (or zlib, `DEFLATE`) releases
-    the GIL, so chunks compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows and every gzip
-    reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream. ITK's file is checked
-    before it is read: on a full disk ITK leaves a short (even empty) file and only prints "wrote only …". The
-    gzip file is ours, so its size is checked against the bytes we wrote instead of inflating it again.
+    the GIL, so chunks compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows
+    and every gzip reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream.
+    ITK's file is checked before it is read: on a full disk ITK leaves a short (even empty) file and only
+    prints "wrote only …". The gzip file is ours, so its size is checked against the bytes we wrote instead
+    of inflating it again.
     """
     written = 0  # what `whole` checks on the way out: our own writes are counted, not inflated again
 
@@ -264,9 +265,8 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
 
 
 def _gzip_member(data: memoryview) -> bytes:
-    compressor = DEFLATE.compressobj(
-        COMPRESSION_LEVEL, DEFLATE.DEFLATED, 31
-    )  # wbits 31: gzip header, trailer
+    # wbits 31: a gzip header and trailer
+    compressor = DEFLATE.compressobj(COMPRESSION_LEVEL, DEFLATE.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
 
 
