@@ -3,9 +3,11 @@
 Ours: `clara_tlt.engines.dataconvert.convert` (read DICOM, resample to 1 mm, write) — in-process, and the
 `tlt-dataconvert` console script as a subprocess. Peer: the `dcm2niix` binary of the PyPI package (DICOM →
 NIfTI) followed by a SimpleITK linear resample to the same 1 mm grid and a write. Same input, same output
-format, medians of repeated runs (benchmarks/harness.py). Target: ours/peer ≤ 1.0.
+format. The three alternate for `--rounds` rounds after one warm-up each (benchmarks/harness.py `best_of`); the
+best of each is compared, the spread printed as noise. Target (issue 25): time ratio ours ÷ peer ≤ 0.2.
 
-    .venv/bin/python benchmarks/dataconvert.py [--slices 48] [--repeats 5]
+    .venv/bin/python benchmarks/dataconvert.py --slices 4 --rounds 1      # tiny
+    .venv/bin/python benchmarks/dataconvert.py [--slices 48] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measurement, median_seconds, ratio_table
+from harness import Measurement, best_of, noise, ratio_table
 
 from clara_tlt.engines.dataconvert import ConvertOptions, convert
 from clara_tlt.io.resample import target_grid
@@ -91,20 +93,27 @@ def peer(series: Path, out: Path, suffix: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=48)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         series = root / "dicom" / "ct"
         make_series(series, args.slices)
-        rows = []
+        rows, spread = [], []
         for suffix in (".nii.gz", ".nii"):
-            ours_s = median_seconds(lambda s=suffix: ours(series, root / "ours", s), args.repeats)
-            cli_s = median_seconds(lambda s=suffix: ours_cli(series, root / "cli", s), args.repeats)
-            peer_s = median_seconds(lambda s=suffix: peer(series, root / "peer", s), args.repeats)
-            rows.append(Measurement(f"512x512x{args.slices} -> 1 mm {suffix} (library)", ours_s, peer_s))
-            rows.append(Measurement(f"512x512x{args.slices} -> 1 mm {suffix} (CLI)", cli_s, peer_s))
-        print(ratio_table("dataconvert: ours vs dcm2niix + SimpleITK resample", "dcm2niix+sitk", rows))
+            runs = {
+                "library": lambda s=suffix: ours(series, root / "ours", s),
+                "CLI": lambda s=suffix: ours_cli(series, root / "cli", s),
+                "peer": lambda s=suffix: peer(series, root / "peer", s),
+            }
+            times = best_of(runs, args.rounds, warmup=True)
+            for way in ("library", "CLI"):
+                case = f"512x512x{args.slices} -> 1 mm {suffix} ({way})"
+                rows.append(Measurement(case, min(times[way]), min(times["peer"])))
+            spread.append(f"{suffix}: " + ", ".join(f"{k} {noise(v)}" for k, v in times.items()))
+        title = "dataconvert: ours vs dcm2niix + SimpleITK resample (target ≤ 0.2)"
+        print(ratio_table(title, "dcm2niix+sitk", rows))
+        print(f"best of {args.rounds}; noise: " + "; ".join(spread))
 
 
 if __name__ == "__main__":

@@ -1,31 +1,34 @@
-"""End-to-end `infer` over many volumes vs the equivalent hand-written MONAI script.
+"""End-to-end `tlt-infer` vs the hand-written MONAI loop a user would write, both as whole processes.
 
-Input: `--cases` synthetic CT volumes (default 8 of 160×160×80, int16 NIfTI) and a small random-weight UNet
-saved as a `model.pt` the way the train engine writes it. Both sides read each volume, scale it (a_min -57,
-a_max 164 to [0, 1], clipped), run scanning-window inference (roi `--roi`, overlap 0.25, 3 windows per
-forward, constant blending), take the argmax and write the uint8 labels as `<case>_model.nii.gz`.
+Input: `--cases` synthetic CT volumes (int16 NIfTI, 1.5 × 1.5 × 3 mm) and a small random-weight UNet saved as
+the `model.pt` the train engine writes. Both sides read each volume, scale it (−57..164 → 0..1, clipped), run
+scanning-window inference (roi `--roi`³, overlap 0.25, `--batch` windows per forward, constant blending), take
+the argmax and write three uint8 `.nii.gz` per case: the label and one mask per class.
 
-- ours: `clara_tlt.engines.runner.run_config` on the seed's config_validation.json (its
-  `ArgmaxAcrossChannels` first post-transform makes the inferer stream labels; one writer, field `model`),
-  reading case n+1 and writing case n−1 while case n is inferred;
-- peer: the MONAI loop `LoadImaged → EnsureChannelFirstd → ScaleIntensityRanged → sliding_window_inference →
-  AsDiscrete(argmax) → SaveImaged`, one case after the other; as MONAI's tutorials write it (the network
-  sees the MetaTensor), and again with the network given a plain tensor (a second row).
+- ours: the `tlt-infer` console script on the seed's config_validation_spleen.json (window, batch and overlap
+  set as above), every check on: datalist checks, write verification;
+- peer: benchmarks/monai_infer_loop.py, `python` running LoadImaged, EnsureChannelFirstd, ScaleIntensityRanged,
+  sliding_window_inference under torch.inference_mode, argmax, SaveImage ×3.
 
-Time: `harness.median_seconds` over whole runs (one warm-up, then the median of `--repeats`).
-Target: ours ≤ 0.75× the peer's wall time.
+Each is timed as a whole process (Python start-up and imports included) with the same `OMP_NUM_THREADS`, the
+two alternating for `--rounds` rounds; the best round of each is compared and the spread printed as noise.
+The labels of every case are compared voxel by voxel (target: ≥ 99.9 % agree). `--compare-src DIR` adds a
+third contender, `tlt-infer` with DIR (another checkout's `src`) first on PYTHONPATH: before → after in one run.
+Target (issue 25): time ratio ours ÷ peer ≤ 0.25.
 
-    .venv/bin/python benchmarks/infer.py [--cases 8] [--shape 160 160 80] [--roi 64] [--repeats 3]
+    .venv/bin/python benchmarks/infer.py --size tiny     # 2 cases of 48×48×32, roi 32, one round
+    .venv/bin/python benchmarks/infer.py --size issue    # 6 cases of 192×192×96, roi 96, best of 2
+    .venv/bin/python benchmarks/infer.py --cases 8 --shape 160 160 80 --roi 64 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
@@ -33,9 +36,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SEED_CONFIGS, Measurement, median_seconds, ratio_table
+from harness import SEED_CONFIGS, Measurement, best_of, noise, ratio_table, run_process
 
 SEED_CONFIG = SEED_CONFIGS / "config_validation_spleen.json"
+BIN = Path(sys.executable).parent
+PEER_SCRIPT = Path(__file__).resolve().parent / "monai_infer_loop.py"
 UNET = {
     "name": "UNet",
     "args": {
@@ -48,6 +53,11 @@ UNET = {
     },
 }
 OVERLAP, WINDOWS_PER_FORWARD = 0.25, 3
+OUTPUTS = ("model", "pred_class0", "pred_class1")
+SIZES = {  # --size: cases, shape, roi, rounds
+    "tiny": (2, (48, 48, 32), 32, 1),
+    "issue": (6, (192, 192, 96), 96, 2),
+}
 
 
 def make_inputs(root: Path, cases: int, shape: tuple[int, int, int]) -> Path:
@@ -73,124 +83,92 @@ def make_inputs(root: Path, cases: int, shape: tuple[int, int, int]) -> Path:
     return datalist
 
 
-def write_config(root: Path, roi: int) -> Path:
-    """The seed's validation config with the benchmark's window, argmax and one uint8 writer, under `root`."""
+def write_config(root: Path, roi: int, *, outputs: int = 1, batch: int = WINDOWS_PER_FORWARD) -> Path:
+    """The seed's validation config under `root` with the benchmark's window and its first `outputs` uint8
+    writers (1: the label; 3: the label and a mask per class, as the seed writes)."""
     config = json.loads(SEED_CONFIG.read_text())
-    config["inferer"]["args"].update(
-        {"roi_size": [roi] * 3, "batch_size": WINDOWS_PER_FORWARD, "overlap": OVERLAP}
-    )
-    config["post_transforms"] = config["post_transforms"][:1]  # ArgmaxAcrossChannels
-    config["writers"] = config["writers"][:1]  # WriteNifti of `model`, uint8
+    config["inferer"]["args"].update({"roi_size": [roi] * 3, "batch_size": batch, "overlap": OVERLAP})
+    if outputs == 1:
+        config["post_transforms"] = config["post_transforms"][:1]  # ArgmaxAcrossChannels
+    config["writers"] = config["writers"][:outputs]
+    config.pop("val_metrics", None)  # no labels in the datalist: infer, not evaluate
     config_file = root / "config_validation.json"
     config_file.write_text(json.dumps(config))
     return config_file
 
 
-def ours(root: Path, datalist: Path, roi: int) -> Callable[[], object]:
-    from clara_tlt.config import load_config
-    from clara_tlt.engines.runner import run_config
-
-    config_file = write_config(root, roi)
-    variables = {
-        "DATASET_JSON": str(datalist),
-        "DATA_ROOT": str(root),
-        "MMAR_CKPT_DIR": str(root / "models"),
-        "MMAR_EVAL_OUTPUT_PATH": str(root / "ours"),
-    }
-
-    def run() -> object:
-        return run_config(load_config(str(config_file), variables=variables), score=False)
-
-    return run
+def commands(root: Path, datalist: Path, roi: int, batch: int) -> dict[str, list[str]]:
+    """The two whole-process command lines, writing under root/ours and root/peer."""
+    config = write_config(root, roi, outputs=len(OUTPUTS), batch=batch)
+    model = str(root / "models" / "model.pt")
+    ours = [str(BIN / "tlt-infer"), "--model_save_path", model, "--config", str(config)]
+    ours += ["--data_file", str(datalist), "--file_root", str(root), "--output_path", str(root / "ours")]
+    peer = [sys.executable, str(PEER_SCRIPT), "--datalist", str(datalist), "--root", str(root)]
+    peer += ["--model", model, "--output", str(root / "peer"), "--roi", str(roi), "--batch", str(batch)]
+    return {"ours": ours, "peer": peer}
 
 
-def peer(root: Path, datalist: Path, roi: int, *, plain: bool) -> Callable[[], object]:
-    """The MONAI loop; `plain` passes the network a plain tensor instead of the MetaTensor LoadImaged made
-    (MONAI's tutorials pass the MetaTensor, whose metadata costs time in every operation)."""
-    from monai.data import MetaTensor
-    from monai.inferers import sliding_window_inference
-    from monai.networks.nets import UNet
-    from monai.transforms import (
-        AsDiscrete,
-        Compose,
-        EnsureChannelFirstd,
-        LoadImaged,
-        SaveImaged,
-        ScaleIntensityRanged,
-    )
-
-    network = UNet(**UNET["args"]).eval()
-    network.load_state_dict(torch.load(root / "models" / "model.pt", weights_only=True)["model"])
-    entries = [{"image": str(root / e["image"])} for e in json.loads(datalist.read_text())["validation"]]
-    load = Compose(
-        [
-            LoadImaged("image", image_only=True),
-            EnsureChannelFirstd("image"),
-            ScaleIntensityRanged("image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True),
-        ]
-    )
-    argmax = AsDiscrete(argmax=True)
-    save = SaveImaged(
-        "model",
-        output_dir=str(root / "peer"),
-        output_postfix="model",
-        output_dtype=np.uint8,
-        resample=False,
-        separate_folder=True,
-        print_log=False,
-    )
-
-    def run() -> object:
-        for entry in entries:
-            sample = load(entry)
-            image = sample["image"][None]
-            with torch.no_grad():
-                scores = sliding_window_inference(
-                    image.as_tensor() if plain else image,
-                    (roi,) * 3,
-                    WINDOWS_PER_FORWARD,
-                    network,
-                    overlap=OVERLAP,
-                )
-            sample["model"] = (
-                argmax(scores[0]) if not plain else MetaTensor(argmax(scores[0]), meta=sample["image"].meta)
-            )
-            save(sample)
-        return None
-
-    return run
+def labels_agree(root: Path, cases: int) -> float:
+    """The fraction of voxels, over every case and all three outputs, where both sides wrote the same value."""
+    same = total = 0
+    for index in range(cases):
+        for output in OUTPUTS:
+            name = f"case_{index:03d}_{output}.nii.gz"
+            ours = np.asarray(nib.load(root / "ours" / f"case_{index:03d}" / name).dataobj).squeeze()
+            peer = np.asarray(nib.load(root / "peer" / name).dataobj).squeeze()
+            if ours.shape != peer.shape:
+                raise SystemExit(f"{name}: ours has shape {ours.shape}, the peer's {peer.shape}")
+            same += int((ours == peer).sum())
+            total += ours.size
+    return same / total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=8)
-    parser.add_argument("--shape", type=int, nargs=3, default=(160, 160, 80))
-    parser.add_argument("--roi", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", choices=sorted(SIZES), default="issue", help="a preset of the four below")
+    parser.add_argument("--cases", type=int)
+    parser.add_argument("--shape", type=int, nargs=3)
+    parser.add_argument("--roi", type=int)
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--batch", type=int, default=WINDOWS_PER_FORWARD, help="windows per forward pass")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--compare-src", help="another checkout's src/: its tlt-infer timed too (before → after)"
+    )
     args = parser.parse_args()
+    cases, shape, roi, rounds = SIZES[args.size]
+    cases, roi, rounds = args.cases or cases, args.roi or roi, args.rounds or rounds
+    shape = tuple(args.shape or shape)
+    load = Path("/proc/loadavg").read_text().split()[0]
     root = Path(tempfile.mkdtemp(prefix="infer_bench_"))
     try:
         (root / "images").mkdir()
-        datalist = make_inputs(root, args.cases, tuple(args.shape))
-        ours_s = median_seconds(ours(root, datalist, args.roi), repeats=args.repeats)
-        peer_s = median_seconds(peer(root, datalist, args.roi, plain=False), repeats=args.repeats)
-        same = _labels_agree(root, args.cases)
-        plain_s = median_seconds(peer(root, datalist, args.roi, plain=True), repeats=args.repeats)
+        datalist = make_inputs(root, cases, shape)
+        lines = commands(root, datalist, roi, args.batch)
+        runs = {who: lambda c=c: run_process(c, args.threads) for who, c in lines.items()}
+        if args.compare_src:
+            before = [*lines["ours"][:-1], str(root / "before")]
+            runs["before"] = lambda: run_process(before, args.threads, python_path=args.compare_src)
+        times = best_of(runs, rounds)
+        agree = labels_agree(root, cases)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    shape = "×".join(map(str, args.shape))
-    case = f"{args.cases} cases {shape}, roi {args.roi}³"
-    rows = [Measurement(case, ours_s, peer_s), Measurement(case + ", peer on plain tensors", ours_s, plain_s)]
-    print(ratio_table(f"infer end to end on {torch.get_num_threads()} threads", "MONAI loop", rows))
-    print(f"labels agree with MONAI's: {same:.6f} of voxels (target ratio ≤ 0.75)")
-
-
-def _labels_agree(root: Path, cases: int) -> float:
-    """The fraction of voxels where both sides wrote the same label (case_000)."""
-    ours_file = root / "ours" / "case_000" / "case_000_model.nii.gz"
-    peer_file = next((root / "peer").rglob("case_000_model.nii.gz"))
-    a, b = np.asarray(nib.load(ours_file).dataobj), np.asarray(nib.load(peer_file).dataobj)
-    return float((a.squeeze() == b.squeeze()).mean()) if cases else 1.0
+    case = f"{cases} cases {'×'.join(map(str, shape))}, roi {roi}³, batch {args.batch}"
+    rows = [Measurement(case, min(times["ours"]), min(times["peer"]))]
+    if args.compare_src:
+        rows.append(
+            Measurement(f"{case}, before ({args.compare_src})", min(times["before"]), min(times["peer"]))
+        )
+    print(ratio_table(f"tlt-infer end to end, whole processes, {args.threads} threads", "MONAI loop", rows))
+    print(
+        f"best of {rounds}; noise: "
+        + ", ".join(f"{who} {noise(t)}" for who, t in times.items())
+        + f"; load {load}"
+    )
+    verdict = "ok" if agree >= 0.999 else "BELOW the 99.9 % target"
+    print(
+        f"labels agree with the MONAI loop's: {100 * agree:.4f} % of voxels ({verdict}); target ratio ≤ 0.25"
+    )
 
 
 if __name__ == "__main__":

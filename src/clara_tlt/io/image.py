@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from clara_tlt.io.integrity import (
 )
 from clara_tlt.io.nifti import read_plain_nifti
 from clara_tlt.io.volume import Volume
-from clara_tlt.written import check_metaimage, check_nifti, check_size
+from clara_tlt.written import DEFLATE, check_metaimage, check_nifti, check_size
 
 ITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -37,7 +36,8 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NUMPY_SUFFIXES = (".npy", ".npz")
 NO_GEOMETRY_SUFFIXES = (*PICTURE_SUFFIXES, *NUMPY_SUFFIXES)
 VOLUME_SUFFIXES = (*ITK_SUFFIXES, DICOM_SUFFIX)
-# zlib level 1 (nibabel's default too): several times faster than 6, files about 10 % larger on CT.
+# Level 1 (nibabel's default too): zlib's several times faster than 6, files about 10 % larger on CT; ISA-L's
+# level 1 (`DEFLATE`) faster again and about 3 % smaller than zlib's.
 COMPRESSION_LEVEL = 1
 GZIP_CHUNK_BYTES = 4 << 20  # smallest piece compressed on its own thread
 
@@ -233,11 +233,12 @@ def write_sitk_image(image: sitk.Image, path: str | Path, *, compress: bool = Tr
 def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
     """ITK writes the NIfTI (header from the geometry), we gzip it: at COMPRESSION_LEVEL, on every core.
 
-    ITK's NIfTI writer ignores the compression level and uses one core; zlib releases the GIL, so chunks
-    compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows and every gzip
-    reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream. ITK's file is checked
-    before it is read: on a full disk ITK leaves a short (even empty) file and only prints "wrote only …". The
-    gzip file is ours, so its size is checked against the bytes we wrote instead of inflating it again.
+    ITK's NIfTI writer ignores the compression level and uses one core; ISA-L (or zlib, `DEFLATE`) releases
+    the GIL, so chunks compress in threads. The chunks are concatenated gzip members, which RFC 1952 allows
+    and every gzip reader (zlib's gzread in ITK/FSL/AFNI, Python's gzip in nibabel) reads as one stream.
+    ITK's file is checked before it is read: on a full disk ITK leaves a short (even empty) file and only
+    prints "wrote only …". The gzip file is ours, so its size is checked against the bytes we wrote instead
+    of inflating it again.
     """
     written = 0  # what `whole` checks on the way out: our own writes are counted, not inflated again
 
@@ -264,7 +265,8 @@ def _write_nifti_gz(image: sitk.Image, path: Path) -> Path:
 
 
 def _gzip_member(data: memoryview) -> bytes:
-    compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
+    # wbits 31: a gzip header and trailer
+    compressor = DEFLATE.compressobj(COMPRESSION_LEVEL, DEFLATE.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
 
 
