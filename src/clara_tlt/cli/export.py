@@ -164,7 +164,10 @@ def mmar_command(
     if bundle:
         # only so that the config resolves: the bundle reads and writes its own folders
         unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
-        inference = load_mmar(mmar, inference_config or VALIDATION_CONFIG, environment, set_items, unused)
+        from clara_tlt.export.bundle_clara4 import default_config
+
+        chosen = inference_config or default_config(root) or VALIDATION_CONFIG  # a 4.x MMAR: its inference config
+        inference = load_mmar(mmar, chosen, environment, set_items, unused)
         run_bundle(
             folder,
             inference,
