@@ -15,7 +15,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from tests.clara4.conftest import inference_config, trained  # noqa: F401  (the trained 4.x MMAR)
+from tests.clara4.conftest import (  # noqa: F401  (trained: the trained 4.x MMAR)
+    inference_config,
+    trained,
+    validation_config,
+)
 from tests.conftest import write_json
 from tests.export.test_bundle import MONAI_BUNDLE_WITHOUT_CLARA_TLT
 from tests.test_cli import invoke_streams
@@ -26,7 +30,9 @@ def exported(trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     """The trained 4.x MMAR (copied) and its bundle, written and verified by the CLI."""
     root = tmp_path_factory.mktemp("bundle4")
     mmar = shutil.copytree(trained["mmar"], root / "mmar")
-    code, stdout, stderr = invoke_streams("export", "-m", str(mmar), "--bundle", str(root / "bundle"), "--json")
+    code, stdout, stderr = invoke_streams(
+        "export", "-m", str(mmar), "--bundle", str(root / "bundle"), "--json"
+    )
     assert code == 0, stderr
     summary = json.loads(stdout)
     assert summary["config"] == "config/config_inference.json"  # a 4.x MMAR's own inference config
@@ -46,14 +52,18 @@ def test_the_components_pass_through_in_monai_16_names(exported: Path) -> None:
         "ScaleIntensityRanged",
     ]
     assert inference["preprocessing"]["transforms"][1]["channel_dim"] == "no_channel"
-    assert inference["inferer"] == {"_target_": "SlidingWindowInferer", "roi_size": [16, 16, 16], "sw_batch_size": 2}
+    assert inference["inferer"] == {
+        "_target_": "SlidingWindowInferer",
+        "roi_size": [16, 16, 16],
+        "sw_batch_size": 2,
+    }
     saver = inference["postprocessing"]["transforms"][-1]
     assert saver["_target_"] == "SaveImaged" and saver["output_dir"] == "@output_dir"
     assert "$glob.glob(@dataset_dir" in inference["datalist"].replace("sorted(", "")
 
 
 def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
-    exported: Path, trained: dict[str, Any], tmp_path: Path  # noqa: F811
+    exported: Path, tmp_path: Path
 ) -> None:
     mmar = exported / "mmar"
     environment = json.loads((mmar / "config" / "environment.json").read_text())
@@ -78,7 +88,13 @@ def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
     code, _, stderr = invoke_streams(
-        "infer", "-m", str(mmar), "-c", "config/config_inference.json", "--set", f"MMAR_EVAL_OUTPUT_PATH={tmp_path / 'ours'}"
+        "infer",
+        "-m",
+        str(mmar),
+        "-c",
+        "config/config_inference.json",
+        "--set",
+        f"MMAR_EVAL_OUTPUT_PATH={tmp_path / 'ours'}",
     )
     assert code == 0, stderr
     name = case.name.removesuffix(".nii.gz")
@@ -86,6 +102,35 @@ def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
     ours = nib.load(next((tmp_path / "ours").rglob(f"{name}_seg.nii.gz")))
     assert np.allclose(theirs.affine, ours.affine, atol=1e-4)
     assert np.mean(np.asarray(theirs.dataobj) == np.asarray(ours.dataobj)) >= 0.999
+
+
+def test_a_validation_config_loading_labels_exports_with_the_labels_skipped(
+    exported: Path, tmp_path: Path
+) -> None:
+    """config_validation.json loads `label` too and one-hots it after the argmax; the bundle has images only."""
+    mmar = Path(shutil.copytree(exported / "mmar", tmp_path / "mmar"))
+    config = validation_config()
+    saver = {"name": "SaveImaged", "args": {"keys": "pred", "output_dir": "{MMAR_EVAL_OUTPUT_PATH}"}}
+    config["post_transforms"] = [*config["post_transforms"], saver]
+    write_json(mmar / "config" / "validation_saved.json", config)
+    code, stdout, stderr = invoke_streams(
+        "export",
+        "-m",
+        str(mmar),
+        "--bundle",
+        str(tmp_path / "bundle"),
+        "--inference-config",
+        "config/validation_saved.json",
+        "--json",
+    )
+    assert code == 0, stderr
+    assert [(c["field"], c["agreement"] >= 0.999) for c in json.loads(stdout)["checks"]] == [("trans", True)]
+    post = json.loads((tmp_path / "bundle" / "configs" / "inference.json").read_text())["postprocessing"]
+    assert post["transforms"][0] == {
+        "_target_": "DeleteItemsd",
+        "keys": ["label"],
+    }  # the evaluator's label: None
+    assert post["transforms"][2]["_target_"] == "AsDiscreted" and post["transforms"][2]["allow_missing_keys"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +152,9 @@ def test_what_a_bundle_cannot_hold_is_refused_with_exit_3(
     elif change == "ours":
         config["pre_transforms"].insert(1, {"name": "ScaleByResolution", "args": {"fields": "image"}})
     elif change == "reference":
-        config["post_transforms"].insert(0, {"name": "Invertd", "args": {"keys": "pred", "transform": "@evaluator"}})
+        config["post_transforms"].insert(
+            0, {"name": "Invertd", "args": {"keys": "pred", "transform": "@evaluator"}}
+        )
     else:
         config["post_transforms"].pop()
     write_json(mmar / "config" / "config_inference.json", config)

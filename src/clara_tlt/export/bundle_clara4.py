@@ -95,6 +95,10 @@ def translate(data: Mapping[str, Any], *, file: str, out_channels: int) -> Trans
     if body.get("inferer"):
         result.inferer = each("inferer", "inferer")[0]
     result.postprocessing = each("post_transforms", "transform")
+    if any(
+        s.get("allow_missing_keys") for s in result.postprocessing
+    ):  # MONAI's evaluator writes label: None
+        result.postprocessing.insert(0, {"_target_": "DeleteItemsd", "keys": sorted(absent)})
     if not any(s["_target_"].endswith("SaveImaged") for s in result.postprocessing):
         raise ConfigError(
             "writes no predictions (no SaveImaged in post_transforms), so its bundle would write nothing; give "
