@@ -141,7 +141,8 @@ def _export_options(f: F) -> F:
 @click.option(
     "--inference-config",
     type=click.Path(dir_okay=False),
-    help="With --bundle: the config to translate [MMAR/config/config_validation.json].",
+    help="With --bundle: the config to translate [MMAR/config/config_validation.json; a Clara 4.x MMAR's "
+    "config_inference.json].",
 )
 @_export_options
 def mmar_command(
@@ -162,11 +163,12 @@ def mmar_command(
     root = Path(mmar)
     folder = locate_config(model_file_path, root) if model_file_path else root / "models"
     if bundle:
-        # only so that the config resolves: the bundle reads and writes its own folders
-        unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
         from clara_tlt.export.bundle_clara4 import default_config
 
-        chosen = inference_config or default_config(root) or VALIDATION_CONFIG  # a 4.x MMAR: its inference config
+        # only so that the config resolves: the bundle reads and writes its own folders
+        unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
+        # a Clara 4.x MMAR's default is its inference config (bundle_clara4.default_config)
+        chosen = inference_config or default_config(root) or VALIDATION_CONFIG
         inference = load_mmar(mmar, chosen, environment, set_items, unused)
         run_bundle(
             folder,

@@ -276,7 +276,19 @@ def _our_run(config: ResolvedConfig, checkpoint: Path, datalist: Path, output: P
         if isinstance(spec, dict) and str(spec.get("name") or spec.get("path")).endswith("SaveImaged"):
             spec["args"] = {**spec.get("args", {}), "output_dir": str(output)}
     variables = {**config.variables, "MMAR_EVAL_OUTPUT_PATH": str(output)}
-    evaluate(dataclasses.replace(config, data=data, variables=variables))
+    try:
+        evaluate(dataclasses.replace(config, data=data, variables=variables))
+    except ClaraError:
+        raise
+    except Exception as error:  # MONAI's own failure, deep in a transform: say whose run it was
+        cause: BaseException = error
+        while cause.__cause__ is not None:  # MONAI wraps it once per Compose and transform
+            cause = cause.__cause__
+        raise ClaraError(
+            f"verification failed: clara-tlt's own inference with {config.file} fails on a synthetic case "
+            f"({type(cause).__name__}: {cause}), so there is nothing to compare the bundle with; make "
+            "`clara-tlt infer` run this config first. Nothing was written"
+        ) from error
 
 
 def _compared(field: str, ours: Path, theirs: Path) -> dict[str, Any]:
