@@ -141,7 +141,8 @@ def _export_options(f: F) -> F:
 @click.option(
     "--inference-config",
     type=click.Path(dir_okay=False),
-    help="With --bundle: the config to translate [MMAR/config/config_validation.json].",
+    help="With --bundle: the config to translate [MMAR/config/config_validation.json; a Clara 4.x MMAR's "
+    "config_inference.json].",
 )
 @_export_options
 def mmar_command(
@@ -162,9 +163,13 @@ def mmar_command(
     root = Path(mmar)
     folder = locate_config(model_file_path, root) if model_file_path else root / "models"
     if bundle:
+        from clara_tlt.export.bundle_clara4 import default_config
+
         # only so that the config resolves: the bundle reads and writes its own folders
         unused = {"DATASET_JSON": "", "MMAR_EVAL_OUTPUT_PATH": str(Path(bundle).resolve() / "eval")}
-        inference = load_mmar(mmar, inference_config or VALIDATION_CONFIG, environment, set_items, unused)
+        # a Clara 4.x MMAR's default is its inference config (bundle_clara4.default_config)
+        chosen = inference_config or default_config(root) or VALIDATION_CONFIG
+        inference = load_mmar(mmar, chosen, environment, set_items, unused)
         run_bundle(
             folder,
             inference,

@@ -30,9 +30,11 @@ import torch
 from torch import nn
 
 from clara_tlt import __version__
+from clara_tlt.config.clara4 import is_clara4
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
 from clara_tlt.errors import ConfigError, UsageError
+from clara_tlt.export import bundle_clara4
 from clara_tlt.export.bundle_config import (
     LOGGING_CONF,
     MODEL_PT,
@@ -66,12 +68,16 @@ def export_bundle(
 
     Example: `export_bundle(Path("models/model.pt"), load_config("config/config_validation.json"), Path("b"))`.
     """
+    clara4 = is_clara4(config.data)  # its MONAI components pass through (bundle_clara4)
+    model_spec = model_spec or (bundle_clara4.network_spec(config) if clara4 else None)
     network, saved = network_from_checkpoint(
         checkpoint, model_spec=model_spec, search_dirs=config.search_dirs
     )
     spec = model_spec or model_spec_of(saved.get("train_conf")) or {}
     facts = _network_facts(network, spec, config, saved.get("train_conf") or {})
-    translation = translate(config.data, file=config.file, out_channels=facts.out_channels)
+    translation = (bundle_clara4.translate if clara4 else translate)(
+        config.data, file=config.file, out_channels=facts.out_channels
+    )
     name = (config.mmar_root or checkpoint.resolve().parent.parent).resolve().name  # the MMAR's folder
     described = f"{name}: exported from {checkpoint} and {config.file} by clara_tlt {__version__}"
     staging = _staging_folder(target)
@@ -87,7 +93,9 @@ def export_bundle(
         ]
         shape = tuple(max(8, round(size * VERIFY_GROWTH)) for size in facts.roi)
         checks = (
-            verify_bundle(staging, config, checkpoint=checkpoint, fields=fields, shape=shape)
+            (bundle_clara4.verify if clara4 else verify_bundle)(
+                staging, config, checkpoint=checkpoint, fields=fields, shape=shape
+            )
             if verify
             else []
         )

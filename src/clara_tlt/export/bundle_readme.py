@@ -45,7 +45,7 @@ def readme(
             "",
             "## What each Clara component became",
             "",
-            "| Clara 3.x | MONAI |",
+            "| Clara | MONAI |",
             "| --- | --- |",
             *rows,
             "",
