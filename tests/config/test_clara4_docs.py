@@ -33,6 +33,8 @@ def _what(change: Change) -> str:
     }.get(change.reshape, [])
     if change.removed:
         parts.append(f"removed: exit 3, saying: {change.removed}")
+    if change.kept:
+        parts.append(f"({change.kept})")
     return "; ".join(parts)
 
 
