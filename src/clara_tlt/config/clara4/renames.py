@@ -103,6 +103,9 @@ CHANGES: tuple[Change, ...] = (
     # losses
     Change("loss", "DiceCELoss", "1.2", args={"ce_weight": "weight"}),
     Change("loss", "DiceFocalLoss", "1.2", args={"focal_weight": "weight"}),
+    # handlers and metrics: 0.6's engines decollate, so 4.0's lambdas on a batch dict read a list
+    Change("metric", EVERY_NAME, "0.6", reshape="batched"),
+    Change("handler", EVERY_NAME, "0.6", reshape="batched"),
     # handlers
     Change(
         "handler",
