@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import sys
 import types
 from pathlib import Path
@@ -329,3 +331,26 @@ def test_automl_search_and_apply_are_accepted_and_the_written_values_used() -> N
         "apply": {"@disabled": "mySearchLoss"},
     }
     assert build(spec, "loss", **WHERE).gamma == 1.0
+
+
+@pytest.mark.parametrize("kind", ["dataset", "dataloader", "monai_handler", "ignite_metric", "engine"])
+def test_a_clara4_kind_lists_the_monai_classes_a_config_names_exactly(kind: str) -> None:
+    code, stdout, stderr = invoke_streams("components", kind, "--json")
+    assert code == 0, stdout + stderr
+    listed = json.loads(stdout)["library_classes"]
+    assert listed, f"{kind}: nothing listed"
+    for entry in listed:  # each listed name builds the class the listing names
+        spec = normalize_spec({"name": entry["name"]}, file="c.json", key_path="k")
+        found = components.resolve(spec, kind, file="c.json", key_path="k")
+        assert found is getattr(importlib.import_module(entry["module"]), entry["name"])
+    names = {entry["name"] for entry in listed}
+    expected = {
+        "dataset": {"CacheDataset", "SmartCacheDataset", "PersistentDataset"},
+        "dataloader": {"DataLoader"},
+        "monai_handler": {"StatsHandler", "ValidationHandler", "CheckpointSaver", "MetricsSaver"},
+        "ignite_metric": {"MeanDice", "Accuracy"},
+        "engine": {"SupervisedTrainer", "SupervisedEvaluator"},
+    }[kind]
+    assert expected <= names
+    code, text, _ = invoke_streams("components", kind)
+    assert "0 registered names" not in text and "exactly" in text

@@ -1,6 +1,5 @@
-"""examples/clara4_spleen end to end at tiny size: train, evaluate with the checkpoint, export. (Its
-config_inference.json inverts pre_transforms that end in ToTensord, whose MONAI 1.6 inverse hands numpy to
-CropForegroundd's: infer is tested on tests/clara4's own MMAR until the example or the rename table changes.)"""
+"""examples/clara4_spleen end to end at tiny size: train, evaluate with the checkpoint, infer (its Invertd undoes
+pre_transforms that end in ToTensord, run as EnsureTyped), export."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import torch
 
 from tests.conftest import REPO, write_json
@@ -45,6 +46,8 @@ def test_the_clara4_spleen_example_trains_evaluates_and_exports(
         "evaluate", "-m", str(mmar), "-c", "config/config_validation.json", "--set", *SIZES
     )
     assert (tmp_path / "eval" / "metrics.csv").is_file()
+    run("infer", "-m", str(mmar), "-c", "config/config_inference.json", "--set", *SIZES)
+    _assert_overlays(sorted(mmar.rglob("*_seg.nii.gz")), synthetic_dataset)
     run(
         "export",
         "-m",
@@ -56,3 +59,13 @@ def test_the_clara4_spleen_example_trains_evaluates_and_exports(
         *(word for item in SIZES for word in ("--set", item)),  # export's --set takes one item each
     )
     assert (models / "model.ts").is_file() and (models / "model.onnx").is_file()
+
+
+def _assert_overlays(written: list[Path], datalist: Path) -> None:
+    """One label volume per case of the example's inference list, on its input's grid (Invertd undid the crop)."""
+    case = json.loads(datalist.read_text())["validation"]
+    assert len(written) == len(case) == 1, written
+    source, prediction = nib.load(datalist.parent / case[0]["image"]), nib.load(written[0])
+    assert prediction.shape[:3] == source.shape
+    np.testing.assert_allclose(prediction.affine, source.affine, atol=1e-4)
+    assert set(np.unique(np.asarray(prediction.dataobj))) <= {0, 1}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import torch
 
 from clara_tlt.engines.checkpoint import network_from_checkpoint
 from clara_tlt.engines.model_folder import ModelFolder
-from tests.clara4.conftest import SEGRESNET, train_config
+from tests.clara4.conftest import PAIR, SEGRESNET, train_config, write_mmar
 from tests.conftest import write_json
 from tests.test_cli import invoke, invoke_streams
 
@@ -70,3 +72,32 @@ def test_tlt_train_runs_a_segresnet_config(tmp_path: Path, synthetic_dataset: Pa
         == "SegResNet"
     )
     assert (models / "model.pt").is_file()
+
+
+def test_clara40_batch_lambdas_train_validate_and_log_the_loss(
+    tmp_path: Path, synthetic_dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    mmar = write_mmar(tmp_path / "mmar", synthetic_dataset)
+    text = (mmar / "config" / "config_train.json").read_text()
+    text = text.replace(json.dumps(PAIR), json.dumps("lambda x: (x['pred'], x['label'])"))
+    text = text.replace(
+        json.dumps("#monai.handlers.from_engine(['loss'], first=True)"), "\"lambda x: x['loss']\""
+    )
+    config = json.loads(text) | {"epochs": 1}
+    assert "from_engine" not in json.dumps(config)  # Clara 4.0's forms only
+    write_json(mmar / "config" / "config_train.json", config)
+    stats = logging.getLogger("monai.handlers.StatsHandler")  # MONAI's own logger, which prints itself
+    stats.addHandler(caplog.handler)
+    try:
+        code, output = invoke("train", "-m", str(mmar), "-c", "config/config_train.json")
+    finally:
+        stats.removeHandler(caplog.handler)
+    assert code == 0, output
+    assert (
+        "config_train.json: validate.metrics[0].args.output_transform: lambda x: (x['pred'], x['label']) → "
+        '#monai.handlers.from_engine(["pred", "label"])' in caplog.text
+    )
+    assert "train.handlers[4].args.output_transform: lambda x: x['loss'] → " in caplog.text
+    assert 0.0 <= json.loads((mmar / "models" / "train_summary.json").read_text())["best_metric"] <= 1.0
+    assert re.search(r"train_loss: \d+\.\d+", caplog.text), "StatsHandler logs no loss"

@@ -30,9 +30,16 @@ def _what(change: Change) -> str:
             "`threshold_values` + `logit_thresh` → `threshold`; per-key lists kept per key"
         ],
         "pool": ['`pool_size`/`pool_stride` → `pool: ("avg", {kernel_size, stride})`'],
+        "batched": [
+            '`output_transform` `lambda x: x["loss"]` → `#monai.handlers.from_engine(["loss"], first=True)`, '
+            '`lambda x: (x["pred"], x["label"])` → `#monai.handlers.from_engine(["pred", "label"])` '
+            "(a tuple or list of keys; other lambdas as written)"
+        ],
     }.get(change.reshape, [])
     if change.removed:
         parts.append(f"removed: exit 3, saying: {change.removed}")
+    if change.kept:
+        parts.append(f"({change.kept})")
     return "; ".join(parts)
 
 

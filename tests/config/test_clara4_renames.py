@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from clara_tlt.config.clara4 import CHANGES, Change, modernise
+from clara_tlt.config.clara4 import CHANGES, Change, modernise, resolve_value
 from clara_tlt.errors import ConfigError
 
 MODULES = {
@@ -29,6 +29,8 @@ MODULES = {
 EVERY = {
     "network": ("UNet", "BasicUNet", "SegResNet", "DynUNet", "DenseNet121", "HighResNet", "VNet", "AHNet"),
     "engine": ("SupervisedTrainer", "SupervisedEvaluator", "EnsembleEvaluator"),
+    "metric": ("MeanDice", "ROCAUC", "HausdorffDistance", "SurfaceDistance"),
+    "handler": ("StatsHandler", "TensorBoardStatsHandler", "ValidationHandler", "LrScheduleHandler"),
 }
 
 
@@ -49,7 +51,9 @@ def test_each_change_leads_to_what_monai_16_has(change: Change) -> None:
     if change.removed:
         assert monai_class(change.kind, change.name) is None, f"{change.name} is still in MONAI"
         return
-    if change.new_name:
+    if change.new_name and change.kept:  # the old name stays; its successor must take every argument it took
+        assert parameters(change.kind, change.name) <= parameters(change.kind, change.new_name), change.name
+    elif change.new_name:
         assert monai_class(change.kind, change.name) is None, (
             f"{change.name} is still in MONAI: no rename needed"
         )
@@ -76,7 +80,7 @@ UNCHANGED = [
     ("network", "VNet", {"dropout_prob": 0.5, "dropout_dim": 3}),
     ("network", "AHNet", {"layers": [3, 4, 6, 3], "upsample_mode": "transpose", "psp_block_num": 4}),
     ("network", "DenseNet121", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),
-    ("transform", "ToTensord", {"keys": ["image", "label"]}),
+    ("transform", "RandShiftIntensityd", {"keys": "image", "offsets": 0.1, "prob": 0.5}),
     (
         "transform",
         "ScaleIntensityRanged",
@@ -252,3 +256,52 @@ def test_old_and_new_argument_names_together_are_refused() -> None:
 def test_the_users_own_code_by_path_is_left_as_written() -> None:
     spec = {"path": "my_nets.UNet", "args": {"dimensions": 3}}
     assert modernise(spec, kind="network", file="f", key_path="k") == spec
+
+
+@pytest.mark.parametrize(
+    ("written", "adapted", "read"),
+    [
+        ("lambda x: x['loss']", '#monai.handlers.from_engine(["loss"], first=True)', 0.5),
+        (
+            'lambda x: (x["pred"], x["label"])',
+            '#monai.handlers.from_engine(["pred", "label"])',
+            ([1, 3], [2, 4]),
+        ),
+        (
+            "lambda batch: [batch['pred'], batch['label']]",
+            '#monai.handlers.from_engine(["pred", "label"])',
+            ([1, 3], [2, 4]),
+        ),
+    ],
+)
+def test_a_clara40_batch_lambda_reads_decollated_output_with_from_engine(
+    written: str, adapted: str, read: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="clara_tlt.config.clara4")
+    spec = {"name": "MeanDice", "args": {"include_background": False, "output_transform": written}}
+    result = modernise(spec, kind="metric", file="config_train.json", key_path="validate.metrics[0]")
+    assert result["args"] == {"include_background": False, "output_transform": adapted}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"config_train.json: validate.metrics[0].args.output_transform: {written} → {adapted} "
+        "(engines hand handlers a list of dicts) (MONAI 0.6)"
+    ]
+    transform = resolve_value(adapted, {}, file="config_train.json", key_path="k")
+    assert transform([{"pred": 1, "label": 2, "loss": 0.5}, {"pred": 3, "label": 4, "loss": 0.5}]) == read
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "lambda x: x[0]['loss']",  # Clara 4.1's own form
+        "lambda x: x['pred']['a']",  # deeper than one key: from_engine cannot say it
+        "lambda x: x.output",
+        "lambda x: None",
+        "lambda x: x['pred'].argmax()",  # refused when resolved (exit 3)
+        "#monai.handlers.from_engine(['loss'], first=True)",
+    ],
+)
+def test_other_output_transforms_stay_as_written(written: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="clara_tlt.config.clara4")
+    spec = {"name": "StatsHandler", "args": {"output_transform": written}}
+    assert modernise(spec, kind="handler", file="f.json", key_path="train.handlers[4]") == spec
+    assert not caplog.records

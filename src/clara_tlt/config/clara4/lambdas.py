@@ -58,6 +58,22 @@ class Projection:
         return self.source
 
 
+def from_engine_form(text: str, where: Where) -> str | None:
+    """Clara 4.0's lambda on a batch dict (MONAI 0.5) as the `#monai.handlers.from_engine(...)` expression that
+    reads MONAI's decollated output alike: `x["loss"]` → `(["loss"], first=True)` (one value, the same for every
+    item), `(x["pred"], x["label"])` → `(["pred", "label"])`; None for any other lambda (left as written)."""
+    try:
+        projection = parse_lambda(text, where)
+    except ConfigError:
+        return None  # refused when the value is resolved, with the reason
+    keys = [path[0][1] for path in projection.paths if len(path) == 1 and path[0][0] == "item"]
+    if not keys or len(keys) != len(projection.paths) or not all(isinstance(k, str) for k in keys):
+        return None
+    listed = ", ".join(f'"{key}"' for key in keys)
+    first = ", first=True" if projection.packing == "one" else ""
+    return f"#monai.handlers.from_engine([{listed}]{first})"
+
+
 def _follow(value: Any, path: Path) -> Any:
     for kind, key in path:
         value = value[key] if kind == "item" else getattr(value, key)

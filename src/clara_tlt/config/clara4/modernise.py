@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clara_tlt.config.clara4.lambdas import from_engine_form
+from clara_tlt.config.clara4.refusal import Where
 from clara_tlt.config.clara4.renames import EVERY_NAME, KINDS, TABLE, Change
 from clara_tlt.config.keypath import child
 from clara_tlt.errors import ConfigError
@@ -145,7 +147,23 @@ def _pool(args: dict[str, Any], place: _Place, since: str) -> dict[str, Any]:
     return result
 
 
+def _batched(args: dict[str, Any], place: _Place, since: str) -> dict[str, Any]:
+    """An `output_transform` lambda written for 0.5's batch dict → `from_engine`, which reads 0.6+'s decollated
+    list of dicts (the 4.1 migration's form); other lambdas and values stay as written."""
+    text = args.get(OUTPUT_TRANSFORM)
+    if not isinstance(text, str):
+        return args
+    where = Where(place.file, child(place.key_path, OUTPUT_TRANSFORM), text)
+    adapted = from_engine_form(text, where)
+    if adapted is None:
+        return args
+    place.note(OUTPUT_TRANSFORM, f"{text} → {adapted} (engines hand handlers a list of dicts)", since)
+    return {**args, OUTPUT_TRANSFORM: adapted}
+
+
+OUTPUT_TRANSFORM = "output_transform"
 RESHAPES: Mapping[str, Callable[[dict[str, Any], _Place, str], dict[str, Any]]] = {
     "as_discrete": _as_discrete,
     "pool": _pool,
+    "batched": _batched,
 }

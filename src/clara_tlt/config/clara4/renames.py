@@ -41,6 +41,7 @@ class Change:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # set when absent: the 0.x behaviour
     reshape: str = ""  # a rewrite of the arguments that a rename cannot say (modernise.RESHAPES)
     removed: str = ""  # removed without a successor of its kind: what to write instead
+    kept: str = ""  # MONAI kept the old name but its behaviour changed: why the successor runs the config
 
 
 CHANGES: tuple[Change, ...] = (
@@ -90,11 +91,21 @@ CHANGES: tuple[Change, ...] = (
     Change("transform", "Rand2DElasticd", "0.9", dropped=("as_tensor_output",)),
     Change("transform", "Rand3DElasticd", "0.9", dropped=("as_tensor_output",)),
     Change("transform", "SaveImaged", "0.7", dropped=("save_batch",)),
+    Change(
+        "transform",
+        "ToTensord",
+        "0.9",
+        new_name="EnsureTyped",
+        kept="the same tensor; ToTensord's inverse now hands numpy to the inverses before it, which refuse it",
+    ),
     Change("transform", "AsDiscreted", "0.8", reshape="as_discrete"),
     Change("transform", "AsDiscrete", "0.8", reshape="as_discrete"),
     # losses
     Change("loss", "DiceCELoss", "1.2", args={"ce_weight": "weight"}),
     Change("loss", "DiceFocalLoss", "1.2", args={"focal_weight": "weight"}),
+    # handlers and metrics: 0.6's engines decollate, so 4.0's lambdas on a batch dict read a list
+    Change("metric", EVERY_NAME, "0.6", reshape="batched"),
+    Change("handler", EVERY_NAME, "0.6", reshape="batched"),
     # handlers
     Change(
         "handler",

@@ -34,13 +34,14 @@ def build_config(
     """Every component of `config` by id (`train.model`, `validate.evaluator`, `eval.evaluator`, …); `stage`
     "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config;
     `dry`: nothing that would write a file when built does so."""
-    refuse_unsupported(config, context)
+    refuse_unsupported(config, context, stage=stage)
     run = Globals(
         epochs=_whole(config, "epochs", 1) if stage == "train" else 1,
         interval=_whole(config, "num_interval_per_valid", 1),
         amp=_amp(config, context),
         device=context.device,
         rank=context.rank,
+        world_size=context.world_size,
         dry=dry,
     )
     components = _components(config, run=run, stage=stage)
@@ -80,13 +81,13 @@ def _given() -> dict[str, str]:
     return {TRAIN_CONF: TRAIN_CONF}
 
 
-def refuse_unsupported(config: ResolvedConfig, context: Context) -> None:
-    """Refuse before any work what clara-tlt does not run: federated orchestration configs (exit 3), several
-    torchrun processes (exit 2: each would train on all the data with no gradient exchange)."""
-    if context.distributed:
+def refuse_unsupported(config: ResolvedConfig, context: Context, *, stage: str) -> None:
+    """Refuse before any work what clara-tlt does not run: federated orchestration configs (exit 3), an
+    evaluate or infer under torchrun with several processes (exit 2: MONAI's evaluator runs the list whole)."""
+    if context.distributed and stage != "train":
         raise UsageError(
-            f"{config.file}: a Clara 4.x config runs in one process here; torchrun with {context.world_size} "
-            "processes is not supported for it yet: run the same command without torchrun"
+            f"{config.file}: a Clara 4.x evaluate or infer runs in one process; torchrun with "
+            f"{context.world_size} processes is supported for training only: run the same command without torchrun"
         )
     federated = sorted(k for k in config.data if k in FEDERATED_KEYS)
     if federated or Path(config.file).name.startswith("config_fed_"):

@@ -25,6 +25,7 @@ from clara_tlt.engines.checkpoint import (
     save_checkpoint,
     state_dict_of,
 )
+from clara_tlt.engines.distributed import is_main_rank
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL
 from clara_tlt.errors import ConfigError
 
@@ -77,7 +78,10 @@ class CheckpointSaver:
         self.write(str(self.final), epoch=engine.state.epoch, metric=None)
 
     def write(self, name: str, *, epoch: int, metric: float | None) -> None:
-        """Write `name` into the model folder atomically (the older file stays until the new one is whole)."""
+        """Write `name` into the model folder atomically (the older file stays until the new one is whole); under
+        torchrun rank 0 writes, whatever `rank` the config gave the handler."""
+        if not is_main_rank():
+            return
         payload = model_payload(self.network, self.train_conf, epoch=epoch, metric=metric)
         save_checkpoint(self.save_dir / name, payload)
         log.info(

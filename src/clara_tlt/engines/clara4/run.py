@@ -15,8 +15,11 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from torch.nn.parallel import DistributedDataParallel
 
 from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
@@ -30,7 +33,8 @@ from clara_tlt.engines.clara4.build import (
 )
 from clara_tlt.engines.clara4.state import TrainState
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
-from clara_tlt.engines.preflight import SUMMARY, preflight
+from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
+from clara_tlt.engines.training import _checked as checked_run
 from clara_tlt.errors import ConfigError, Interrupted
 from clara_tlt.io.outputs import check_output_folder
 
@@ -56,16 +60,16 @@ def train(
         "command_hint": command_hint,
     }
     try:
-        refuse_unsupported(config, context)  # before the lock: under torchrun every rank says why
-        with preflight(resumable(config), hold_lock=not dry and context.is_main, **checks) as checked:
+        refuse_unsupported(config, context, stage="train")
+        with _checked(resumable(config), context, checks, dry=dry) as checked:
             _determinism(checked.options.seeds, benchmark=config.get("cudnn_benchmark") is True)
             built = build_config(config, context=context, stage="train", dry=dry)
             folder = checked.folder.path
             check_savers(built, folder, file=config.file)
             if dry:
                 return {"config": config.file, "components": _shown(built)} | checked.describe()
-            for path in (*checked.folder.remove_incomplete(), *checked.previous):
-                path.unlink(missing_ok=True)
+            if context.distributed:  # the gradients averaged over the processes; the plain network is saved
+                built["train.trainer"].network = DistributedDataParallel(built["train.model"])
             state = TrainState(
                 folder / STATE,
                 built["train.trainer"],
@@ -76,6 +80,16 @@ def train(
             return _fit(built, state, config, checked.saved, folder)
     finally:
         distributed.teardown(context)
+
+
+def _checked(
+    config: ResolvedConfig, context: distributed.Context, checks: dict[str, Any], *, dry: bool
+) -> AbstractContextManager[Preflight]:
+    """The 3.x trainer's preflight: rank 0 holds the model folder's lock and clears what a killed run left, the
+    other ranks follow its decision to resume; a dry run only checks."""
+    if dry:
+        return preflight(config, hold_lock=False, **checks)
+    return checked_run(config, context, checks)
 
 
 def resumable(config: ResolvedConfig) -> ResolvedConfig:
@@ -101,7 +115,8 @@ def _fit(
         for loader in savers_and_loaders(built)[1]:
             loader.skip = True  # the resumed weights win over the fine-tuning checkpoint
         log.info("Resuming from %s: %d epoch(s) done", folder / STATE, trainer.state.epoch)
-    write_text_atomic(folder / RESOLVED_CONFIG, json.dumps(config.data, indent=2, default=str) + "\n")
+    if distributed.is_main_rank():
+        write_text_atomic(folder / RESOLVED_CONFIG, json.dumps(config.data, indent=2, default=str) + "\n")
     if saved is None:
         state.capture()  # fails now, not after an epoch, when something cannot be saved
     state.attach()

@@ -22,7 +22,7 @@ from typing import Any
 from clara_tlt.config.clara4 import CLARA4_SLOTS, modernise
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
-from clara_tlt.data.datalist import load_datalist
+from clara_tlt.data.datalist import load_datalist, shard_entries
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.wiring import Component
 
@@ -53,6 +53,7 @@ ENGINE_WIRING = {
         "val_handlers": "handlers",
     },
 }
+TRAIN_DATASET = "train.dataset"  # the dataset torchrun's processes split
 TRAIN_CONF = "train_conf"  # the name CheckpointSaver's save_dict gives the config itself
 # MONAI handlers built as ours (engines/clara4/handlers.py): the same arguments, our checkpoint trust rules.
 REPLACED = {
@@ -71,6 +72,7 @@ class Globals:
     amp: bool
     device: Any
     rank: int
+    world_size: int = 1  # torchrun's processes: the training list is split between them
     dry: bool = False  # a dry run: build everything, write nothing (TensorBoard handlers get no file writer)
 
 
@@ -165,7 +167,7 @@ def _wired(key: str, spec: Any, section: Mapping[str, Any], *, run: Globals, fil
         )
         return _engine(key, current, section, run=run)
     if key == "dataset":
-        return _dataset(spec, section, file=file, key_path=key_path)
+        return _dataset(spec, section, file=file, key_path=key_path, run=run)
     if key == "dataloader":
         return _with_args(spec, {"dataset": "@dataset"} if "dataset" in section else {})
     if key == "optimizer" and isinstance(spec, Mapping) and "model" in section:
@@ -196,8 +198,10 @@ def _engine(key: str, spec: Any, section: Mapping[str, Any], *, run: Globals) ->
     return {**wired, "args": {**wired["args"], "device": run.device, "amp": run.amp}}
 
 
-def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str) -> Any:
-    """A dataset's datalist keys → its `data` (entries with absolute paths, every file checked: exit 4)."""
+def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str, run: Globals) -> Any:
+    """A dataset's datalist keys → its `data` (entries with absolute paths, every file checked: exit 4); under
+    torchrun the training list is this rank's share, padded so that every rank runs as many iterations
+    (validation runs the whole list on every rank: MONAI's metrics gather it, so the mean is the list's)."""
     if not isinstance(spec, Mapping):
         return spec
     plain = {k: v for k, v in spec.items() if k not in DATALIST_KEYS}
@@ -208,7 +212,10 @@ def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str)
             where = child(key_path, "data_list_file_path")
             raise ConfigError("must be the path of a datalist.json", file=file, key_path=where)
         key = spec.get("data_list_key") or "training"
-        defaults["data"] = load_datalist(datalist, key, base_dir=spec.get("data_file_base_dir") or None)
+        data = load_datalist(datalist, key, base_dir=spec.get("data_file_base_dir") or None)
+        if key_path == TRAIN_DATASET:
+            data = shard_entries(data, run.rank, run.world_size, pad=True)
+        defaults["data"] = data
     return _with_args(plain, defaults)
 
 

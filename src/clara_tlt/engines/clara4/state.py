@@ -14,6 +14,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 
 from clara_tlt.engines.checkpoint import save_checkpoint, unwrap
+from clara_tlt.engines.distributed import is_main_rank
 from clara_tlt.engines.train_state import _rng_states, _set_rng_states
 
 
@@ -34,7 +35,8 @@ class TrainState:
         self.trainer.add_event_handler(Events.EPOCH_COMPLETED, self._save)
 
     def _save(self, _: Engine) -> None:
-        save_checkpoint(self.path, self.capture())
+        if is_main_rank():
+            save_checkpoint(self.path, self.capture())
 
     def capture(self) -> dict[str, Any]:
         """The state as tensors and plain data."""
