@@ -107,9 +107,10 @@ class WriteDicomSeg:
         image_meta = getattr(data.get("image"), "meta", {})  # the case's image: the series the SEG joins
         source = image_meta.get("filename_or_obj") or field.meta.get("filename_or_obj")
         series = dicom_source(source)
+        datasets = source_datasets(series)  # first: a series missing slices gets the SEG's own message
         grid = series_grid(series)
         label = on_grid(Volume.from_affine(label_array(field, source), field.affine.numpy()), grid)
-        segmentation = build_segmentation(label, source_datasets(series), self.segments)
+        segmentation = build_segmentation(label, datasets, self.segments)
         name = name_of(data, source)
         target = inside(
             self.write_path, self.write_path / name / f"{name}_{self.key}{self.suffix}", source=source
