@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import highdicom as hd
@@ -14,6 +16,7 @@ import torch
 from monai.data import MetaTensor
 from pydicom.sr.codedict import codes
 
+from clara_tlt.cli.infer import tlt_command as tlt_infer
 from clara_tlt.errors import ImageReadError
 from clara_tlt.io.dicom_seg import source_datasets
 from clara_tlt.io.dicom_series import the_series
@@ -21,6 +24,10 @@ from clara_tlt.io.image import read_image
 from clara_tlt.synthetic.dicom import write_dicom_series
 from clara_tlt.transforms.base import CHANNEL_DIM
 from clara_tlt.writers.dicom_seg import WriteDicomSeg
+from tests.conftest import write_json
+from tests.engines.conftest import UNET
+from tests.export.conftest import write_checkpoint
+from tests.test_cli import invoke_streams
 from tests.test_dataconvert import dataconvert
 
 MASK = np.zeros((8, 16, 20), np.uint8)  # (Z, Y, X): slices 1 to 6 labelled
@@ -101,3 +108,25 @@ def test_a_fractional_seg_is_refused_and_its_binary_export_converts(series: Path
     assert code == 0, stderr
     label = np.asarray(nib.load(tmp_path / "again" / "ct.nii.gz").dataobj).transpose(2, 1, 0)
     np.testing.assert_array_equal(label, MASK)
+
+
+def test_infer_on_a_series_missing_a_slice_names_a_fix_that_runs(
+    series: Path, tmp_path: Path, seed_configs: Path
+) -> None:
+    """infer has no --interpolate_missing_slices: its message names the dataconvert command that fills the gap."""
+    middle_slice(series).unlink()
+    config = json.loads((seed_configs / "config_validation_spleen.json").read_text())
+    datalist = write_json(tmp_path / "in" / "datalist.json", {"validation": [{"image": "ct"}]})
+    code, _, stderr = invoke_streams(
+        *("--model_save_path", str(write_checkpoint(tmp_path / "models", UNET, [16, 16, 16]))),
+        *("--config", str(write_json(tmp_path / "config.json", config)), "--data_file", str(datalist)),
+        *("--output_path", str(tmp_path / "out"), "--output-format", "dicom-seg"),
+        command=tlt_infer,
+    )
+    assert code == 4, stderr
+    suggested = re.search(r"`clara-tlt dataconvert (.*?)`", stderr)
+    assert suggested is not None and str(series) in stderr
+    args = suggested.group(1).replace("OUT", str(tmp_path / "converted")).split()
+    code, _, stderr = dataconvert(*args, "-j", "1")  # the command the message names
+    assert code == 0, stderr
+    assert nib.load(tmp_path / "converted" / "ct.nii.gz").shape == (20, 16, 8)
