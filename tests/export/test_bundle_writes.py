@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clara_tlt.export import bundle
 from tests.export.test_bundle import example_mmar
 from tests.faults import fill_disk, leftovers
 from tests.test_cli import invoke_streams
@@ -57,3 +58,20 @@ def test_a_bundle_folder_holding_the_mmar_is_refused_and_the_mmar_kept(
     code, _, stderr = export(mmar, suggested.group(1))  # the fix the message names
     assert code == 0, stderr
     assert (Path(suggested.group(1)) / "models" / "model.pt").is_file() and (mmar / "models").is_dir()
+
+
+def test_a_bundle_interrupted_midway_leaves_the_earlier_bundle_as_it_was(
+    tmp_path: Path, train_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mmar = example_mmar(tmp_path / "mmar", train_data)
+    assert export(mmar, tmp_path / "bundle")[0] == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "bundle").rglob("*") if p.is_file()}
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt  # Ctrl-C once the weights and configs are written, before docs/README.md
+
+    monkeypatch.setattr(bundle, "readme", interrupted)
+    code, _, _ = export(mmar, tmp_path / "bundle")
+    assert code == 130
+    assert {p: p.read_bytes() for p in (tmp_path / "bundle").rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
