@@ -17,12 +17,13 @@ from monai.data import MetaTensor
 from pydicom.sr.codedict import codes
 
 from clara_tlt.cli.infer import tlt_command as tlt_infer
-from clara_tlt.errors import ImageReadError
+from clara_tlt.errors import ClaraError, ImageReadError
 from clara_tlt.io.dicom_seg import source_datasets
 from clara_tlt.io.dicom_series import the_series
 from clara_tlt.io.image import read_image
 from clara_tlt.synthetic.dicom import write_dicom_series
 from clara_tlt.transforms.base import CHANNEL_DIM
+from clara_tlt.transforms.layout import ArgmaxAcrossChannels
 from clara_tlt.writers.dicom_seg import WriteDicomSeg
 from tests.conftest import write_json
 from tests.engines.conftest import UNET
@@ -130,3 +131,20 @@ def test_infer_on_a_series_missing_a_slice_names_a_fix_that_runs(
     code, _, stderr = dataconvert(*args, "-j", "1")  # the command the message names
     assert code == 0, stderr
     assert nib.load(tmp_path / "converted" / "ct.nii.gz").shape == (20, 16, 8)
+
+
+@pytest.mark.parametrize(("values", "says"), [(-1.0, "negative labels"), (0.4, "fractional values")])
+def test_an_output_that_holds_no_labels_names_the_case_and_the_argmax_that_fixes_it(
+    series: Path, tmp_path: Path, values: float, says: str
+) -> None:
+    scores = torch.full((2, 20, 16, 8), values)
+    scores[1, :, :, 4:] = 1.0  # two classes: the argmax the message asks for gives labels 0 and 1
+    meta = {"filename_or_obj": str(series), CHANNEL_DIM: 0}
+    affine = torch.as_tensor(read_image(series).affine)
+    writer = WriteDicomSeg("model", write_path=str(tmp_path / "out"))
+    with pytest.raises(
+        ClaraError, match=rf"{re.escape(str(series))}: the output holds {says}.*ArgmaxAcrossChannels"
+    ):
+        writer({"model": MetaTensor(scores[1:] * values, affine=affine, meta=meta)})
+    fixed = ArgmaxAcrossChannels("model")({"model": MetaTensor(scores, affine=affine, meta=meta)})
+    assert pydicom.dcmread(writer(fixed)["model_path"]).NumberOfFrames == 4

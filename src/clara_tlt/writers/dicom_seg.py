@@ -148,7 +148,10 @@ def label_array(field: Any, source: Any) -> np.ndarray:
             "end post_transforms with an argmax or threshold (e.g. ArgmaxAcrossChannels)"
         )
     if array.min(initial=0) < 0:
-        raise ClaraError(f"{source}: the output holds negative labels; a DICOM SEG holds values 0, 1, 2, …")
+        raise ClaraError(
+            f"{source}: the output holds negative labels, and a DICOM SEG holds values 0, 1, 2, …; end "
+            "post_transforms with an argmax or threshold (e.g. ArgmaxAcrossChannels) that gives labels from 0"
+        )
     return np.ascontiguousarray(array.astype(np.uint16).transpose(2, 1, 0))
 
 
