@@ -31,7 +31,6 @@ from torch import nn
 
 from clara_tlt import __version__
 from clara_tlt.atomic import write_failure
-from clara_tlt.config.clara4.detect import is_clara4
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
 from clara_tlt.errors import ConfigError, UsageError
@@ -68,7 +67,6 @@ def export_bundle(
 
     Example: `export_bundle(Path("models/model.pt"), load_config("config/config_validation.json"), Path("b"))`.
     """
-    _refuse_clara4(config)
     network, saved = network_from_checkpoint(
         checkpoint, model_spec=model_spec, search_dirs=config.search_dirs
     )
@@ -112,16 +110,6 @@ def export_bundle(
         "checks": checks,
         "verified": verify,
     }
-
-
-def _refuse_clara4(config: ResolvedConfig) -> None:
-    """A Clara 4.x config is exit 3 before any work: its components are MONAI's already, not translated here."""
-    if is_clara4(config.data):
-        raise ConfigError(
-            "a Clara 4.x config (MONAI components, an engine section or @/# references); --bundle exports "
-            "Clara 3.x MMARs for now (docs/export.md: MONAI bundle). Leave out --bundle to export TorchScript",
-            file=config.file,
-        )
 
 
 def _network_facts(
