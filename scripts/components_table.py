@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.component_spec import normalize_spec
 from clara_tlt.errors import ConfigError
 from clara_tlt.factory.arguments import accepted_names
@@ -140,16 +141,25 @@ def table(facts: dict[str, Any]) -> str:
 
 
 def rendered(doc: str, block: str) -> str:
-    """`doc` with the text between the table markers (markers included) replaced by `block`."""
-    head, _, rest = doc.partition(START)
-    _, _, tail = rest.partition(END)
-    if not rest:
-        raise SystemExit(f"{DOC}: no '{START}' marker; put one where the table goes")
+    """`doc` with the text between the table markers (markers included) replaced by `block`; both markers,
+    in order, or SystemExit (a lone start marker would have the table replace the rest of the page)."""
+    head, start, rest = doc.partition(START)
+    _, end, tail = rest.partition(END)
+    if not start or not end:
+        missing = START if not start else END
+        raise SystemExit(
+            f"{DOC}: no '{missing}' marker{'' if not start else ' after ' + repr(START)}; nothing was "
+            f"written. Put '{START}' and '{END}' on their own lines where the table goes, then run again"
+        )
     return head + block + tail
 
 
 def main(argv: list[str]) -> int:
     """Rewrite the table, or with `--check` report whether it is current (exit 1 when not)."""
+    unknown = [arg for arg in argv if arg != "--check"]
+    if unknown:
+        print(f"components_table.py: unknown argument {unknown[0]!r}; give none, or --check", file=sys.stderr)
+        return 2
     current = DOC.read_text()
     wanted = rendered(current, table(load()))
     if "--check" in argv:
@@ -158,9 +168,7 @@ def main(argv: list[str]) -> int:
             return 1
         return 0
     if wanted != current:
-        tmp = DOC.with_suffix(".md.tmp")
-        tmp.write_text(wanted)
-        tmp.replace(DOC)
+        write_text_atomic(DOC, wanted)
     return 0
 
 

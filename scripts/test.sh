@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV=${VENV:-.venv}
-"$VENV/bin/ruff" check src tests benchmarks examples
-"$VENV/bin/ruff" format --check src tests benchmarks examples
+"$VENV/bin/ruff" check src tests benchmarks examples scripts
+"$VENV/bin/ruff" format --check src tests benchmarks examples scripts
 "$VENV/bin/mypy"
 "$VENV/bin/pytest" -q "$@"

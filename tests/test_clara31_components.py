@@ -270,3 +270,13 @@ BEHAVIOUR: dict[str, Callable[[Any], None]] = {
 @pytest.mark.parametrize("name", sorted(BEHAVIOUR))
 def test_class_does_what_its_documentation_promises(name: str, data_root: Path, tmp_path: Path) -> None:
     BEHAVIOUR[name](make(name, data_root, tmp_path))
+
+
+def test_a_page_missing_the_table_s_end_marker_is_refused_not_cut_short() -> None:
+    """Without the end marker the table used to replace everything after the start marker."""
+    doc = f"# Page\n{TABLE.START}\nold table\n\n## The rest of the page\n"
+    with pytest.raises(SystemExit, match=r"configuration\.md: no '<!-- /catalogue-table -->' marker"):
+        TABLE.rendered(doc, "NEW")
+    fixed = doc.replace("old table\n", f"old table\n{TABLE.END}\n")  # the fix: the pair around the table
+    assert TABLE.rendered(fixed, "NEW") == "# Page\nNEW\n\n## The rest of the page\n"
+    assert TABLE.main(["--chek"]) == 2  # a mistyped flag rewrites nothing

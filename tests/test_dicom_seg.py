@@ -50,7 +50,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory, seed_configs: Path) -> dict[
         "model": write_checkpoint(root / "models", UNET, [16, 16, 16]),
         "config": write_json(root / "config.json", config),
     }
-    nifti = _infer(root, run, "nifti", [{"image": "ct"}])
+    nifti = _infer(root, run, "nifti", [{"image": "ct"}, {"image": "mr.nii.gz"}])
     seg = _infer(root, run, "seg", [{"image": "ct"}, {"image": "mr.nii.gz"}], "--output-format", "dicom-seg")
     return {"root": root, "nifti": nifti, "seg": seg}
 
@@ -99,6 +99,9 @@ def test_a_case_that_is_not_dicom_fails_alone_for_a_seg(cases: dict[str, Any]) -
     assert code == 5, stderr
     assert "mr.nii.gz" in stderr and "--output-format dicom-seg" in stderr and "none is made up" in stderr
     assert not (cases["root"] / "seg" / "mr").exists()
+    assert (
+        cases["nifti"][0] == 0 and (cases["root"] / "nifti" / "mr" / "mr_model.nii.gz").is_file()
+    )  # the fix
 
 
 def test_dataconvert_reads_the_seg_back_to_the_same_labels(cases: dict[str, Any], tmp_path: Path) -> None:

@@ -200,6 +200,11 @@ def test_a_bundle_that_fails_to_run_under_monai_is_not_written(
     )
     assert not (tmp_path / "bundle").exists() or not any((tmp_path / "bundle").iterdir())
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert "config_validation.json: verification failed" in stderr and "--skip_verify" in stderr
+    code, _, stderr = invoke_streams(  # the way on it names: the bundle written unchecked, to look into
+        "export", "-m", str(mmar), "--bundle", str(tmp_path / "bundle"), "--skip_verify"
+    )
+    assert code == 0 and (tmp_path / "bundle" / "configs" / "inference.json").is_file(), stderr
 
 
 def test_tlt_export_needs_inference_config_for_a_bundle(tmp_path: Path, seed_configs: Path) -> None:

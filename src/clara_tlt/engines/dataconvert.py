@@ -259,7 +259,7 @@ def convert_item(item: ConvertItem, options: ConvertOptions) -> dict[str, Any]:
         if isinstance(item.source, Path):
             volume = read_image(item.source, replace_nonfinite=options.replace_nonfinite, **dicom)
         elif isinstance(item.source, SegSource):
-            volume = item.source.read()
+            volume = item.source.read(interpolate_missing_slices=options.interpolate_missing_slices)
         else:
             volume = read_series(item.source, **dicom)
             volume = check_finite(volume, item.display, replace=options.replace_nonfinite)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from clara_tlt import __version__
+from clara_tlt.atomic import write_failure
 from clara_tlt.config.clara4 import is_clara4
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
@@ -79,27 +80,15 @@ def export_bundle(
         config.data, file=config.file, out_channels=facts.out_channels
     )
     name = (config.mmar_root or checkpoint.resolve().parent.parent).resolve().name  # the MMAR's folder
-    described = f"{name}: exported from {checkpoint} and {config.file} by clara_tlt {__version__}"
-    staging = _staging_folder(target)
+    staging = _staging_folder(target, inputs=(checkpoint, Path(config.file)))
     try:
-        _write(staging, network, facts, translation, name=name, description=described)
-        (staging / "docs").mkdir()
-        (staging / "docs" / "README.md").write_text(
-            readme(translation, facts, checkpoint=checkpoint.resolve(), config=config, when=_now()),
-            encoding="utf-8",
-        )
-        fields = [
-            str(s["output_postfix"]) for s in translation.postprocessing if s["_target_"] == "SaveImaged"
-        ]
-        shape = tuple(max(8, round(size * VERIFY_GROWTH)) for size in facts.roi)
-        checks = (
-            (bundle_clara4.verify if clara4 else verify_bundle)(
-                staging, config, checkpoint=checkpoint, fields=fields, shape=shape
-            )
-            if verify
-            else []
-        )
+        checks = _stage(staging, network, facts, translation, config, checkpoint, name=name, verify=verify)
         _replace(staging, target)
+    except Exception as exc:  # a full disk, a quota: the bundle's folder named, as every other write does
+        error = write_failure(target, exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {
@@ -112,6 +101,34 @@ def export_bundle(
         "checks": checks,
         "verified": verify,
     }
+
+
+def _stage(
+    staging: Path,
+    network: nn.Module,
+    facts: NetworkFacts,
+    translation: Translation,
+    config: ResolvedConfig,
+    checkpoint: Path,
+    *,
+    name: str,
+    verify: bool,
+) -> list[Any]:
+    """Write the bundle into `staging` and, with `verify`, run it under MONAI against our predictor; returns
+    the checks made (none without `verify`)."""
+    described = f"{name}: exported from {checkpoint} and {config.file} by clara_tlt {__version__}"
+    _write(staging, network, facts, translation, name=name, description=described)
+    (staging / "docs").mkdir()
+    (staging / "docs" / "README.md").write_text(
+        readme(translation, facts, checkpoint=checkpoint.resolve(), config=config, when=_now()),
+        encoding="utf-8",
+    )
+    if not verify:
+        return []
+    fields = [str(s["output_postfix"]) for s in translation.postprocessing if s["_target_"] == "SaveImaged"]
+    shape = tuple(max(8, round(size * VERIFY_GROWTH)) for size in facts.roi)
+    check = bundle_clara4.verify if is_clara4(config.data) else verify_bundle
+    return check(staging, config, checkpoint=checkpoint, fields=fields, shape=shape)
 
 
 def _network_facts(
@@ -187,10 +204,18 @@ def _write(
     (staging / "configs" / "logging.conf").write_text(LOGGING_CONF, encoding="utf-8")
 
 
-def _staging_folder(target: Path) -> Path:
-    """An empty temporary folder beside `target` (same file system: the final rename is atomic)."""
+def _staging_folder(target: Path, *, inputs: tuple[Path, ...]) -> Path:
+    """An empty temporary folder beside `target` (same file system: the final rename is atomic); `target`
+    may not hold the export's `inputs` (an older bundle there is replaced, files and all)."""
     if target.exists() and not target.is_dir():
         raise UsageError(f"--bundle {target}: a file is in the way; give a folder")
+    for used in inputs:
+        if target.resolve() in used.resolve().parents:
+            raise UsageError(
+                f"--bundle {target}: holds {used}, which this export reads, and the bundle replaces the "
+                f"folder; nothing was written. Give a folder outside it, e.g. --bundle "
+                f"{target.parent / (target.name + '_bundle')}"
+            )
     if target.is_dir() and any(target.iterdir()) and not (target / "configs" / "metadata.json").is_file():
         raise UsageError(
             f"--bundle {target}: the folder holds files but no bundle; give an empty or new folder, or a bundle "

@@ -60,11 +60,25 @@ def verify_bundle(
         )
         if ran.returncode != 0:
             tail = (ran.stdout + ran.stderr)[-TAIL_CHARS:]
-            raise ClaraError(
-                "verification failed: the bundle's inference config did not run under MONAI without clara_tlt "
-                f"(exit {ran.returncode}); nothing was written. Its output ends:\n{tail}"
+            raise _failed(
+                "the bundle's inference config did not run under MONAI without clara_tlt "
+                f"(exit {ran.returncode})",
+                config.file,
+                output=tail,
             )
-        return [_compared(field, ours[field], output / CASE / f"{CASE}_{field}.nii.gz") for field in fields]
+        return [
+            _compared(field, ours[field], output / CASE / f"{CASE}_{field}.nii.gz", config.file)
+            for field in fields
+        ]
+
+
+def _failed(reason: str, file: str, *, output: str = "") -> ClaraError:
+    """A failed verification (exit 1): what failed, that nothing was written, and the ways on."""
+    ends = f" The bundle's output ends:\n{output}" if output else ""
+    return ClaraError(
+        f"{file}: verification failed: {reason}; nothing was written. Change what it names in {file}, or "
+        "export with --skip_verify (unchecked) and run the bundle yourself to look into it." + ends
+    )
 
 
 def _synthetic_image(folder: Path, shape: tuple[int, ...]) -> Path:
@@ -92,28 +106,29 @@ def _our_prediction(config: ResolvedConfig, checkpoint: Path, image: Path) -> di
     return {k: v for k, v in sample.items() if isinstance(v, torch.Tensor)}
 
 
-def _compared(field: str, ours: Any, written: Path) -> dict[str, Any]:
+def _compared(field: str, ours: Any, written: Path, file: str) -> dict[str, Any]:
     """The share of voxels where the bundle's file for `field` agrees with ours, a MetaTensor `(1, *spatial)`
     (a missing file, another grid or too little agreement raises)."""
     from clara_tlt.io.arrays import read_array
 
     if not written.is_file():
-        raise ClaraError(
-            f"verification failed: the bundle wrote no {written.name} for field '{field}' (looked in "
-            f"{written.parent}); nothing was written"
+        raise _failed(
+            f"the bundle wrote no {written.name} for field '{field}' (looked in {written.parent})", file
         )
     array, affine = read_array(written)
     theirs = np.squeeze(array)
     mine = np.squeeze(np.asarray(ours.detach().cpu()))
     if theirs.shape != mine.shape or not np.allclose(affine, ours.affine.numpy(), atol=1e-4):
-        raise ClaraError(
-            f"verification failed: the bundle's '{field}' lies on another grid than ours (shape {theirs.shape}, "
-            f"ours {mine.shape}; or another affine); nothing was written"
+        raise _failed(
+            f"the bundle's '{field}' lies on another grid than ours (shape {theirs.shape}, ours {mine.shape}; "
+            "or another affine)",
+            file,
         )
     agreement = float(np.mean(theirs == mine))
     if agreement < AGREEMENT:
-        raise ClaraError(
-            f"verification failed: the bundle's '{field}' agrees with clara-tlt infer on {agreement:.4%} of the "
-            f"voxels (at least {AGREEMENT:.1%} needed); nothing was written"
+        raise _failed(
+            f"the bundle's '{field}' agrees with clara-tlt infer on {agreement:.4%} of the voxels (at least "
+            f"{AGREEMENT:.1%} needed)",
+            file,
         )
     return {"field": field, "voxels": int(mine.size), "agreement": agreement}

@@ -62,8 +62,8 @@ class SegSource:
     path: Path
     reference: DicomSeries | None
 
-    def read(self) -> Volume:
-        return read_seg(self.path, self.reference)
+    def read(self, *, interpolate_missing_slices: bool = False) -> Volume:
+        return read_seg(self.path, self.reference, interpolate_missing_slices=interpolate_missing_slices)
 
 
 def is_seg(ds: Dataset) -> bool:
@@ -85,10 +85,11 @@ def find_segs(folder: Path, *, exclude: Path | None = None) -> list[SegFile]:
     return found
 
 
-def series_grid(series: DicomSeries) -> Volume:
+def series_grid(series: DicomSeries, *, interpolate_missing_slices: bool = False) -> Volume:
     """An empty uint8 volume on the grid `read_series` reads `series` on, from its headers alone (a tilted or
-    unevenly spaced stack: the regular grid it is resampled onto)."""
-    geometry, _ = series_stack(series, interpolate_missing_slices=True)
+    unevenly spaced stack: the regular grid it is resampled onto). A series missing whole slices raises as
+    `read_series` does unless `interpolate_missing_slices`: no grid is made up over the gap unasked."""
+    geometry, _ = series_stack(series, interpolate_missing_slices=interpolate_missing_slices)
     rows, columns = geometry.slices[0].rows, geometry.slices[0].columns
     if geometry.regular:
         count, origin = len(geometry.slices), geometry.origin
@@ -105,8 +106,16 @@ def series_grid(series: DicomSeries) -> Volume:
 
 def source_datasets(series: DicomSeries) -> list[Dataset]:
     """The headers of the series' files in stacking order (each file once), Type 2 patient and study
-    attributes a file lacks added empty (highdicom copies them; nothing is made up)."""
+    attributes a file lacks added empty (highdicom copies them; nothing is made up). A series missing whole
+    slices is refused: a SEG's frames are the series' own slices, and none is made up for the gap."""
     geometry, _ = series_stack(series, interpolate_missing_slices=True)
+    missing = geometry.describe_missing()
+    if missing:
+        raise ImageReadError(
+            f"{series.folders[0]}: {missing}; a DICOM SEG's frames are the series' own slices and none is made "
+            "up for the gap, so no SEG was written. Find the missing files, or write NIfTI (leave out "
+            "--output-format)"
+        )
     paths = list(dict.fromkeys(plane.path for plane in geometry.slices))
     datasets: list[Dataset] = [pydicom.dcmread(path, stop_before_pixels=True) for path in paths]
     for keyword in REQUIRED_SOURCE_KEYWORDS:
@@ -153,13 +162,25 @@ def on_grid(label: Volume, grid: Volume) -> Volume:
     return Volume.from_sitk(resampled, meta=dict(label.meta), notes=list(label.notes))
 
 
-def read_seg(path: Path, reference: DicomSeries | None) -> Volume:
+def read_seg(
+    path: Path, reference: DicomSeries | None, *, interpolate_missing_slices: bool = False
+) -> Volume:
     """The label volume of the SEG at `path` (see the module docstring); ImageReadError naming the file when
-    it cannot be read or its segments overlap."""
+    it cannot be read, holds no labels (FRACTIONAL) or its segments overlap, and naming the folder when the
+    referenced series misses slices (its image would be refused too) unless `interpolate_missing_slices`."""
     import highdicom as hd
 
     try:
         seg = hd.seg.segread(path)
+    except (OSError, ValueError, AttributeError, RuntimeError) as exc:
+        raise ImageReadError(f"{path}: cannot read this DICOM SEG ({_reason(exc)})") from exc
+    if seg.get("SegmentationType") == "FRACTIONAL":
+        raise ImageReadError(
+            f"{path}: SegmentationType is FRACTIONAL (a probability or occupancy per voxel), and a label "
+            "volume holds labels; nothing is thresholded for you. Export the segmentation as a BINARY SEG "
+            "from the tool that made it, then convert again"
+        )
+    try:
         numbers = list(seg.segment_numbers)
         read = seg.get_volume(combine_segments=True, relabel=True, dtype=np.uint16)
     except (OSError, ValueError, AttributeError, RuntimeError) as exc:
@@ -174,7 +195,7 @@ def read_seg(path: Path, reference: DicomSeries | None) -> Volume:
             "frames); put the image series beside it to get the label on the image's grid"
         )
         return Volume(own.array, own.spacing, own.origin, own.direction, meta=meta, notes=[note])
-    grid = series_grid(reference)
+    grid = series_grid(reference, interpolate_missing_slices=interpolate_missing_slices)
     label = on_grid(Volume(own.array, own.spacing, own.origin, own.direction), grid)
     return Volume(label.array, grid.spacing, grid.origin, grid.direction, meta=meta)
 

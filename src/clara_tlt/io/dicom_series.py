@@ -71,9 +71,9 @@ def series_stack(
     missing = geometry.describe_missing()
     if missing and not interpolate_missing_slices:
         raise ImageReadError(
-            f"{series.folders[0]}: {missing}; nothing was written. Find the missing files, or pass "
-            "--interpolate_missing_slices (read_image(..., interpolate_missing_slices=True)) to fill the gap "
-            "by interpolating its neighbours"
+            f"{series.folders[0]}: {missing}; nothing was written. Find the missing files, or fill the gap "
+            f"by interpolating its neighbours: `clara-tlt dataconvert -d {series.folders[0]} -o OUT "
+            "--interpolate_missing_slices` (in Python: read_image(..., interpolate_missing_slices=True))"
         )
     return geometry, notes
 

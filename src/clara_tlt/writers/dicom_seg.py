@@ -107,9 +107,10 @@ class WriteDicomSeg:
         image_meta = getattr(data.get("image"), "meta", {})  # the case's image: the series the SEG joins
         source = image_meta.get("filename_or_obj") or field.meta.get("filename_or_obj")
         series = dicom_source(source)
+        datasets = source_datasets(series)  # first: a series missing slices gets the SEG's own message
         grid = series_grid(series)
         label = on_grid(Volume.from_affine(label_array(field, source), field.affine.numpy()), grid)
-        segmentation = build_segmentation(label, source_datasets(series), self.segments)
+        segmentation = build_segmentation(label, datasets, self.segments)
         name = name_of(data, source)
         target = inside(
             self.write_path, self.write_path / name / f"{name}_{self.key}{self.suffix}", source=source
@@ -147,7 +148,10 @@ def label_array(field: Any, source: Any) -> np.ndarray:
             "end post_transforms with an argmax or threshold (e.g. ArgmaxAcrossChannels)"
         )
     if array.min(initial=0) < 0:
-        raise ClaraError(f"{source}: the output holds negative labels; a DICOM SEG holds values 0, 1, 2, …")
+        raise ClaraError(
+            f"{source}: the output holds negative labels, and a DICOM SEG holds values 0, 1, 2, …; end "
+            "post_transforms with an argmax or threshold (e.g. ArgmaxAcrossChannels) that gives labels from 0"
+        )
     return np.ascontiguousarray(array.astype(np.uint16).transpose(2, 1, 0))
 
 
