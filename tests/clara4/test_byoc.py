@@ -1,0 +1,80 @@
+"""Clara Train 4.x bring-your-own-components: the MMAR's custom/ code named by `path`, as the 4.0/4.1 BYOC page
+writes it ("path": "my_model.Model", custom/ on PYTHONPATH), trains, evaluates, infers and exports; a model file
+alone never imports it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.clara4.conftest import train_config, validation_config, inference_config, write_mmar
+from tests.conftest import write_json
+from tests.test_cli import invoke, invoke_streams
+
+CUSTOM = Path(__file__).parents[2] / "examples" / "clara4_byoc" / "custom"
+NETWORK = {"path": "my_network.TinySegNet", "args": {"in_channels": 1, "out_channels": 2, "features": 4}}
+CLIP = {"path": "my_transforms.ClipAndScaled", "args": {"keys": "image", "a_min": -100, "a_max": 200}}
+
+
+def _custom(transforms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transforms with ScaleIntensityRanged replaced by the custom ClipAndScaled."""
+    return [copy.deepcopy(CLIP) if t.get("name") == "ScaleIntensityRanged" else t for t in transforms]
+
+
+def _byoc_mmar(root: Path, datalist: Path) -> Path:
+    """The fixture MMAR with custom/ code for its network, intensity transform, loss and one handler."""
+    mmar = write_mmar(root, datalist, NETWORK)
+    shutil.copytree(CUSTOM, mmar / "custom", ignore=shutil.ignore_patterns("__pycache__"))
+    train = train_config(NETWORK)
+    train["epochs"] = 1
+    train["train"]["loss"] = {"path": "my_loss.WeightedDiceCE", "args": {"ce_weight": 0.5}}
+    train["train"]["handlers"].append({"path": "my_handlers.EpochLogger", "args": {"log_file": "{MMAR_CKPT_DIR}/epochs.txt"}})
+    for section in ("train", "validate"):
+        train[section]["pre_transforms"] = _custom(train[section]["pre_transforms"])
+    write_json(mmar / "config" / "config_train.json", train)
+    validation = validation_config(NETWORK)
+    validation["pre_transforms"] = _custom(validation["pre_transforms"])
+    write_json(mmar / "config" / "config_validation.json", validation)
+    inference = inference_config(NETWORK)
+    inference["pre_transforms"] = _custom(inference["pre_transforms"])
+    write_json(mmar / "config" / "config_inference.json", inference)
+    return mmar
+
+
+@pytest.fixture(scope="module")
+def byoc(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> tuple[Path, int, str]:
+    """The BYOC MMAR trained for one epoch: (MMAR, exit code, output)."""
+    mmar = _byoc_mmar(tmp_path_factory.mktemp("byoc") / "mmar", synthetic_dataset)
+    code, output = invoke("train", "-m", str(mmar), "-c", "config/config_train.json")
+    return mmar, code, output
+
+
+def test_custom_network_loss_transform_and_handler_train(byoc: tuple[Path, int, str]) -> None:
+    mmar, code, output = byoc
+    assert code == 0, output
+    assert (mmar / "models" / "model.pt").is_file() and (mmar / "models" / "model_final.pt").is_file()
+    assert (mmar / "models" / "epochs.txt").read_text().startswith("epoch 1 loss ")
+
+
+def test_custom_components_evaluate_and_infer(byoc: tuple[Path, int, str]) -> None:
+    mmar = byoc[0]
+    code, out, err = invoke_streams("evaluate", "-m", str(mmar), "-c", "config/config_validation.json", "--json")
+    assert code == 0, out + err
+    assert 0.0 <= json.loads(out)["metrics"]["val_mean_dice"] <= 1.0
+    code, output = invoke("infer", "-m", str(mmar), "-c", "config/config_inference.json")
+    assert code == 0, output
+    assert len(list((mmar / "infer").rglob("*_seg.nii.gz"))) == 1
+
+
+def test_custom_network_exports_verified(byoc: tuple[Path, int, str]) -> None:
+    mmar = byoc[0]
+    code, out, err = invoke_streams("export", "-m", str(mmar), "-c", "config/config_train.json", "--json")
+    assert code == 0, out + err
+    artefacts = {Path(a["path"]).name: a for a in json.loads(out)["artefacts"]}
+    assert {"model.ts", "model.onnx"} <= set(artefacts)
+    assert all(a["checks"] for a in artefacts.values())
