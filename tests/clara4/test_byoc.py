@@ -7,12 +7,15 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
-from tests.clara4.conftest import train_config, validation_config, inference_config, write_mmar
+from tests.clara4.conftest import inference_config, train_config, validation_config, write_mmar
 from tests.conftest import write_json
 from tests.test_cli import invoke, invoke_streams
 
@@ -33,7 +36,9 @@ def _byoc_mmar(root: Path, datalist: Path) -> Path:
     train = train_config(NETWORK)
     train["epochs"] = 1
     train["train"]["loss"] = {"path": "my_loss.WeightedDiceCE", "args": {"ce_weight": 0.5}}
-    train["train"]["handlers"].append({"path": "my_handlers.EpochLogger", "args": {"log_file": "{MMAR_CKPT_DIR}/epochs.txt"}})
+    train["train"]["handlers"].append(
+        {"path": "my_handlers.EpochLogger", "args": {"log_file": "{MMAR_CKPT_DIR}/epochs.txt"}}
+    )
     for section in ("train", "validate"):
         train[section]["pre_transforms"] = _custom(train[section]["pre_transforms"])
     write_json(mmar / "config" / "config_train.json", train)
@@ -46,12 +51,25 @@ def _byoc_mmar(root: Path, datalist: Path) -> Path:
     return mmar
 
 
+MODULES = [p.stem for p in CUSTOM.glob("*.py")]
+
+
+def _forget_custom_code() -> None:
+    """Drop the custom modules and code folders this process imported, as a new command starts without them."""
+    for name in MODULES:
+        sys.modules.pop(name, None)
+    sys.path[:] = [p for p in sys.path if not (Path(p) / "my_network.py").is_file()]
+
+
 @pytest.fixture(scope="module")
-def byoc(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> tuple[Path, int, str]:
+def byoc(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path
+) -> Iterator[tuple[Path, int, str]]:
     """The BYOC MMAR trained for one epoch: (MMAR, exit code, output)."""
     mmar = _byoc_mmar(tmp_path_factory.mktemp("byoc") / "mmar", synthetic_dataset)
     code, output = invoke("train", "-m", str(mmar), "-c", "config/config_train.json")
-    return mmar, code, output
+    yield mmar, code, output
+    _forget_custom_code()
 
 
 def test_custom_network_loss_transform_and_handler_train(byoc: tuple[Path, int, str]) -> None:
@@ -63,7 +81,9 @@ def test_custom_network_loss_transform_and_handler_train(byoc: tuple[Path, int, 
 
 def test_custom_components_evaluate_and_infer(byoc: tuple[Path, int, str]) -> None:
     mmar = byoc[0]
-    code, out, err = invoke_streams("evaluate", "-m", str(mmar), "-c", "config/config_validation.json", "--json")
+    code, out, err = invoke_streams(
+        "evaluate", "-m", str(mmar), "-c", "config/config_validation.json", "--json"
+    )
     assert code == 0, out + err
     assert 0.0 <= json.loads(out)["metrics"]["val_mean_dice"] <= 1.0
     code, output = invoke("infer", "-m", str(mmar), "-c", "config/config_inference.json")
@@ -78,3 +98,37 @@ def test_custom_network_exports_verified(byoc: tuple[Path, int, str]) -> None:
     artefacts = {Path(a["path"]).name: a for a in json.loads(out)["artefacts"]}
     assert {"model.ts", "model.onnx"} <= set(artefacts)
     assert all(a["checks"] for a in artefacts.values())
+
+
+def test_a_model_file_never_imports_code_and_both_ways_out_work(
+    byoc: tuple[Path, int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model file copied into an MMAR without custom/: its train_conf's `path` is refused (exit 3), and what
+    the message offers works: the config by -c with the code on PYTHONPATH, or the code in custom/."""
+    mmar, fresh = byoc[0], tmp_path / "fresh"
+    shutil.copytree(mmar, fresh, ignore=shutil.ignore_patterns("custom", "*.ts", "*.onnx"))
+    _forget_custom_code()
+    code, output = invoke("export", "-m", str(fresh))
+    assert code == 3, output
+    assert "model.pt: train_conf.train.model.path" in output and "outside the MMAR's code folders" in output
+    assert "Give -c CONFIG" in output and "put the module in the MMAR's custom/ folder" in output
+    monkeypatch.syspath_prepend(str(mmar / "custom"))  # PYTHONPATH=$MMAR_ROOT/custom, as Clara's set_env.sh
+    code, output = invoke("export", "-m", str(fresh), "-c", "config/config_train.json")
+    assert code == 0, output
+    _forget_custom_code()
+    shutil.copytree(mmar / "custom", fresh / "custom")
+    code, output = invoke("export", "-m", str(fresh))
+    assert code == 0, output
+    assert (fresh / "models" / "model.ts").is_file()
+
+
+def test_a_model_file_naming_code_outside_custom_is_refused(
+    byoc: tuple[Path, int, str], tmp_path: Path
+) -> None:
+    mmar = Path(shutil.copytree(byoc[0], tmp_path / "mmar"))
+    saved = torch.load(mmar / "models" / "model.pt", weights_only=True)
+    saved["train_conf"]["train"]["model"]["path"] = "torch.nn.Conv3d"
+    torch.save(saved, mmar / "models" / "model.pt")
+    code, output = invoke("export", "-m", str(mmar))
+    assert code == 3, output
+    assert "module 'torch.nn' outside the MMAR's code folders" in output and "a model file is data" in output
