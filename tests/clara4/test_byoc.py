@@ -29,13 +29,14 @@ def _custom(transforms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [copy.deepcopy(CLIP) if t.get("name") == "ScaleIntensityRanged" else t for t in transforms]
 
 
-def _byoc_mmar(root: Path, datalist: Path) -> Path:
-    """The fixture MMAR with custom/ code for its network, intensity transform, loss and one handler."""
+def _byoc_mmar(root: Path, datalist: Path, ce_weight: float = 0.5) -> Path:
+    """The fixture MMAR with custom/ code for its network, intensity transform, loss, trainer and one handler."""
     mmar = write_mmar(root, datalist, NETWORK)
     shutil.copytree(CUSTOM, mmar / "custom", ignore=shutil.ignore_patterns("__pycache__"))
     train = train_config(NETWORK)
     train["epochs"] = 1
-    train["train"]["loss"] = {"path": "my_loss.WeightedDiceCE", "args": {"ce_weight": 0.5}}
+    train["train"]["loss"] = {"path": "my_loss.WeightedDiceCE", "args": {"ce_weight": ce_weight}}
+    train["train"]["trainer"] = {"path": "my_trainer.GuardedTrainer", "args": {"max_epochs": "{epochs}"}}
     train["train"]["handlers"].append(
         {"path": "my_handlers.EpochLogger", "args": {"log_file": "{MMAR_CKPT_DIR}/epochs.txt"}}
     )
@@ -77,6 +78,15 @@ def test_custom_network_loss_transform_and_handler_train(byoc: tuple[Path, int, 
     assert code == 0, output
     assert (mmar / "models" / "model.pt").is_file() and (mmar / "models" / "model_final.pt").is_file()
     assert (mmar / "models" / "epochs.txt").read_text().startswith("epoch 1 loss ")
+
+
+def test_the_custom_trainer_runs_the_iterations(tmp_path: Path, synthetic_dataset: Path) -> None:
+    """GuardedTrainer (extending SupervisedTrainer) stops at a loss that is not finite, as its code says."""
+    mmar = _byoc_mmar(tmp_path / "mmar", synthetic_dataset, ce_weight=float("nan"))
+    code, output = invoke("train", "-m", str(mmar), "-c", "config/config_train.json")
+    _forget_custom_code()
+    assert code == 1, output
+    assert "FloatingPointError: loss is nan at iteration 1" in output
 
 
 def test_custom_components_evaluate_and_infer(byoc: tuple[Path, int, str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ignite.engine import Engine, Events
+from monai.handlers import from_engine
 
 
 class EpochLogger:
@@ -18,7 +19,6 @@ class EpochLogger:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.epoch_completed)
 
     def epoch_completed(self, engine: Engine) -> None:
-        output = engine.state.output
-        loss = output[0]["loss"] if isinstance(output, list) else output["loss"]
+        loss = from_engine(["loss"], first=True)(engine.state.output)
         with self.log_file.open("a") as log:
             log.write(f"epoch {engine.state.epoch} loss {float(loss):.4f}\n")
