@@ -23,6 +23,12 @@ CUSTOM = Path(__file__).parents[2] / "examples" / "clara4_byoc" / "custom"
 NETWORK = {"path": "my_network.TinySegNet", "args": {"in_channels": 1, "out_channels": 2, "features": 4}}
 CLIP = {"path": "my_transforms.ClipAndScaled", "args": {"keys": "image", "a_min": -100, "a_max": 200}}
 
+FOREGROUND_DICE = {
+    "path": "my_metrics.ForegroundDice",
+    "log_label": "val_fg_dice",
+    "args": {"output_transform": "#monai.handlers.from_engine(['pred', 'label'])"},
+}
+
 
 def _custom(transforms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The transforms with ScaleIntensityRanged replaced by the custom ClipAndScaled."""
@@ -40,11 +46,13 @@ def _byoc_mmar(root: Path, datalist: Path, ce_weight: float = 0.5) -> Path:
     train["train"]["handlers"].append(
         {"path": "my_handlers.EpochLogger", "args": {"log_file": "{MMAR_CKPT_DIR}/epochs.txt"}}
     )
+    train["validate"]["metrics"].append(FOREGROUND_DICE)
     for section in ("train", "validate"):
         train[section]["pre_transforms"] = _custom(train[section]["pre_transforms"])
     write_json(mmar / "config" / "config_train.json", train)
     validation = validation_config(NETWORK)
     validation["pre_transforms"] = _custom(validation["pre_transforms"])
+    validation["metrics"].append(FOREGROUND_DICE)
     write_json(mmar / "config" / "config_validation.json", validation)
     inference = inference_config(NETWORK)
     inference["pre_transforms"] = _custom(inference["pre_transforms"])
@@ -95,7 +103,9 @@ def test_custom_components_evaluate_and_infer(byoc: tuple[Path, int, str]) -> No
         "evaluate", "-m", str(mmar), "-c", "config/config_validation.json", "--json"
     )
     assert code == 0, out + err
-    assert 0.0 <= json.loads(out)["metrics"]["val_mean_dice"] <= 1.0
+    metrics = json.loads(out)["metrics"]
+    assert 0.0 <= metrics["val_mean_dice"] <= 1.0
+    assert metrics["val_fg_dice"] == pytest.approx(metrics["val_mean_dice"])  # both leave out the background
     code, output = invoke("infer", "-m", str(mmar), "-c", "config/config_inference.json")
     assert code == 0, output
     assert len(list((mmar / "infer").rglob("*_seg.nii.gz"))) == 1
