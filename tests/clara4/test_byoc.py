@@ -152,3 +152,22 @@ def test_a_model_file_naming_code_outside_custom_is_refused(
     code, output = invoke("export", "-m", str(mmar))
     assert code == 3, output
     assert "module 'torch.nn' outside the MMAR's code folders" in output and "a model file is data" in output
+
+
+def test_a_path_through_the_custom_folder_says_the_path_that_works(
+    tmp_path: Path, synthetic_dataset: Path
+) -> None:
+    """custom/ is itself on the import path, as Clara's set_env.sh put it: "custom.my_network.TinySegNet" is
+    exit 3 giving "my_network.TinySegNet", which runs."""
+    mmar = _byoc_mmar(tmp_path / "mmar", synthetic_dataset)
+    config = mmar / "config" / "config_train.json"
+    train = json.loads(config.read_text())
+    train["train"]["model"]["path"] = "custom.my_network.TinySegNet"
+    write_json(config, train)
+    command = ("train", "-m", str(mmar), "-c", "config/config_train.json", "--dry-run")
+    code, output = invoke(*command)
+    assert code == 3, output
+    assert "train.model.path" in output and 'write "path": "my_network.TinySegNet"' in output
+    code, output = invoke(*command, "--set", "train.model.path=my_network.TinySegNet")
+    _forget_custom_code()
+    assert code == 0, output
