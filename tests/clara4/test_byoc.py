@@ -20,6 +20,7 @@ from tests.conftest import write_json
 from tests.test_cli import invoke, invoke_streams
 
 CUSTOM = Path(__file__).parents[2] / "examples" / "clara4_byoc" / "custom"
+MODULES = [p.stem for p in CUSTOM.glob("*.py")]
 NETWORK = {"path": "my_network.TinySegNet", "args": {"in_channels": 1, "out_channels": 2, "features": 4}}
 CLIP = {"path": "my_transforms.ClipAndScaled", "args": {"keys": "image", "a_min": -100, "a_max": 200}}
 
@@ -58,9 +59,6 @@ def _byoc_mmar(root: Path, datalist: Path, ce_weight: float = 0.5) -> Path:
     inference["pre_transforms"] = _custom(inference["pre_transforms"])
     write_json(mmar / "config" / "config_inference.json", inference)
     return mmar
-
-
-MODULES = [p.stem for p in CUSTOM.glob("*.py")]
 
 
 def _forget_custom_code() -> None:
