@@ -18,6 +18,7 @@ specs stay data.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,11 +180,28 @@ def build_spec(
             key_path=key_path,
         )
     current = _library_first(modernise(spec, kind=kind, file=file, key_path=key_path), REGISTRY_KINDS[kind])
+    folders = tuple(search_dirs)
+    _refuse_folder_prefix(current.get("path"), folders, file=file, key_path=child(key_path, "path"))
     args = current.get("args")
     if isinstance(args, Mapping):
         resolved = resolve_value(dict(args), objects, file=file, key_path=child(key_path, "args"))
         current = {**current, "args": resolved}
-    return build(current, REGISTRY_KINDS[kind], file=file, key_path=key_path, search_dirs=search_dirs)
+    return build(current, REGISTRY_KINDS[kind], file=file, key_path=key_path, search_dirs=folders)
+
+
+def _refuse_folder_prefix(path: Any, search_dirs: tuple[Path, ...], *, file: str, key_path: str) -> None:
+    """`"path": "custom.my_net.Net"` names the code folder as a package, but Clara 4.x put the folder itself on
+    PYTHONPATH (`$MMAR_ROOT/custom`, as do we): exit 3 with the path that works, not "no module named custom"."""
+    head, _, rest = path.partition(".") if isinstance(path, str) else ("", "", "")
+    if not rest or not any(d.name == head and d.is_dir() for d in search_dirs):
+        return
+    if importlib.util.find_spec(head) is None:
+        raise ConfigError(
+            f"'{path}' names the MMAR's {head}/ folder as a package, but {head}/ is itself on the import path "
+            f'(Clara\'s set_env.sh put $MMAR_ROOT/{head} on PYTHONPATH): write "path": "{rest}"',
+            file=file,
+            key_path=key_path,
+        )
 
 
 def _library_first(spec: dict[str, Any], kind: str) -> dict[str, Any]:
