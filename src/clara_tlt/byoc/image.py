@@ -68,21 +68,23 @@ class ShapeFormat(str):
         return self.index("N") if "N" in self else None
 
 
-class StdShapeFormat:
-    """The shape formats Clara's documentation lists."""
+# Clara's documented shape formats: each spatial layout alone, channel-last or channel-first, with or without a
+# batch axis in front (DHW, NDHW, DHWC, NDHWC, CDHW, NCDHW, and the same in 2-D).
+STD_FORMATS = tuple(
+    batch + layout
+    for spatial in ("DHW", "HW")
+    for layout in (spatial, spatial + "C", "C" + spatial)
+    for batch in ("", "N")
+)
 
-    DHW = ShapeFormat("DHW")
-    DHWC = ShapeFormat("DHWC")
-    CDHW = ShapeFormat("CDHW")
-    NDHW = ShapeFormat("NDHW")
-    NDHWC = ShapeFormat("NDHWC")
-    NCDHW = ShapeFormat("NCDHW")
-    HW = ShapeFormat("HW")
-    HWC = ShapeFormat("HWC")
-    CHW = ShapeFormat("CHW")
-    NHW = ShapeFormat("NHW")
-    NHWC = ShapeFormat("NHWC")
-    NCHW = ShapeFormat("NCHW")
+
+class StdShapeFormat:
+    """The shape formats Clara's documentation lists, one `ShapeFormat` attribute each (`StdShapeFormat.NCDHW`):
+    those of `STD_FORMATS`, set below."""
+
+
+for _name in STD_FORMATS:
+    setattr(StdShapeFormat, _name, ShapeFormat(_name))
 
 
 class ImageProperty:

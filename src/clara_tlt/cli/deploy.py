@@ -52,34 +52,24 @@ def _optional_folder_option(name: str, what: str) -> Callable[[F], F]:
     )
 
 
+def _file_option(*names: str, help: str, required: bool = False) -> Callable[[F], F]:
+    """An input file that must exist (click refuses a missing one, or a folder, as a usage error)."""
+    return click.option(*names, required=required, type=click.Path(exists=True, dir_okay=False), help=help)
+
+
 @click.command("deploy", help=__doc__)
-@click.option(
-    "-c",
-    "--config",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="config_inference.json or config_aiaa.json.",
-)
+@_file_option("-c", "--config", required=True, help="config_inference.json or config_aiaa.json.")
 @_folder_option("-i", "input", help="Folder of NIfTI/MetaImage volumes and DICOM series subfolders.")
 @_folder_option("-o", "output", "--output_path", help="Folder for the segmentations.")
 @_optional_folder_option("publish", "the Render Server")
 @_optional_folder_option("logs", "the log file")
 @click.option("--model_save_path", default=None, help="AIAA configs: the model file (.pt, .ts, .onnx).")
-@click.option(
-    "--data_file",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="AIAA configs: a datalist instead of --input.",
-)
+@_file_option("--data_file", help="AIAA configs: a datalist instead of --input.")
 @click.option(
     "--data_list_key", default="validation", show_default=True, help="The list of --data_file to run."
 )
-@click.option(
-    "--points",
-    "points_file",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}.",
+@_file_option(
+    "--points", "points_file", help="Annotation models: JSON list of [i, j, k] voxels, or {file name: list}."
 )
 @output_format_option
 @json_option

@@ -4,6 +4,10 @@ Unknown names get did-you-mean and the accepted names; missing required ones are
 against the factory's type hints where those are simple (int, float, bool, str, None, lists of those and unions
 of them; an int is a valid float, a bool is not an int). Other hints are left to the factory.
 
+A factory that forwards `**kwargs` accepts the keyword-only arguments of where they go (`signature_of`): one of
+our classes forwards to its base's `__init__` (a metric passes the reporting arguments on to `ClaraMetric`),
+a function marked `@forwards(helper)` to `helper`; those arguments are checked as that base declares them.
+
     check_arguments(factory, args, config_args=spec.args, label="network 'SegAhnet'", file=..., key_path=...)
 """
 
@@ -20,6 +24,9 @@ from typing import Any
 from clara_tlt.config.keypath import child
 from clara_tlt.config.suggest import did_you_mean
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.errors import is_ours
+
+F = typing.TypeVar("F", bound=Callable[..., Any])
 
 # A simple type → (the words for one value, the words for several)
 SCALARS: dict[type, tuple[str, str]] = {
@@ -50,7 +57,7 @@ def check_arguments(
 ) -> None:
     """Raise `ConfigError` for an argument `factory` does not take, a required one missing from `args`, or a
     value of `config_args` (what the user wrote; injected runtime objects are not checked) of the wrong type."""
-    signature = _signature(factory)
+    signature = signature_of(factory)
     if signature is None:
         return
     args_path = child(key_path, "args")
@@ -83,12 +90,59 @@ def check_arguments(
 
 def accepted_names(factory: Callable[..., Any]) -> frozenset[str] | None:
     """The argument names `factory` takes by keyword; None when it takes any (`**kwargs`) or has no signature."""
-    signature = _signature(factory)
+    signature = signature_of(factory)
     if signature is None or any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
         return None
     return frozenset(
         n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     )
+
+
+def forwards(base: Callable[..., Any]) -> Callable[[F], F]:
+    """Decorator: the function's `**kwargs` go to `base`, so it takes `base`'s keyword-only arguments too."""
+
+    def mark(function: F) -> F:
+        function.forwards_to = base  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+def signature_of(factory: Callable[..., Any], *, evaluated: bool = False) -> inspect.Signature | None:
+    """`factory`'s signature, its `**kwargs` replaced by the keyword-only arguments of where they are forwarded
+    (our class: its base's `__init__`; a function: its `@forwards` target), down the chain while each forwards;
+    None without a signature. Annotations are evaluated in their modules where forwarded or `evaluated`."""
+    signature = _signature(factory, evaluated=evaluated)
+    if signature is None or _forwarded_to(factory, signature) is None:
+        return signature
+    return _expanded(factory)
+
+
+def _expanded(factory: Callable[..., Any]) -> inspect.Signature:
+    own = _signature(factory, evaluated=True)
+    assert own is not None  # signature_of had one
+    base = _forwarded_to(factory, own)
+    inner = None if base is None or _signature(base) is None else _expanded(base)
+    if inner is None:
+        return own
+    kept = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    taken = {p.name for p in kept}
+    passed = [p for p in inner.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name not in taken]
+    still_open = [p for p in inner.parameters.values() if p.kind is p.VAR_KEYWORD]
+    return own.replace(parameters=[*kept, *passed, *still_open])
+
+
+def _forwarded_to(factory: Callable[..., Any], signature: inspect.Signature) -> Callable[..., Any] | None:
+    """Where `factory`'s `**kwargs` go: None when it has none or when that is not known (a library's class)."""
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    if not isinstance(factory, type):
+        return getattr(factory, "forwards_to", None)
+    if not is_ours(factory.__module__):
+        return None
+    mro = factory.__mro__
+    definer = next(i for i, cls in enumerate(mro) if "__init__" in vars(cls))
+    return mro[definer + 1] if definer + 1 < len(mro) - 1 else None  # never `object`
 
 
 def expected_type(hint: Any) -> Expected | None:
@@ -132,11 +186,13 @@ def _is_scalar(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
-def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
+def _signature(factory: Callable[..., Any], *, evaluated: bool = False) -> inspect.Signature | None:
+    """The signature, with its annotations evaluated in their module when `evaluated` and they can be; None
+    when there is none (some builtins and C extensions)."""
     try:
-        return inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature (some builtins and C extensions)
-        return None
+        return inspect.signature(factory, eval_str=evaluated)
+    except Exception:  # evaluating: a name imported only for type checkers; else no signature
+        return _signature(factory) if evaluated else None
 
 
 def _type_hints(factory: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:

@@ -63,5 +63,9 @@ def raised_in_our_code(error: BaseException) -> bool:
     frames = list(traceback.walk_tb(error.__traceback__))
     if not frames:
         return False
-    module = str(frames[-1][0].f_globals.get("__name__", ""))
+    return is_ours(str(frames[-1][0].f_globals.get("__name__", "")))
+
+
+def is_ours(module: str) -> bool:
+    """Whether `module` (a dotted name) is clara_tlt or one of its modules."""
     return module == OUR_PACKAGE or module.startswith(OUR_PACKAGE + ".")

@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import signature_of
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +159,10 @@ def offline_args(factory: Any, args: dict[str, Any], origin: ModelFile, *, key_p
     """`args` of a network read from `origin` with every `DOWNLOAD_ARGS` that `factory` takes turned off (False
     or None), whether given or on by default (`EfficientNetBN`'s `pretrained=True`): the trained weights come
     from the model file itself, and a file someone handed the user must not send the machine online."""
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
+    signature = signature_of(factory)  # with what it forwards
+    if signature is None:
         return args
+    parameters = signature.parameters
     offline = dict(args)
     for name in (n for n in DOWNLOAD_ARGS if n in parameters):
         value = args.get(name, parameters[name].default)

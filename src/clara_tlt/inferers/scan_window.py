@@ -53,6 +53,7 @@ class ScanWindowInferer(Inferer):
     def __init__(
         self,
         roi_size: Sequence[int] | int,
+        *,
         batch_size: int = 1,
         overlap: Sequence[float] | float = 0.25,
         blend_mode: str = "constant",

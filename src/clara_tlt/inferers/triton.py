@@ -21,7 +21,8 @@ RAW_OUTPUT = "RAW"  # Clara's `output_type`: the model's raw output tensor, the 
 
 class TritonScanWindowInferer(ScanWindowInferer):
     """`inferer(inputs (N, C_in, *spatial), network)` → `(N, C_out, *spatial)` scores (or labels), each window
-    batch computed by Triton model `model_name`; `roi_size` defaults to the served model's fixed input size."""
+    batch computed by Triton model `model_name`; `roi_size` defaults to the served model's fixed input size.
+    The window arguments (`batch_size`, `overlap`, `blend_mode`, …) are `ScanWindowInferer`'s."""
 
     def __init__(
         self,
@@ -32,28 +33,13 @@ class TritonScanWindowInferer(ScanWindowInferer):
         output_type: str = RAW_OUTPUT,
         ready_timeout: float = 10.0,
         roi_size: Sequence[int] | int | None = None,
-        batch_size: int = 1,
-        overlap: Sequence[float] | float = 0.25,
-        blend_mode: str = "constant",
-        sigma_scale: Sequence[float] | float = 0.125,
-        padding_mode: str = "constant",
-        device: torch.device | str | None = None,
-        progress: bool = False,
+        **base: Any,
     ) -> None:
         if output_type != RAW_OUTPUT:
             raise ConfigError(
                 f"output_type {output_type!r} cannot be honoured: Triton models serve 'RAW' output"
             )
-        super().__init__(
-            roi_size=roi_size or 1,
-            batch_size=batch_size,
-            overlap=overlap,
-            blend_mode=blend_mode,
-            sigma_scale=sigma_scale,
-            padding_mode=padding_mode,
-            device=device,
-            progress=progress,
-        )
+        super().__init__(roi_size or 1, **base)
         self.roi_given = roi_size is not None
         self.server = {
             "model_name": model_name,

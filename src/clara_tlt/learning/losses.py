@@ -6,7 +6,6 @@ Segmentation losses take the network's probabilities `(N, C, ...)` (Clara's netw
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
@@ -15,12 +14,14 @@ from monai.networks import one_hot
 from torch import nn
 
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import forwards
 from clara_tlt.factory.registry import register
 from clara_tlt.learning.data_format import refuse_channels_last
 
 
 @register("loss", "Dice", aliases=("dice_loss", "DiceLoss3D"), built_on="monai.losses.DiceLoss")
 def dice(
+    *,
     skip_background: bool = False,
     squared_pred: bool = False,
     jaccard: bool = False,
@@ -153,9 +154,14 @@ class ClassIndexLoss(nn.Module):
         return self.loss(logits, targets.reshape(targets.shape[0]).long())
 
 
-def _dice_args(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a combined loss that `Dice` takes (they mean the same for both parts)."""
-    return {name: arguments[name] for name in inspect.signature(dice).parameters}
+# The arguments a combined loss passes to its cross-entropy or focal part as well as to its Dice part (`smooth`
+# stays Dice's: the other part keeps its own).
+BOTH_PARTS = ("data_format", "skip_background", "is_onehot_targets")
+
+
+def _for_both(dice_args: dict[str, Any]) -> dict[str, Any]:
+    """Those of a combined loss's `Dice` arguments that its other part takes too (they mean the same)."""
+    return {name: value for name, value in dice_args.items() if name in BOTH_PARTS}
 
 
 class SumOfLosses(nn.Module):
@@ -171,44 +177,16 @@ class SumOfLosses(nn.Module):
 
 
 @register("loss", "CrossEntropyDice", built_on="clara_tlt")
-def cross_entropy_dice(
-    data_format: str = "channels_first",
-    skip_background: bool = False,
-    squared_pred: bool = False,
-    jaccard: bool = False,
-    smooth: float = 1e-5,
-    top_smooth: float | None = None,
-    is_onehot_targets: bool = False,
-) -> nn.Module:
+@forwards(dice)
+def cross_entropy_dice(**dice_args: Any) -> nn.Module:
     """Clara 3.x `CrossEntropyDice` (our reading: the sum, weights 1 and 1): `CrossEntropy` + `Dice` on
-    probabilities `(N, C, ...)`, the shared arguments meaning the same for both."""
-    return SumOfLosses(
-        CrossEntropy(data_format, skip_background=skip_background, is_onehot_targets=is_onehot_targets),
-        dice(**_dice_args(locals())),
-    )
+    probabilities `(N, C, ...)`; it takes `Dice`'s arguments, those the two share meaning the same for both."""
+    return SumOfLosses(CrossEntropy(**_for_both(dice_args)), dice(**dice_args))
 
 
 @register("loss", "FocalDice", built_on="clara_tlt")
-def focal_dice(
-    data_format: str = "channels_first",
-    skip_background: bool = False,
-    gamma: float = 2.0,
-    alpha: float | list[float] | None = None,
-    squared_pred: bool = False,
-    jaccard: bool = False,
-    smooth: float = 1e-5,
-    top_smooth: float | None = None,
-    is_onehot_targets: bool = False,
-) -> nn.Module:
+@forwards(dice)
+def focal_dice(gamma: float = 2.0, alpha: float | list[float] | None = None, **dice_args: Any) -> nn.Module:
     """Clara 3.x `FocalDice` (our reading: the sum, weights 1 and 1): `Focal` (`gamma`, `alpha`) + `Dice` on
-    probabilities `(N, C, ...)`."""
-    return SumOfLosses(
-        Focal(
-            data_format,
-            skip_background=skip_background,
-            gamma=gamma,
-            alpha=alpha,
-            is_onehot_targets=is_onehot_targets,
-        ),
-        dice(**_dice_args(locals())),
-    )
+    probabilities `(N, C, ...)`; the rest as for `CrossEntropyDice`."""
+    return SumOfLosses(Focal(gamma=gamma, alpha=alpha, **_for_both(dice_args)), dice(**dice_args))

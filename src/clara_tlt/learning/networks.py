@@ -105,6 +105,24 @@ class ClaraNetwork(nn.Module):
         return self.activation(self.backbone(x))
 
 
+def clara_network(
+    backbone: nn.Module,
+    *,
+    final_activation: str = "softmax",
+    data_format: str = "channels_first",
+    pretrain_weight_name: str | None = None,
+) -> ClaraNetwork:
+    """`backbone` as Clara's network, from the output arguments Clara's networks take (the TensorFlow ones
+    forward them here): `final_activation`, `data_format` (`channels_last`: the network takes
+    `(N, *spatial, C)`) and `pretrain_weight_name` (the weights the engine loads before training)."""
+    return ClaraNetwork(
+        backbone,
+        final_activation,
+        channels_last=channels_last_of(data_format),
+        pretrained_weights=pretrained_path(pretrain_weight_name),
+    )
+
+
 @register("network", "SegAhnet", aliases=("SegmAhnet3D", "SegmAhnet"), built_on="monai.networks.nets.AHNet")
 def seg_ahnet(
     num_classes: int = 2,
@@ -163,9 +181,9 @@ def densenet121(
     """
     del weight_decay
     backbone = DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=num_classes)
-    return ClaraNetwork(
+    return clara_network(
         backbone,
-        final_activation,
-        channels_last=channels_last_of(data_format),
-        pretrained_weights=pretrained_path(pretrain_weight_name),
+        final_activation=final_activation,
+        data_format=data_format,
+        pretrain_weight_name=pretrain_weight_name,
     )

@@ -1,7 +1,8 @@
 """PyTorch networks with the topology and arguments of Clara 3.x's TensorFlow-only models (`Unet`, `SegResnet`).
 
 The layers match Clara's; trained TensorFlow weights do not carry over (train anew, or fine-tune from a `.pt`).
-Inputs `(N, C_in, *spatial)`, outputs `(N, num_classes, *spatial)` after `final_activation`.
+Inputs `(N, C_in, *spatial)`, outputs `(N, num_classes, *spatial)` after `final_activation`. Each passes Clara's
+output arguments (`final_activation`, `data_format`, `pretrain_weight_name`) on to `networks.clara_network`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from monai.networks.nets import SegResNet, SegResNetVAE
 from torch import nn
 
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import forwards
 from clara_tlt.factory.registry import register
-from clara_tlt.learning.data_format import channels_last_of
-from clara_tlt.learning.networks import ClaraNetwork, check_dtype, pretrained_path
+from clara_tlt.learning.networks import check_dtype, clara_network
 
 
 def _group_count(groups: int, channels: int) -> int:
@@ -114,6 +115,7 @@ class EncoderDecoderUnet(nn.Module):
 
 
 @register("network", "Unet", aliases=("UnetParallel",), built_on="clara_tlt")
+@forwards(clara_network)
 def unet(
     num_classes: int = 2,
     nf_enc: str | list[int] = "16,32,32,32",
@@ -123,9 +125,7 @@ def unet(
     use_group_normG: int = 8,
     n_spatial_dim: int = 3,
     in_channels: int = 1,
-    final_activation: str = "softmax",
-    data_format: str = "channels_first",
-    pretrain_weight_name: str | None = None,
+    **output: Any,
 ) -> nn.Module:
     """Clara 3.x `Unet`; widths as Clara wrote them ("16,32,32,32") or as JSON lists. `UnetParallel`, the same
     network split over several GPUs in Clara, is this network on one device (scale out with torchrun)."""
@@ -138,12 +138,7 @@ def unet(
         norm=_norm_kind(use_batch_norm, use_group_norm),
         groups=use_group_normG,
     )
-    return ClaraNetwork(
-        backbone,
-        final_activation,
-        channels_last=channels_last_of(data_format),
-        pretrained_weights=pretrained_path(pretrain_weight_name),
-    )
+    return clara_network(backbone, **output)
 
 
 def _blocks(value: str | list[int], name: str) -> tuple[int, ...]:
@@ -157,6 +152,7 @@ def _blocks(value: str | list[int], name: str) -> tuple[int, ...]:
 
 
 @register("network", "SegResnet", aliases=("SegResNet3D",), built_on="monai.networks.nets.SegResNet")
+@forwards(clara_network)
 def seg_resnet(
     num_classes: int = 2,
     in_channels: int = 1,
@@ -170,10 +166,8 @@ def seg_resnet(
     dropout_prob: float | None = None,
     use_vae: bool = False,
     reg_weight: float = 0.0,
-    final_activation: str = "softmax",
-    data_format: str = "channels_first",
-    pretrain_weight_name: str | None = None,
     input_image_size: Sequence[int] | None = None,
+    **output: Any,
 ) -> nn.Module:
     """Clara 3.x `SegResnet` (Myronenko's encoder-decoder) on MONAI's SegResNet; sides multiples of 2^(levels-1).
 
@@ -207,12 +201,7 @@ def seg_resnet(
         backbone = VaeRegularised(SegResNetVAE(input_image_size=[int(s) for s in input_image_size], **layers))
     if kind == "group":
         _regroup(backbone, use_group_normG)
-    return ClaraNetwork(
-        backbone,
-        final_activation,
-        channels_last=channels_last_of(data_format),
-        pretrained_weights=pretrained_path(pretrain_weight_name),
-    )
+    return clara_network(backbone, **output)
 
 
 VAE_LOSS_WEIGHT = 0.1  # Myronenko 2018: L = L_dice + 0.1·L_L2 + 0.1·L_KL
@@ -298,6 +287,7 @@ class AlexNetND(nn.Module):
 
 
 @register("network", "Alexnet", built_on="clara_tlt")
+@forwards(clara_network)
 def alexnet(
     num_classes: int = 2,
     num_feat: str | list[int] = "96,256,512,1024,1024,3072,4096",
@@ -307,12 +297,10 @@ def alexnet(
     use_group_normG: int = 8,
     reg_weight: float = 0.0,
     dropout_prob: float = 0.5,
-    final_activation: str = "softmax",
-    data_format: str = "channels_first",
     n_spatial_dim: int = 3,
     in_channels: int = 1,
-    pretrain_weight_name: str | None = None,
     dtype: str = "float32",
+    **output: Any,
 ) -> nn.Module:
     """Clara 3.x `Alexnet` classifier `(N, C, *spatial)` → `(N, num_classes)`; `n_spatial_dim` and `in_channels`
     are ours (Clara read them from the input)."""
@@ -332,9 +320,4 @@ def alexnet(
         groups=use_group_normG,
         dropout_prob=dropout_prob,
     )
-    return ClaraNetwork(
-        backbone,
-        final_activation,
-        channels_last=channels_last_of(data_format),
-        pretrained_weights=pretrained_path(pretrain_weight_name),
-    )
+    return clara_network(backbone, **output)

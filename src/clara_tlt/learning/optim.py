@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from typing import Any, TypedDict
 
 import torch
 from monai.optimizers import Novograd
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau, StepLR
 
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import forwards
 from clara_tlt.factory.registry import register
 
 Params = Iterable[torch.nn.Parameter]
@@ -34,63 +36,59 @@ def tensorflow_only(optimizer: str, use_locking: bool, name: str | None) -> None
             log.info("%s: %s only reached TensorFlow; it is accepted and has no effect here", optimizer, arg)
 
 
-def pick_rate(learning_rate: float | None, lr: float) -> float:
-    """Clara's `learning_rate` when given (0 included: `learning_rate: 0` is kept), else torch's `lr`."""
-    return float(lr if learning_rate is None else learning_rate)
+class TorchArguments(TypedDict):
+    """What every torch optimizer takes of Clara's shared arguments."""
+
+    lr: float
+    weight_decay: float
+
+
+def torch_arguments(
+    optimizer: str,
+    *,
+    lr: float = 1e-3,
+    learning_rate: float | None = None,
+    weight_decay: float = 0.0,
+    use_locking: bool = False,
+    name: str | None = None,
+) -> TorchArguments:
+    """Clara's arguments every optimizer takes (each forwards them here), as torch's `lr` and `weight_decay`.
+
+    `learning_rate` (Clara) and `lr` (torch) mean the same; Clara's wins when given (0 included). Clara 3.x
+    passed `use_locking` and `name` on to TensorFlow (a lock against concurrent updates, a graph op name): a
+    torch optimizer's updates are never concurrent and it has no graph, so both are accepted and named once
+    in the log.
+    """
+    tensorflow_only(optimizer, use_locking, name)
+    return {"lr": float(lr if learning_rate is None else learning_rate), "weight_decay": weight_decay}
 
 
 @register("optimizer", "Adam", built_on="torch.optim.Adam")
+@forwards(torch_arguments)
 def adam(
-    params: Params,
-    lr: float = 1e-3,
-    learning_rate: float | None = None,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    epsilon: float = 1e-8,
-    weight_decay: float = 0.0,
-    use_locking: bool = False,
-    name: str | None = None,
+    params: Params, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, **clara: Any
 ) -> torch.optim.Optimizer:
-    """Adam; `learning_rate` (Clara) and `lr` (torch) mean the same, `epsilon` is torch's `eps`.
-
-    Clara 3.x passed `use_locking` and `name` on to TensorFlow (a lock against concurrent updates, a graph op
-    name): a torch optimizer's updates are never concurrent and it has no graph, so both are accepted and
-    named once in the log.
-    """
-    tensorflow_only("Adam", use_locking, name)
-    return torch.optim.Adam(
-        params,
-        lr=pick_rate(learning_rate, lr),
-        betas=(float(beta1), float(beta2)),
-        eps=epsilon,
-        weight_decay=weight_decay,
-    )
+    """Adam; `epsilon` is torch's `eps`; `lr`, `learning_rate`, `weight_decay`, `use_locking`, `name`: see
+    `torch_arguments`."""
+    betas = (float(beta1), float(beta2))
+    return torch.optim.Adam(params, betas=betas, eps=epsilon, **torch_arguments("Adam", **clara))
 
 
 @register("optimizer", "Momentum", built_on="torch.optim.SGD")
+@forwards(torch_arguments)
 def momentum(
     params: Params,
-    lr: float = 1e-3,
-    learning_rate: float | None = None,
     momentum: float = 0.9,
     use_nesterov: bool = False,
     nesterov: bool | None = None,
-    weight_decay: float = 0.0,
-    use_locking: bool = False,
-    name: str | None = None,
+    **clara: Any,
 ) -> torch.optim.Optimizer:
     """SGD with momentum (TensorFlow's MomentumOptimizer), Nesterov when `use_nesterov` (Clara 3.x) or
-    `nesterov` (torch's spelling, Clara 4.x); both given must agree. `use_locking`, `name`: as for Adam."""
-    tensorflow_only("Momentum", use_locking, name)
+    `nesterov` (torch's spelling, Clara 4.x); both given must agree. The rest: see `torch_arguments`."""
+    arguments = torch_arguments("Momentum", **clara)
     if nesterov is not None and use_nesterov and not nesterov:
         raise ConfigError("use_nesterov true and nesterov false disagree; give one of them")
-    return torch.optim.SGD(
-        params,
-        lr=pick_rate(learning_rate, lr),
-        momentum=momentum,
-        nesterov=bool(use_nesterov or nesterov),
-        weight_decay=weight_decay,
-    )
+    return torch.optim.SGD(params, momentum=momentum, nesterov=bool(use_nesterov or nesterov), **arguments)
 
 
 @register("lr_policy", "DecayOnStep", aliases=("DecayLRonStep",), built_on="torch.optim.lr_scheduler.StepLR")
@@ -110,29 +108,20 @@ def reduce_poly(
 
 
 @register("optimizer", "NovoGrad", built_on="monai.optimizers.Novograd")
+@forwards(torch_arguments)
 def novograd(
     params: Params,
-    lr: float = 1e-3,
-    learning_rate: float | None = None,
     beta1: float = 0.95,
     beta2: float = 0.98,
     epsilon: float = 1e-8,
-    weight_decay: float = 0.0,
     grad_averaging: bool = False,
-    use_locking: bool = False,
-    name: str | None = None,
+    **clara: Any,
 ) -> torch.optim.Optimizer:
-    """NovoGrad (layer-wise normalised gradients), Clara's defaults β = (0.95, 0.98). `use_locking`, `name`:
-    as for Adam (Clara 3.1's NovoGrad documents both; they only reached TensorFlow)."""
-    tensorflow_only("NovoGrad", use_locking, name)
-    return Novograd(
-        params,
-        lr=pick_rate(learning_rate, lr),
-        betas=(float(beta1), float(beta2)),
-        eps=epsilon,
-        weight_decay=weight_decay,
-        grad_averaging=grad_averaging,
-    )
+    """NovoGrad (layer-wise normalised gradients), Clara's defaults β = (0.95, 0.98). The rest: see
+    `torch_arguments` (Clara 3.1's NovoGrad documents `use_locking` and `name`; they only reached TensorFlow)."""
+    betas = (float(beta1), float(beta2))
+    arguments = torch_arguments("NovoGrad", **clara)
+    return Novograd(params, betas=betas, eps=epsilon, grad_averaging=grad_averaging, **arguments)
 
 
 @register("lr_policy", "ReduceCosine", built_on="torch.optim.lr_scheduler.LambdaLR")

@@ -53,21 +53,24 @@ class CaseValues:
 
 
 class ClaraMetric:
-    """Common fields: `name`, `field` (prediction key), `label_field`, `is_key_metric`; per-case buffers.
+    """Common fields: `name`, `field` (prediction key), `label_field`, each metric with its own defaults;
+    per-case buffers.
 
-    Clara 3.1's arguments every metric takes: `report_path`, the folder where evaluate writes this metric's
-    per-case (`<name>_raw_results.txt`) and summary reports (else the output folder); `do_summary` and
-    `do_print`, whether the trainer writes the value to TensorBoard and to the progress log (it is computed,
-    kept in the training summary and used as the key metric either way).
+    Clara 3.1's arguments every metric takes, which a metric's `**base` passes on here (the component factory
+    accepts and checks them as declared here): `is_key_metric`, the metric that picks the best checkpoint;
+    `report_path`, the folder where evaluate writes this metric's per-case (`<name>_raw_results.txt`) and
+    summary reports (else the output folder); `do_summary` and `do_print`, whether the trainer writes the value
+    to TensorBoard and to the progress log (it is computed, kept in the training summary and used as the key
+    metric either way).
     """
 
     def __init__(
         self,
-        *,
         name: str,
         field: str,
         label_field: str | None,
-        is_key_metric: bool,
+        *,
+        is_key_metric: bool = False,
         report_path: str | None = None,
         do_summary: bool = True,
         do_print: bool = True,

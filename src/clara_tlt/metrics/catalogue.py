@@ -49,8 +49,8 @@ class ComputeMulticlassAverage(ClaraMetric):
     Per class `k`: the fraction of the cases labelled `k` that are predicted `k` (its recall). `label_index`
     reports that one class; else `auc_average` combines them: `macro` (unweighted mean over classes present),
     `weighted` (by each class's count), `micro` (all cases: plain accuracy). Its per-case report
-    (`report_path`) gives each case's `correct` (1 or 0). `report_path`, `do_summary`, `do_print`: see
-    `ClaraMetric`.
+    (`report_path`) gives each case's `correct` (1 or 0). `is_key_metric`, `report_path`, `do_summary`,
+    `do_print`: see `ClaraMetric`.
     """
 
     def __init__(
@@ -60,22 +60,11 @@ class ComputeMulticlassAverage(ClaraMetric):
         label_field: str = "label",
         auc_average: str = "macro",
         label_index: int | None = None,
-        is_key_metric: bool = False,
-        report_path: str | None = None,
-        do_summary: bool = True,
-        do_print: bool = True,
+        **base: Any,
     ) -> None:
         if auc_average not in ("macro", "weighted", "micro"):
             raise ConfigError(f"auc_average must be 'macro', 'weighted' or 'micro', got {auc_average!r}")
-        super().__init__(
-            name=name,
-            field=field,
-            label_field=label_field,
-            is_key_metric=is_key_metric,
-            report_path=report_path,
-            do_summary=do_summary,
-            do_print=do_print,
-        )
+        super().__init__(name, field, label_field, **base)
         self.average = auc_average
         self.label_index = label_index
 

@@ -21,7 +21,7 @@ class ComputeAUC(ClaraMetric):
 
     Clara 3.x: `include_list` (undocumented); our reading: the class indices the average takes. AUC has no
     per-case value: its per-case report (`report_path`) lists each case's score per class it is computed from.
-    `report_path`, `do_summary`, `do_print`: see `ClaraMetric`.
+    `is_key_metric`, `report_path`, `do_summary`, `do_print`: see `ClaraMetric`.
     """
 
     def __init__(
@@ -31,21 +31,10 @@ class ComputeAUC(ClaraMetric):
         label_field: str = "binary_labels",
         class_index: int | None = None,
         auc_average: str = "macro",
-        is_key_metric: bool = False,
         include_list: Sequence[int] | None = None,
-        report_path: str | None = None,
-        do_summary: bool = True,
-        do_print: bool = True,
+        **base: Any,
     ) -> None:
-        super().__init__(
-            name=name,
-            field=field,
-            label_field=label_field,
-            is_key_metric=is_key_metric,
-            report_path=report_path,
-            do_summary=do_summary,
-            do_print=do_print,
-        )
+        super().__init__(name, field, label_field, **base)
         if class_index is not None and include_list is not None:
             raise ConfigError("give class_index (one class) or include_list (classes averaged), not both")
         self.classes = [class_index] if class_index is not None else include_list
@@ -90,29 +79,18 @@ class ComputeAverage(ClaraMetric):
 
     `invalid_value`: the value a case gets when its metric is undefined (NaN by default); such cases are left
     out of the mean. `negate_value`: report −value (each case and the mean), so that a loss can be a key
-    metric. `report_path`, `do_summary`, `do_print`: see `ClaraMetric`.
+    metric. `is_key_metric`, `report_path`, `do_summary`, `do_print`: see `ClaraMetric`.
     """
 
     def __init__(
         self,
         name: str = "average",
         field: str = "accuracy",
-        is_key_metric: bool = False,
         invalid_value: float = math.nan,
         negate_value: bool = False,
-        report_path: str | None = None,
-        do_summary: bool = True,
-        do_print: bool = True,
+        **base: Any,
     ) -> None:
-        super().__init__(
-            name=name,
-            field=field,
-            label_field=None,
-            is_key_metric=is_key_metric,
-            report_path=report_path,
-            do_summary=do_summary,
-            do_print=do_print,
-        )
+        super().__init__(name, field, None, **base)
         self.invalid_value = invalid_value
         self.sign = -1.0 if negate_value else 1.0
 

@@ -56,24 +56,20 @@ class SegmentationMetric(ClaraMetric):
         field: str = "model",
         label_field: str = "label",
         is_key_metric: bool = False,
-        report_path: str | None = None,
         applied_key: str | None = None,
         stopping_metric: bool | None = None,
         is_2d: bool = False,
         remove_bg: bool = True,
         logit_thresh: float = 0.5,
         is_one_hot_targets: bool = False,
-        do_summary: bool = True,
-        do_print: bool = True,
+        **base: Any,
     ) -> None:
         super().__init__(
-            name=name or self.default_name,
-            field=applied_key or field,
-            label_field=label_field,
+            name or self.default_name,
+            applied_key or field,
+            label_field,
             is_key_metric=is_key_metric or bool(stopping_metric),
-            report_path=report_path,
-            do_summary=do_summary,
-            do_print=do_print,
+            **base,
         )
         self.is_2d = is_2d
         self.first_class = 1 if remove_bg else 0

@@ -22,6 +22,7 @@ from monai.data import MetaTensor
 from monai.transforms import Compose, Randomizable, Transform
 
 from clara_tlt.errors import ConfigError
+from clara_tlt.factory.arguments import signature_of
 from clara_tlt.factory.registry import register
 
 T = TypeVar("T")
@@ -122,8 +123,8 @@ def config_factory(cls: type[T]) -> Callable[..., T]:
     """`cls`, or where it takes `fields`, a factory that also accepts the synonyms (and says so in its
     signature, which the component factory lists in its messages and whose types it checks: the annotations
     are evaluated here, so `a_min: "1"` is refused as "a_min must be a number")."""
-    signature = inspect.signature(cls, eval_str=True)
-    if "fields" not in signature.parameters:
+    signature = signature_of(cls, evaluated=True)
+    if signature is None or "fields" not in signature.parameters:
         return cls
 
     constructor: Callable[..., T] = cls

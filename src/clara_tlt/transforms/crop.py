@@ -198,28 +198,12 @@ class CropByPosNegRatioLabelOnly(CropByPosNegRatio):
 
     Clara 3.x names it as the third batching crop without documenting it; our reading: for samples that are a
     label only (label-to-label training), so there is no `fields` argument. To crop an image with the label,
-    use `CropByPosNegRatio`. Returns a list of samples.
+    use `CropByPosNegRatio`. Its other arguments (`size`, `pos`, `neg`, `batch_size`, `batches_to_gen_at_once`)
+    are `CropByPosNegRatio`'s. Returns a list of samples.
     """
 
-    def __init__(
-        self,
-        *,
-        size: Sequence[int] = (96, 96, 96),
-        label_field: str = "label",
-        pos: float = 1.0,
-        neg: float = 1.0,
-        batch_size: int = 1,
-        batches_to_gen_at_once: int = 1,
-    ) -> None:
-        super().__init__(
-            label_field,
-            size=size,
-            label_field=label_field,
-            pos=pos,
-            neg=neg,
-            batch_size=batch_size,
-            batches_to_gen_at_once=batches_to_gen_at_once,
-        )
+    def __init__(self, *, label_field: str = "label", **base: Any) -> None:
+        super().__init__(label_field, label_field=label_field, **base)
 
 
 @register_transform("CropSubVolumePosNegRatioCtrlEpoch", built_on="MONAI RandCropByPosNegLabeld")

@@ -107,36 +107,10 @@ class FastPosNegRatioCropROI(TransformVolumeCropROIFastPosNegRatio):
     a list of that many crops of one volume (each `(C, *size)`), as `FastCropByPosNegRatio` does.
 
     `fast_crop` keeps the label's foreground indices per volume in a caching pipeline (true) or finds them at
-    every call (false): the crops are the same either way. MONAI: `RandCropByPosNegLabeld` then `RandAffined`.
+    every call (false): the crops are the same either way. Its other arguments are
+    `TransformVolumeCropROIFastPosNegRatio`'s. MONAI: `RandCropByPosNegLabeld` then `RandAffined`.
     """
 
-    def __init__(
-        self,
-        *,
-        size: Sequence[int] = (96, 96, 96),
-        image_field: FieldsArg = "image",
-        label_field: str = "label",
-        deform: bool = False,
-        rotation: bool = False,
-        rotation_degree: float = 15.0,
-        scale: bool = False,
-        scale_factor: float = 0.1,
-        pos: float = 1.0,
-        neg: float = 1.0,
-        fast_crop: bool = True,
-        batch_size: int = 1,
-    ) -> None:
-        super().__init__(
-            image_field,
-            size=size,
-            deform=deform,
-            rotation=rotation,
-            rotation_degree=rotation_degree,
-            scale=scale,
-            scale_factor=scale_factor,
-            pos=pos,
-            neg=neg,
-            label_field=label_field,
-            batch_size=batch_size,
-        )
+    def __init__(self, *, image_field: FieldsArg = "image", fast_crop: bool = True, **base: Any) -> None:
+        super().__init__(image_field, **base)
         self.cache_indices = bool(fast_crop)
