@@ -13,7 +13,7 @@ import torch
 
 from clara_tlt.config import load_config, parse_overrides
 from clara_tlt.engines.distributed import amp_enabled, is_main_rank
-from clara_tlt.engines.evaluation import evaluate
+from clara_tlt.engines.validation import evaluate
 from clara_tlt.engines.workflow import build_workflow
 
 

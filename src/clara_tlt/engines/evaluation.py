@@ -1,20 +1,18 @@
-"""Score cases: the one scoring step (`Scoring`) and the trainer's validation loop over batches (`evaluate`).
+"""Score cases: the one scoring step (`Scoring`), what training's validation and evaluate score with
+(`validation_scoring`), and the checks before any case.
 
 `Scoring.update(batch)` runs the aux ops and updates every metric with one batch, all or nothing; the
-`Predictor` (infer, evaluate, deploy) scores each finished case through it and `evaluate(...)` each validation
-batch. `evaluate` takes batches (dicts with `image` `(N, C, *spatial)` and the label fields), infers with the
-config's inferer, writes the output under `"model"`, scores it, merges the ranks' cases under torchrun, and
-returns each metric's aggregate.
+`Predictor` scores each finished case through it, for infer, evaluate, deploy and training's validation alike
+(clara_tlt.engines.validation runs the validation pipeline's cases through a Predictor).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from clara_tlt.config.keypath import child
 from clara_tlt.errors import ConfigError
@@ -155,56 +153,3 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
         k: plain(v).to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
         for k, v in batch.items()
     }
-
-
-@torch.no_grad()
-def evaluate(
-    network: nn.Module,
-    batches: Iterable[Batch],
-    *,
-    inferer: Callable[[torch.Tensor, nn.Module], torch.Tensor],
-    metrics: Sequence[Metric],
-    aux_ops: Sequence[Callable[[Batch], Batch]] = (),
-    device: torch.device,
-    amp: bool = False,
-) -> Evaluation:
-    """Score `network` on `batches`; the network is left in eval mode."""
-    network.eval()
-    scoring = Scoring(metrics, aux_ops)
-    scoring.reset()
-    preview = None
-    for batch in batches:
-        sample = to_device(batch, device)
-        with torch.autocast(device.type, enabled=amp):
-            output = inferer(sample["image"], network)
-        sample["model"] = plain(output).float()
-        sample = scoring.update(sample)
-        if preview is None:
-            preview = _preview(sample)
-    scoring.merge_ranks()
-    return Evaluation(
-        metrics={metric.name: metric.aggregate() for metric in metrics},
-        key_metric=key_metric_name(metrics),
-        preview=preview,
-    )
-
-
-def _preview(sample: Batch) -> dict[str, torch.Tensor] | None:
-    """Middle slices of the first case of a 3-D segmentation batch, scaled to [0, 1] for an image summary."""
-    output = sample["model"]
-    if output.ndim != 5 or "label" not in sample:
-        return None
-    middle = output.shape[-1] // 2
-    prediction = (
-        output[0].argmax(dim=0)[..., middle].float() if output.shape[1] > 1 else output[0, 0, ..., middle]
-    )
-    image = sample["image"][0, 0, ..., middle].float()
-    label = sample["label"][0, 0, ..., middle].float()
-    return {
-        name: _unit(t).cpu() for name, t in (("image", image), ("label", label), ("prediction", prediction))
-    }
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    low, high = x.min(), x.max()
-    return (x - low) / (high - low) if high > low else torch.zeros_like(x)

@@ -284,6 +284,18 @@ def _cuda_torch() -> Any:
 
 
 @contextmanager
+def muted() -> Iterator[None]:
+    """No stage starts inside the block: a stage that runs others' code (training's validation runs the
+    Predictor, which times its own stages) counts whole, as its own row."""
+    global _current
+    previous, _current = _current, NULL
+    try:
+        yield
+    finally:
+        _current = previous
+
+
+@contextmanager
 def profiling(*, start_up: float | None = None) -> Iterator[Profile]:
     """Turn the process-wide timer on for the block (`current()` is the new `Profile`, imports are timed),
     then back."""

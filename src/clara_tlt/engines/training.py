@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,16 @@ from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import NETWORK_KEYS
 from clara_tlt.engines import distributed, profile, train_state
-from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint, unwrap
+from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from clara_tlt.engines.distributed import Context, amp_enabled
-from clara_tlt.engines.evaluation import (
-    Evaluation,
-    check_scoring,
-    evaluate,
-    key_metric_name,
-    validation_scoring,
-)
+from clara_tlt.engines.evaluation import key_metric_name
 from clara_tlt.engines.handlers import CheckpointSaver, Progress, StopOnSignal, TensorBoard
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import model_folder
 from clara_tlt.engines.options import Seeds, TrainOptions
 from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
 from clara_tlt.engines.trainer import Handler, Trainer, TrainSetup
+from clara_tlt.engines.validation import validator
 from clara_tlt.engines.workflow import Workflow, build_workflow
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.metrics.base import names_without
@@ -192,34 +187,8 @@ def _setup(workflow: Workflow, network: nn.Module, options: TrainOptions, contex
         scaler=torch.amp.GradScaler(context.device.type, enabled=amp),
         context=context,
         amp=amp,
-        validate=_validation(workflow, network, context, amp=amp),
+        validate=validator(workflow, network, context, amp=amp),
     )
-
-
-def _validation(
-    workflow: Workflow, network: nn.Module, context: Context, *, amp: bool
-) -> Callable[[], Evaluation] | None:
-    """`evaluate` bound to the validate section (metrics, data, inferer, both sections' aux ops); None when the
-    config has no validation metrics or no validation data."""
-    scoring = validation_scoring(workflow, "validate")
-    val_data = workflow.get("validate.image_pipeline")
-    if not scoring.metrics or val_data is None:
-        return None
-    check_scoring(workflow, "validate", scoring)
-    inferer = workflow.get("validate.inferer") or (lambda image, net: net(image))
-
-    def run() -> Evaluation:
-        return evaluate(
-            unwrap(network),
-            val_data,
-            inferer=inferer,
-            metrics=scoring.metrics,
-            aux_ops=scoring.aux_ops,
-            device=context.device,
-            amp=amp,
-        )
-
-    return run
 
 
 def _handlers(workflow: Workflow, options: TrainOptions, context: Context) -> list[Handler]:
