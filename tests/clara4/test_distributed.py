@@ -18,14 +18,11 @@ from clara_tlt.engines.distributed import Context
 from clara_tlt.errors import UsageError
 from tests.clara4.conftest import write_mmar
 from tests.conftest import write_json
+from tests.torchrun import torchrun
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run(
-        [*command, "-m", "clara_tlt", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    return torchrun(*args, env={"PYTHONPATH": os.pathsep.join(sys.path)})
 
 
 def test_two_gloo_processes_train_on_halves_and_rank_0_writes(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,28 +12,11 @@ from clara_tlt.config import load_config, parse_overrides
 from clara_tlt.engines.distributed import amp_enabled, is_main_rank
 from clara_tlt.engines.validation import evaluate
 from clara_tlt.engines.workflow import build_workflow
+from tests.torchrun import torchrun
 
 
 def test_two_process_gloo_run_writes_once_and_scores_every_case(unet_mmar: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "clara_tlt",
-        "train",
-        "-m",
-        str(unet_mmar),
-        "-c",
-        "config/config_train.json",
-        "--set",
-        "epochs=2",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    result = torchrun("train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--set", "epochs=2")
     assert result.returncode == 0, result.stdout + result.stderr
     models = unet_mmar / "models"
     assert len(list(models.glob("events.out.tfevents.*"))) == 1  # only rank 0 logs

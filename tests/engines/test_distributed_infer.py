@@ -5,29 +5,30 @@ rank fails, naming that rank's code), without hanging or cutting short the other
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from clara_tlt.io import read_image, write_image
 from tests.conftest import write_json
 from tests.engines.test_infer import _image_of, trained_mmar
 from tests.engines.test_shard import _files
+from tests.torchrun import torchrun
 
 __all__ = ["trained_mmar"]  # the session fixture of test_infer.py, used here too
 
 
 def _infer(mmar: Path, data_file: Path, output: Path, *, ranks: int) -> subprocess.CompletedProcess[str]:
     """`clara-tlt infer` of `data_file` into `output`, in one process or under torchrun with `ranks` processes."""
-    launcher = (
-        ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks)] if ranks > 1 else []
-    )
-    command = [sys.executable, *launcher, "-m", "clara_tlt", "infer", "-m", str(mmar)]
-    command += ["-c", "config/config_validation.json", "--set", f"DATASET_JSON={data_file}"]
-    command += ["--set", f"MMAR_EVAL_OUTPUT_PATH={output}", "--json"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    args = [
+        "infer",
+        "-m",
+        str(mmar),
+        "-c",
+        "config/config_validation.json",
+        "--set",
+        f"DATASET_JSON={data_file}",
+    ]
+    return torchrun(*args, "--set", f"MMAR_EVAL_OUTPUT_PATH={output}", "--json", ranks=ranks)
 
 
 def test_two_gloo_ranks_write_what_one_process_writes(trained_mmar: Path, tmp_path: Path) -> None:
