@@ -3,6 +3,9 @@ train_conf (the network spec and a validation ROI), as the training engine write
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,12 @@ from clara_tlt.engines.checkpoint import model_payload, save_checkpoint
 from clara_tlt.factory.registry import build
 from clara_tlt.learning.networks import ClaraNetwork
 from tests.engines.conftest import train_data, unet_mmar  # noqa: F401  (fixtures of the MMAR dialect test)
+
+# `python -m monai.bundle …` in a process where `import clara_tlt` fails: the bundle must not need us.
+MONAI_BUNDLE_WITHOUT_CLARA_TLT = (
+    "import runpy, sys; sys.modules['clara_tlt'] = None; sys.argv[0] = 'monai.bundle'; "
+    "runpy.run_module('monai.bundle', run_name='__main__', alter_sys=True)"
+)
 
 AHNET = {"name": "SegAhnet", "args": {"num_classes": 2}}
 DENSENET = {"name": "DenseNet121", "args": {"num_classes": 3, "in_channels": 1}}
@@ -71,3 +80,23 @@ class BatchFrozen(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return y * float(int(y.shape[0]))
+
+
+def run_bundle_without_clara_tlt(bundle: Path, images: Path, output: Path) -> None:
+    """The issue's `python -m monai.bundle run --config_file … --meta_file … --bundle_root … --dataset_dir IMAGES
+    --output_dir OUTPUT` on `bundle`, in a process where `import clara_tlt` fails; asserts it exits 0."""
+    command = [
+        *("run", "--config_file", f"{bundle}/configs/inference.json", "--meta_file"),
+        *(f"{bundle}/configs/metadata.json", "--bundle_root", str(bundle)),
+        *("--dataset_dir", str(images), "--output_dir", str(output)),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run(
+        [sys.executable, "-c", MONAI_BUNDLE_WITHOUT_CLARA_TLT, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=output.parent,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import monai
@@ -20,15 +17,8 @@ import torch
 from clara_tlt.export import bundle_verify
 from tests.conftest import write_json
 from tests.engines.conftest import UNET
-from tests.export.conftest import write_checkpoint
+from tests.export.conftest import run_bundle_without_clara_tlt, write_checkpoint
 from tests.test_cli import invoke_streams
-
-# `python -m monai.bundle …` in a process where `import clara_tlt` fails: the bundle must not need us.
-MONAI_BUNDLE_WITHOUT_CLARA_TLT = (
-    "import runpy, sys; sys.modules['clara_tlt'] = None; sys.argv[0] = 'monai.bundle'; "
-    "runpy.run_module('monai.bundle', run_name='__main__', alter_sys=True)"
-)
-
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mmar" / "config"
 EXAMPLE_NETWORK = json.loads((EXAMPLE / "config_train.json").read_text())["train"]["model"]
@@ -121,21 +111,7 @@ def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
     for case in cases:
         shutil.copy(case, images / case.name)
     bundle = exported / "bundle"
-    command = [
-        *("run", "--config_file", f"{bundle}/configs/inference.json", "--meta_file"),
-        *(f"{bundle}/configs/metadata.json", "--bundle_root", str(bundle)),
-        *("--dataset_dir", str(images), "--output_dir", str(tmp_path / "monai")),
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    ran = subprocess.run(
-        [sys.executable, "-c", MONAI_BUNDLE_WITHOUT_CLARA_TLT, *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr[-3000:]
+    run_bundle_without_clara_tlt(bundle, images, tmp_path / "monai")
     code, _, stderr = invoke_streams(
         "infer",
         "-m",

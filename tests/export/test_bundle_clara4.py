@@ -4,10 +4,7 @@ without clara_tlt and agrees with `clara-tlt infer` on the 4.x MMAR; what a bund
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from tests.clara4.conftest import (  # noqa: F401  (trained: the trained 4.x MMA
     validation_config,
 )
 from tests.conftest import write_json
-from tests.export.test_bundle import MONAI_BUNDLE_WITHOUT_CLARA_TLT
+from tests.export.conftest import run_bundle_without_clara_tlt
 from tests.test_cli import invoke_streams
 
 
@@ -72,21 +69,7 @@ def test_monai_bundle_run_without_clara_tlt_agrees_with_clara_tlt_infer(
     (tmp_path / "in").mkdir()
     shutil.copy(case, tmp_path / "in" / case.name)
     bundle = exported / "bundle"
-    command = [
-        *("run", "--config_file", f"{bundle}/configs/inference.json", "--meta_file"),
-        *(f"{bundle}/configs/metadata.json", "--bundle_root", str(bundle)),
-        *("--dataset_dir", str(tmp_path / "in"), "--output_dir", str(tmp_path / "monai")),
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    ran = subprocess.run(
-        [sys.executable, "-c", MONAI_BUNDLE_WITHOUT_CLARA_TLT, *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr[-3000:]
+    run_bundle_without_clara_tlt(bundle, tmp_path / "in", tmp_path / "monai")
     code, _, stderr = invoke_streams(
         "infer",
         "-m",
