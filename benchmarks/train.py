@@ -215,9 +215,8 @@ def timed_trainer(run: Run, peer_epoch: Callable[[], float]) -> Iterator[None]:
         Trainer.step, Trainer.fire = step, fire
 
 
-def run_ours(setup: Setup, folder: Path, prefetch: int, peer: Peer) -> Run:
-    """Train with `train(config)`, one peer epoch before each of ours."""
-    mmar = folder / f"mmar_prefetch{prefetch}"
+def write_mmar(setup: Setup, mmar: Path, prefetch: int) -> Path:
+    """`mmar/config/` holding `ours_config` and an environment.json pointing at the setup's datalist."""
     (mmar / "config").mkdir(parents=True)
     (mmar / "config" / "config_train.json").write_text(json.dumps(ours_config(setup, prefetch)))
     environment = {
@@ -227,6 +226,12 @@ def run_ours(setup: Setup, folder: Path, prefetch: int, peer: Peer) -> Run:
         "MMAR_CKPT_DIR": "models",
     }
     (mmar / "config" / "environment.json").write_text(json.dumps(environment))
+    return mmar
+
+
+def run_ours(setup: Setup, folder: Path, prefetch: int, peer: Peer) -> Run:
+    """Train with `train(config)`, one peer epoch before each of ours."""
+    mmar = write_mmar(setup, folder / f"mmar_prefetch{prefetch}", prefetch)
     config = load_config(
         "config/config_train.json", environment_path="config/environment.json", mmar_root=mmar
     )

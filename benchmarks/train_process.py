@@ -16,7 +16,6 @@ Target (issue 25): time ratio ours ÷ peer ≤ 1.0 for the whole 10-epoch proces
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from clara_tlt.synthetic.dataset import write_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, best_of, noise, ratio_table, run_process
-from train import Setup, ours_config
+from train import Setup, write_mmar
 
 BIN = Path(sys.executable).parent
 PEER_SCRIPT = Path(__file__).resolve().parent / "monai_train_loop.py"
@@ -40,16 +39,7 @@ SIZES = {  # volumes, shape, crop, epochs, rounds
 
 def commands(setup: Setup, folder: Path) -> dict[str, list[str]]:
     """Our MMAR and command line, and the peer's, both writing under `folder`."""
-    mmar = folder / "mmar"
-    (mmar / "config").mkdir(parents=True)
-    (mmar / "config" / "config_train.json").write_text(json.dumps(ours_config(setup, prefetch=0)))
-    environment = {
-        "DATASET_JSON": str(setup.datalist),
-        "DATA_ROOT": str(setup.datalist.parent),
-        "PRETRAIN_WEIGHTS_FILE": "",
-        "MMAR_CKPT_DIR": "models",
-    }
-    (mmar / "config" / "environment.json").write_text(json.dumps(environment))
+    mmar = write_mmar(setup, folder / "mmar", prefetch=0)
     ours = [str(BIN / "clara-tlt"), "train", "-m", str(mmar), "-c", "config/config_train.json"]
     ours += ["-e", "config/environment.json", "--no-resume", "--force"]
     peer = [
