@@ -62,7 +62,7 @@ def train(
     context = distributed.setup()
     workflow = None
     try:
-        with _checked(config, context, checks) as checked:
+        with checked_run(config, context, checks) as checked:
             options = checked.options
             _seed(options.seeds)
             if options.use_tf32 is not None:  # Clara's use_tf32: TF32 matrix products on Ampere or newer GPUs
@@ -90,7 +90,7 @@ def train(
 
 
 @contextlib.contextmanager
-def _checked(config: ResolvedConfig, context: Context, checks: dict[str, Any]) -> Iterator[Preflight]:
+def checked_run(config: ResolvedConfig, context: Context, checks: dict[str, Any]) -> Iterator[Preflight]:
     """Rank 0 runs the preflight, holds the model folder's lock for the whole run and clears what a killed run or
     `--force` leaves; the other ranks follow its decision to resume (reading the same train_state.pt) or not."""
     if context.is_main:

@@ -34,7 +34,7 @@ from clara_tlt.engines.clara4.build import (
 from clara_tlt.engines.clara4.state import TrainState
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
-from clara_tlt.engines.training import _checked as checked_run
+from clara_tlt.engines.training import checked_run
 from clara_tlt.errors import ConfigError, Interrupted
 from clara_tlt.io.outputs import check_output_folder
 
