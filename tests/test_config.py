@@ -141,6 +141,26 @@ def test_disabled_components_are_dropped_from_lists_and_slots(tmp_path: Path) ->
     assert "lr_policy" not in train
 
 
+def test_key_paths_past_disabled_items_name_the_files_index_at_every_depth(tmp_path: Path) -> None:
+    """An error (its key path and any key path in its text) names each list index as the file has it, nested
+    lists included; the loaded config's own indices stay what the code reads."""
+    inner = [{"name": "X", "disabled": True}, {"name": "Y"}]
+    pre = [{"name": "A"}, {"name": "B", "disabled": True}, {"name": "C", "args": {"transforms": inner}}]
+    config, _ = _config(tmp_path, {"train": {"pre_transforms": pre}})
+    loaded = load_config(config)
+    assert loaded.data["train"]["pre_transforms"][1]["args"]["transforms"] == [{"name": "Y"}]
+    error = ConfigError(
+        "defined at train.pre_transforms[1] and train.pre_transforms[0]",
+        file=loaded.file,
+        key_path="train.pre_transforms[1].args.transforms[0].name",
+    )
+    assert str(error) == (
+        f"{config}: train.pre_transforms[2].args.transforms[1].name: "
+        "defined at train.pre_transforms[2] and train.pre_transforms[0]"
+    )
+    assert error.key_path == "train.pre_transforms[1].args.transforms[0].name"
+
+
 def test_disabled_must_be_boolean(tmp_path: Path) -> None:
     config, _ = _config(tmp_path, {"train": {"pre_transforms": [{"name": "A", "disabled": "yes"}]}})
     with pytest.raises(

@@ -7,7 +7,8 @@ library users catch the class they care about. Exit codes are documented in docs
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,60 @@ class UsageError(ClaraError):
     exit_code = 2
 
 
+class ConfigFile(str):
+    """A loaded config's file name, as messages print it, knowing where each list item stands in the file.
+
+    Loading drops the components marked `"disabled": true`, so an item's index in the loaded config can be
+    smaller than in the file; every key path printed with this file names the file's index. `positions` maps
+    the key path of each list that lost items, as loaded, to the file's index of each item kept:
+    `ConfigFile("c.json", {"train.pre_transforms": (0, 2)}).as_written("train.pre_transforms[1].args")
+    == "train.pre_transforms[2].args"`.
+    """
+
+    positions: dict[str, tuple[int, ...]]
+
+    def __new__(cls, name: str, positions: Mapping[str, tuple[int, ...]] | None = None) -> ConfigFile:
+        made = super().__new__(cls, name)
+        made.positions = dict(positions or {})
+        return made
+
+    def as_written(self, text: str) -> str:
+        """`text` with every list index of a key path into this config as the file has it."""
+        if not self.positions:
+            return text
+        return INDEX.sub(lambda found: self._index_in_file(text, found), text)
+
+    def _index_in_file(self, text: str, found: re.Match[str]) -> str:
+        """The file's index for one `[n]` of `text`, which follows the key path of its list (as loaded)."""
+        start = found.start()
+        while start > 0 and KEY_PATH_CHARACTER.match(text[start - 1]):
+            start -= 1
+        kept = self.positions.get(text[start : found.start()])
+        index = int(found.group(1))
+        return f"[{kept[index]}]" if kept is not None and index < len(kept) else found.group(0)
+
+
+INDEX = re.compile(r"\[(\d+)\]")
+KEY_PATH_CHARACTER = re.compile(r"[\w.\[\]-]")
+
+
+def as_written(file: str | None, text: str) -> str:
+    """`text` with each key path into config `file` as the file has it (unchanged unless `file` is a ConfigFile
+    whose loading dropped list items)."""
+    return file.as_written(text) if isinstance(file, ConfigFile) else text
+
+
+def located(message: str, *, file: str | None = None, key_path: str | None = None) -> str:
+    """`file: key_path: message`, each key path in it as the file has it."""
+    return as_written(file, "".join(f"{part}: " for part in (file, key_path) if part) + message)
+
+
 class ConfigError(ClaraError):
     """An invalid config, environment.json, --set override or component spec.
 
     The message starts with the file and the key path, e.g.
-    `config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'?`.
+    `config_train.json: train.loss.name: unknown loss 'Dcie'; did you mean 'Dice'?`. `key_path` and `reason`
+    are kept as given (the loaded config's), the message names them as the file has them.
     """
 
     exit_code = 3
@@ -37,8 +87,7 @@ class ConfigError(ClaraError):
         self.file = file
         self.key_path = key_path
         self.reason = message
-        prefix = "".join(f"{part}: " for part in (file, key_path) if part)
-        super().__init__(prefix + message)
+        super().__init__(located(message, file=file, key_path=key_path))
 
 
 class ImageReadError(ClaraError, ValueError):

@@ -232,6 +232,33 @@ def test_an_automl_config_trains_as_written_and_its_search_space_is_listed(unet_
     assert (unet_mmar / "models" / "model_final.pt").is_file()
 
 
+def test_after_a_disabled_component_every_message_names_the_index_in_the_users_file(unet_mmar: Path) -> None:
+    """Loading drops `"disabled": true` components from their lists; a build error or the AutoML listing still
+    names the index the user's file has, never the (disabled) one the item moved to."""
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    pre = config["train"]["pre_transforms"]
+    assert [t["name"] for t in pre[4:7]] == ["RandomAxisFlip", "RandomRotate3D", "ScaleIntensityOscillation"]
+    pre[4]["disabled"] = True
+    pre[5]["args"]["anglee"] = 5
+    config_file.write_text(json.dumps(config))
+    code, output = dry_run(unet_mmar)
+    assert code == 3, output
+    assert (
+        "config_train.json: train.pre_transforms[5].args.anglee: transform 'RandomRotate3D' has no argument"
+        in output
+    )
+    assert "pre_transforms[4]" not in output
+    del pre[5]["args"]["anglee"]
+    pre[6]["search"] = [{"domain": "transform", "type": "enum", "args": ["@disabled"], "targets": [[False]]}]
+    config_file.write_text(json.dumps(config))
+    code, stdout, stderr = invoke_streams(
+        "train", "-m", str(unet_mmar), "-c", "config/config_train.json", "--dry-run", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["automl"] == ["train.pre_transforms[6].search"]
+
+
 FL_CLIENT = {  # the orchestration sections of Clara 3.1's config_fed_client.json
     "servers": [
         {

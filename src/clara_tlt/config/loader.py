@@ -18,14 +18,17 @@ from clara_tlt.config.overrides import DISABLED, Override, apply_override
 from clara_tlt.config.slots import SECTION_KEYS, SLOT_KINDS
 from clara_tlt.config.substitution import referenced_names, substitute
 from clara_tlt.config.suggest import did_you_mean
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, ConfigFile
+
+Positions = dict[str, tuple[int, ...]]  # a list's key path as loaded → the file's index of each item kept
 
 
 @dataclass
 class ResolvedConfig:
     """A config with every variable substituted and disabled components removed.
 
-    `data` is the resolved JSON; `variables` what `{NAME}` could refer to; `file` names the config in errors;
+    `data` is the resolved JSON; `variables` what `{NAME}` could refer to; `file` names the config in errors
+    (a ConfigFile from `load_config`, so that their key paths name each list index as the file has it);
     `mmar_root` is where relative paths live; `search_dirs` where a config's own code is imported from: the
     MMAR's `custom/` and `lib/`, or `code_dirs` when a translated config (an AIAA one) names its own.
     """
@@ -92,8 +95,15 @@ def load_config(
     environment = substitute(environment, environment, file=env_file_name)
     lookup = _resolve_globals({k: raw[k] for k in global_names}, environment, file)
     data = substitute(raw, lookup, file=file)
-    data = drop_disabled(data, file=file)
-    return ResolvedConfig(data=data, variables=lookup, file=file, mmar_root=root, global_names=global_names)
+    positions: Positions = {}
+    data = drop_disabled(data, file=file, positions=positions)
+    return ResolvedConfig(
+        data=data,
+        variables=lookup,
+        file=ConfigFile(file, positions),
+        mmar_root=root,
+        global_names=global_names,
+    )
 
 
 def _global_names(raw: dict[str, Any]) -> list[str]:
@@ -150,17 +160,38 @@ def _apply(raw: dict[str, Any], environment: dict[str, Any], override: Override,
     apply_override(raw, override, file=file)
 
 
-def drop_disabled(value: Any, *, file: str, key_path: str = "") -> Any:
-    """Remove every component marked `"disabled": true`, from lists and from named slots alike."""
+def drop_disabled(
+    value: Any, *, file: str, key_path: str = "", loaded_path: str = "", positions: Positions | None = None
+) -> Any:
+    """Remove every component marked `"disabled": true`, from lists and from named slots alike.
+
+    `key_path` is where `value` stands in the file, `loaded_path` where it stands once loaded; `positions`
+    collects, for each list that lost items, the file's index of each item kept (see ConfigFile).
+    """
+    positions = {} if positions is None else positions
     if isinstance(value, list):
-        kept = []
-        for index, item in enumerate(value):
-            if not _is_disabled(item, file, child(key_path, index)):
-                kept.append(drop_disabled(item, file=file, key_path=child(key_path, index)))
-        return kept
+        kept = [i for i, item in enumerate(value) if not _is_disabled(item, file, child(key_path, i))]
+        if len(kept) < len(value):
+            positions[loaded_path] = tuple(kept)
+        return [
+            drop_disabled(
+                value[index],
+                file=file,
+                key_path=child(key_path, index),
+                loaded_path=child(loaded_path, place),
+                positions=positions,
+            )
+            for place, index in enumerate(kept)
+        ]
     if isinstance(value, dict):
         return {
-            k: drop_disabled(v, file=file, key_path=child(key_path, k))
+            k: drop_disabled(
+                v,
+                file=file,
+                key_path=child(key_path, k),
+                loaded_path=child(loaded_path, k),
+                positions=positions,
+            )
             for k, v in value.items()
             if not _is_disabled(v, file, child(key_path, k))
         }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from clara_tlt.config.keypath import child
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, located
 from clara_tlt.metrics.base import Metric, sync_metrics
 
 if TYPE_CHECKING:
@@ -100,11 +100,14 @@ def check_scoring(workflow: Workflow, section: str, scoring: Scoring) -> None:
     slot = child(section, "val_metrics" if workflow.get(child(section, "val_metrics")) else "metrics")
     read = [(i, metric, getattr(metric, "field", None)) for i, metric in enumerate(scoring.metrics)]
     problems = [
-        f"{workflow.config.file}: {child(child(slot, i), 'args.field')}: metric '{metric.name}'"
-        f"{' (the key metric)' if getattr(metric, 'is_key_metric', False) else ''} reads '{field}', which "
-        f"nothing computes: the aux ops of train.aux_ops and {child(section, 'aux_ops')} write "
-        f"{', '.join(ran) or 'nothing'}; add the aux op that writes '{field}' (NegLoss, ComputeAccuracy, ... "
-        "with that tag) or point the metric at one of those"
+        located(
+            f"metric '{metric.name}'{' (the key metric)' if getattr(metric, 'is_key_metric', False) else ''} "
+            f"reads '{field}', which nothing computes: the aux ops of train.aux_ops and "
+            f"{child(section, 'aux_ops')} write {', '.join(ran) or 'nothing'}; add the aux op that writes "
+            f"'{field}' (NegLoss, ComputeAccuracy, ... with that tag) or point the metric at one of those",
+            file=workflow.config.file,
+            key_path=child(child(slot, i), "args.field"),
+        )
         for i, metric, field in read
         if isinstance(field, str) and field not in written
     ]

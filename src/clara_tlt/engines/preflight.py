@@ -23,7 +23,7 @@ from clara_tlt.engines.checkpoint import load_checkpoint
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import ModelFolder, model_folder
 from clara_tlt.engines.options import TrainOptions
-from clara_tlt.errors import UsageError
+from clara_tlt.errors import UsageError, as_written
 from clara_tlt.io.outputs import check_output_folder
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def preflight(
     check_output_folder(folder.path, flag=folder.source)
     with folder.lock(hold=hold_lock):
         saved, previous = _earlier_run(options, config)
-        automl = tuple(search_space(config.data))
+        automl = tuple(as_written(config.file, path) for path in search_space(config.data))
         yield Preflight(options=options, folder=folder, saved=saved, previous=previous, automl=automl)
 
 

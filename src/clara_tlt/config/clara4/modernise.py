@@ -17,7 +17,7 @@ from clara_tlt.config.clara4.lambdas import from_engine_form
 from clara_tlt.config.clara4.refusal import Where
 from clara_tlt.config.clara4.renames import EVERY_NAME, KINDS, TABLE, Change
 from clara_tlt.config.keypath import child
-from clara_tlt.errors import ConfigError
+from clara_tlt.errors import ConfigError, located
 
 log = logging.getLogger("clara_tlt.config.clara4")
 MONAI_PATH = "monai."  # a BYOC `path` into MONAI is modernised like a name; any other path is the user's code
@@ -31,7 +31,9 @@ class _Place:
     key_path: str
 
     def note(self, key: str, change: str, since: str) -> None:
-        log.info("%s: %s: %s (MONAI %s)", self.file, child(self.key_path, key), change, since)
+        log.info(
+            "%s", located(f"{change} (MONAI {since})", file=self.file, key_path=child(self.key_path, key))
+        )
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, file=self.file, key_path=child(self.key_path, key))
