@@ -190,6 +190,27 @@ def test_mmar_dialect_takes_the_network_and_roi_from_the_config(unet_mmar: Path)
     assert (models / "model_final.onnx").is_file() and (models / "model_final.ts").is_file()
 
 
+def test_an_error_in_the_network_spec_names_the_file_and_key_it_came_from(unet_mmar: Path) -> None:
+    """The network of -c is built from the config, so its error names the config and its key; without -c the
+    checkpoint's own train_conf is built, and its error names the checkpoint."""
+    models = unet_mmar / "models"
+    write_checkpoint(models, UNET, [8, 8, 8])
+    config_file = unet_mmar / "config" / "config_train.json"
+    config = json.loads(config_file.read_text())
+    config["train"]["model"]["args"]["channelz"] = [4, 8]
+    config_file.write_text(json.dumps(config))
+    code, _, stderr = invoke_streams("export", "-m", str(unet_mmar), "-c", "config/config_train.json")
+    assert code == 3, stderr
+    assert "config/config_train.json: train.model.args.channelz: network 'UNet' has no argument" in stderr
+    assert "model.pt" not in stderr
+    saved = torch.load(models / "model.pt", weights_only=True)
+    saved["train_conf"] = train_conf({**UNET, "args": {**UNET["args"], "channelz": [4, 8]}}, [8, 8, 8])
+    torch.save(saved, models / "model.pt")
+    code, _, stderr = invoke_streams("export", "-m", str(unet_mmar))
+    assert code == 3, stderr
+    assert f"{models / 'model.pt'}: train_conf.train.model.args.channelz: network 'UNet' has no" in stderr
+
+
 def test_missing_checkpoint_names_what_the_folder_holds(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, UNET, [16, 16, 16], name="model_final")
     code, _, stderr = invoke_streams("export", "-m", str(tmp_path), "--model_file_path", str(tmp_path))

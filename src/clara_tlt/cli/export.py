@@ -6,9 +6,10 @@ existing scripts keep working, and say they have no effect.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +27,9 @@ from clara_tlt.cli.report import emit
 from clara_tlt.errors import ConfigError
 from clara_tlt.export.options import PRECISIONS, TRITON_PLATFORMS
 from clara_tlt.formats.suffixes import TF_SUFFIXES
+
+if TYPE_CHECKING:
+    from clara_tlt.config.loader import ResolvedConfig
 
 VALIDATION_CONFIG = "config/config_validation.json"
 BUNDLE_HELP = "Write a MONAI bundle (Model Zoo layout) here instead of TorchScript/ONNX/TensorRT."
@@ -174,7 +178,7 @@ def mmar_command(
             folder,
             inference,
             Path(bundle),
-            model_spec=_network_config(resolved.data) if resolved else None,
+            network_config=_network_config(resolved) if resolved else None,
             **options,
         )
         return
@@ -182,21 +186,21 @@ def mmar_command(
         raise click.UsageError("--inference-config names the config of a --bundle; give --bundle DIR too")
     run_export(
         folder,
-        config=_network_config(resolved.data) if resolved else None,
+        config=_network_config(resolved) if resolved else None,
         search_dirs=code_folders(root),
         **options,
     )
 
 
-def _network_config(data: dict[str, Any]) -> dict[str, Any]:
+def _network_config(resolved: ResolvedConfig) -> ResolvedConfig:
     """The config export reads the network from; a Clara 4.x one with its MONAI 0.x names updated."""
     from clara_tlt.cli.clara4 import is_clara4
 
-    if not is_clara4(data):
-        return data
+    if not is_clara4(resolved.data):
+        return resolved
     from clara_tlt.engines.clara4.build import plain_conf
 
-    return plain_conf(data)
+    return dataclasses.replace(resolved, data=plain_conf(resolved.data))
 
 
 @click.command("tlt-export")
@@ -234,15 +238,19 @@ def tlt_command(
         "DATA_ROOT": "",
     }
     run_bundle(
-        folder, load_config(inference_config, variables=variables), Path(bundle), model_spec=None, **options
+        folder,
+        load_config(inference_config, variables=variables),
+        Path(bundle),
+        network_config=None,
+        **options,
     )
 
 
 def run_bundle(
-    folder: Path, inference: Any, target: Path, *, model_spec: dict[str, Any] | None, **flags: Any
+    folder: Path, inference: Any, target: Path, *, network_config: ResolvedConfig | None, **flags: Any
 ) -> None:
     """Export the checkpoint in `folder` as a MONAI bundle at `target` predicting as `inference` does."""
-    from clara_tlt.engines.checkpoint import model_spec_of
+    from clara_tlt.engines.checkpoint import config_network
     from clara_tlt.export.bundle import export_bundle
     from clara_tlt.io.outputs import check_output_folder
 
@@ -252,7 +260,7 @@ def run_bundle(
         checkpoint,
         inference,
         target,
-        model_spec=model_spec_of(model_spec) if model_spec else None,
+        model_spec=config_network(network_config) if network_config else None,
         verify=not flags["skip_verify"],
     )
     emit(summary, as_json=flags["as_json"], lines=bundle_lines(summary))
@@ -280,7 +288,7 @@ def bundle_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def run_export(
-    folder: Path, *, config: dict[str, Any] | None, search_dirs: tuple[Path, ...], **flags: Any
+    folder: Path, *, config: ResolvedConfig | None, search_dirs: tuple[Path, ...], **flags: Any
 ) -> None:
     """Find the checkpoint, export it, print the summary (with what the ignored flags did not do)."""
     from clara_tlt.export import ExportOptions, TensorNames, export_model

@@ -25,7 +25,7 @@ import torch
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.translate import NO_WINDOW, WINDOW_FROM_MODEL
-from clara_tlt.engines.checkpoint import model_spec_of
+from clara_tlt.engines.checkpoint import config_network
 from clara_tlt.engines.distributed import amp_enabled
 from clara_tlt.engines.evaluation import Scoring, validation_scoring
 from clara_tlt.engines.model_loaders import LoadedModel, ModelLoader
@@ -159,7 +159,7 @@ def load_model(workflow: Workflow, *, device: torch.device) -> LoadedModel:
     config = workflow.config
     configured = workflow.get(child(prediction_section(config), "model_loader"))
     loaded = _model_loader(config, configured).load(
-        device=device, model_spec=model_spec_of(config.data), search_dirs=config.search_dirs
+        device=device, model_spec=config_network(config), search_dirs=config.search_dirs
     )
     log.info("model %s (%s)", loaded.path, loaded.model_format)
     return loaded

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from clara_tlt.atomic import atomic_path
+from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import network_spec
 from clara_tlt.engines import profile
 from clara_tlt.errors import ClaraError, ConfigError
@@ -182,16 +184,32 @@ def network_inject(train_conf: Any) -> dict[str, Any]:
     return {}
 
 
+@dataclass(frozen=True)
+class ConfigNetwork:
+    """The network a user's config names, built instead of a checkpoint's own, and where it stands: an error
+    in it names that file and key path, not the checkpoint."""
+
+    spec: dict[str, Any]
+    file: str
+    key_path: str
+
+
+def config_network(config: ResolvedConfig) -> ConfigNetwork | None:
+    """The network `config` names (where: clara_tlt.config.slots.NETWORK_KEYS), or None when it names none."""
+    spec, key = network_spec(config.data)
+    return None if spec is None else ConfigNetwork(spec, config.file, key)
+
+
 def network_from_checkpoint(
     path: str | Path,
     *,
-    model_spec: Mapping[str, Any] | None = None,
+    model_spec: ConfigNetwork | None = None,
     search_dirs: Sequence[Path] = (),
     refusal_fix: str = FIX,
     config_fix: str = CONFIG_FIX,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network a `model.pt` was trained as (from its `train_conf`, or `model_spec`, the user's
-    config, when given) and load its weights strictly; returns (network in eval mode, the checkpoint dict).
+    config's, when given) and load its weights strictly; returns (network in eval mode, the checkpoint dict).
 
     The checkpoint's own spec is data: it may name registered components only, and a `path` only into
     `search_dirs` (the MMAR's custom/ and lib/); `refusal_fix` is the way out a refusal gives. `config_fix`:
@@ -202,7 +220,7 @@ def network_from_checkpoint(
 
     checkpoint = load_checkpoint(path)
     own, key = network_spec(checkpoint.get("train_conf"))
-    spec = dict(model_spec) if model_spec is not None else own
+    spec = model_spec.spec if model_spec is not None else own
     if spec is None:
         raise ConfigError(
             f"checkpoint '{path}' does not say which network it holds (no train_conf); give a config whose "
@@ -211,6 +229,8 @@ def network_from_checkpoint(
     args = dict(spec.get("args") or {})
     args.pop("pretrain_weight_name", None)  # the trained weights come from the checkpoint itself
     where = {"file": str(path), "key_path": f"train_conf.{key}"}
+    if model_spec is not None:
+        where = {"file": model_spec.file, "key_path": model_spec.key_path}
     origin = None if model_spec is not None else ModelFile(str(path), tuple(search_dirs), refusal_fix)
     network = build(
         {**spec, "args": args},

@@ -15,10 +15,10 @@ torch.Size([1, 2, 32, 32, 32])
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,9 @@ from clara_tlt.formats.onnx import OnnxNetwork
 from clara_tlt.formats.suffixes import CHECKPOINT, ONNX, SUFFIXES, TENSORRT, TORCHSCRIPT, base_path, format_of
 from clara_tlt.formats.tensorrt import TensorRTNetwork
 from clara_tlt.formats.torchscript import load_torchscript
+
+if TYPE_CHECKING:
+    from clara_tlt.engines.checkpoint import ConfigNetwork
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,7 @@ class ModelLoader:
         self,
         *,
         device: torch.device,
-        model_spec: Mapping[str, Any] | None = None,
+        model_spec: ConfigNetwork | None = None,
         search_dirs: Sequence[Path] = (),
     ) -> LoadedModel:
         """Read the model onto `device`; a checkpoint's network is rebuilt from its `train_conf` unless

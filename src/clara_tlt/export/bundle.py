@@ -33,7 +33,7 @@ from clara_tlt import __version__
 from clara_tlt.atomic import write_failure
 from clara_tlt.config.clara4 import is_clara4
 from clara_tlt.config.loader import ResolvedConfig
-from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint, network_inject
+from clara_tlt.engines.checkpoint import ConfigNetwork, model_spec_of, network_from_checkpoint, network_inject
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.export import bundle_clara4
 from clara_tlt.export.bundle_config import (
@@ -61,7 +61,7 @@ def export_bundle(
     config: ResolvedConfig,
     target: Path,
     *,
-    model_spec: dict[str, Any] | None = None,
+    model_spec: ConfigNetwork | None = None,
     verify: bool = True,
 ) -> dict[str, Any]:
     """Write the bundle of `checkpoint` (a `model.pt`) predicting as `config` (a resolved validation config)
@@ -74,7 +74,7 @@ def export_bundle(
     network, saved = network_from_checkpoint(
         checkpoint, model_spec=model_spec, search_dirs=config.search_dirs
     )
-    spec = model_spec or model_spec_of(saved.get("train_conf")) or {}
+    spec = model_spec.spec if model_spec is not None else model_spec_of(saved.get("train_conf")) or {}
     facts = _network_facts(network, spec, config, saved.get("train_conf") or {})
     translation = (bundle_clara4.translate if clara4 else translate)(
         config.data, file=config.file, out_channels=facts.out_channels

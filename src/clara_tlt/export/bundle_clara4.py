@@ -30,6 +30,7 @@ from clara_tlt.config.clara4.refusal import Where
 from clara_tlt.config.jsonfile import read_json
 from clara_tlt.config.keypath import child
 from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.engines.checkpoint import ConfigNetwork
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.export.bundle_config import Translation
 from clara_tlt.export.bundle_table import OUTPUT_DIR, Spec
@@ -59,23 +60,32 @@ def default_config(mmar: Path) -> str | None:
     return INFERENCE_CONFIG if path.is_file() and is_clara4(read_json(path)) else None
 
 
-def network_spec(config: ResolvedConfig) -> dict[str, Any] | None:
+def network_spec(config: ResolvedConfig) -> ConfigNetwork | None:
     """The inference config's own `model` in MONAI 1.6's names (what our 4.x infer builds), if it has one."""
     model = _body(config.data).get("model")
     if not isinstance(model, Mapping):
         return None
-    return modernise(model, kind="network", file=config.file, key_path="model")
+    key_path = child(_section(config.data), "model")
+    spec = modernise(model, kind="network", file=config.file, key_path=key_path)
+    return ConfigNetwork(spec, config.file, key_path)
+
+
+def _section(data: Mapping[str, Any]) -> str:
+    """Where the predicting body stands: a validation or inference config's top level (""), else a training
+    config's `validate` section."""
+    return "" if "pre_transforms" in data else "validate"
 
 
 def _body(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """A validation or inference config's top level, else a training config's `validate` section."""
-    return data if "pre_transforms" in data else data.get("validate") or {}
+    section = _section(data)
+    return (data.get(section) or {}) if section else data
 
 
 def translate(data: Mapping[str, Any], *, file: str, out_channels: int) -> Translation:
     """The bundle's components of a 4.x config: pre-transforms, inferer, post-transforms (exit 3 on the first
     that a bundle without clara_tlt cannot build, or a config that writes no predictions)."""
-    section = "" if "pre_transforms" in data else "validate"
+    section = _section(data)
     body = _body(data)
     absent = _label_keys(body.get("pre_transforms") or [])
     result = Translation(left_out=[child(section, k) for k in LEFT_OUT if k in body])

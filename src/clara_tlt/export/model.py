@@ -18,7 +18,8 @@ from typing import Any
 from torch import nn
 
 from clara_tlt.atomic import atomic_path
-from clara_tlt.engines.checkpoint import model_spec_of, network_from_checkpoint
+from clara_tlt.config.loader import ResolvedConfig
+from clara_tlt.engines.checkpoint import config_network, model_spec_of, network_from_checkpoint
 from clara_tlt.errors import ClaraError
 from clara_tlt.export.onnx import OPSET, OnnxExporter
 from clara_tlt.export.options import ExportOptions
@@ -49,7 +50,7 @@ def export_model(
     checkpoint: str | Path,
     options: ExportOptions | None = None,
     *,
-    config: Mapping[str, Any] | None = None,
+    config: ResolvedConfig | None = None,
     search_dirs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Export `checkpoint` (a `model.pt`) beside itself as `NAME.ts`, `NAME.onnx` and, with TensorRT and a GPU,
@@ -98,18 +99,17 @@ def _tensorrt_missing(options: ExportOptions) -> str | None:
 
 
 def _network(
-    checkpoint: Path, config: Mapping[str, Any] | None, search_dirs: Sequence[Path]
+    checkpoint: Path, config: ResolvedConfig | None, search_dirs: Sequence[Path]
 ) -> tuple[nn.Module, Mapping[str, Any]]:
     """The checkpoint's network, rebuilt from `config`'s network when given, and the config it was built by."""
-    spec = model_spec_of(config) if config is not None else None
     network, saved = network_from_checkpoint(
         checkpoint,
-        model_spec=spec,
+        model_spec=config_network(config) if config is not None else None,
         search_dirs=search_dirs,
         refusal_fix=MMAR_FIX if search_dirs else LONE_FIX,
         config_fix=CONFIG_FIX,
     )
-    return network, config if config is not None else saved.get("train_conf") or {}
+    return network, config.data if config is not None else saved.get("train_conf") or {}
 
 
 @dataclass
