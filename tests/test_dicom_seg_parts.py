@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import highdicom as hd
 import numpy as np
 import pydicom
@@ -14,6 +15,7 @@ from monai.data import MetaTensor
 from pydicom.sr.codedict import codes
 
 from clara_tlt.errors import ConfigError, ImageReadError
+from clara_tlt.formats.outputs import IMAGE, OUTPUT_FORMATS
 from clara_tlt.io.dicom_seg import read_seg, source_datasets
 from clara_tlt.io.dicom_series import the_series
 from clara_tlt.synthetic.dicom import write_dicom_series
@@ -23,6 +25,7 @@ from clara_tlt.written import IncompleteWrite, check_written
 from tests.aiaa.conftest import cube_mask, write_ct
 from tests.aiaa.test_aiaa import deploy
 from tests.aiaa.test_operator import local_config  # noqa: F401  (the operator's config, a fixture)
+from tests.test_cli import every_command
 
 SPACING = (1.0, 1.0, 2.0)  # (x, y, z) mm of the source series
 
@@ -147,3 +150,13 @@ def test_dicom_seg_takes_the_place_of_each_image_writer(tmp_path: Path) -> None:
     assert kept is csv and formatted_writers(writers, "image") == writers
     with pytest.raises(UsageError, match=r"config\.json writes no image to turn into a DICOM SEG"):
         formatted_writers([csv], "dicom-seg", file="config.json")
+
+
+def test_every_output_format_option_offers_the_names_the_writers_compare_with() -> None:
+    """infer (both dialects) and deploy offer the `--output-format` names of clara_tlt.formats.outputs, the one
+    definition the assembly and the DICOM SEG writer compare with; `image` by default."""
+    options = [p for c in every_command() for p in c.params if "--output-format" in p.opts]
+    assert len(options) >= 3, options
+    for option in options:
+        assert isinstance(option.type, click.Choice)
+        assert tuple(option.type.choices) == OUTPUT_FORMATS and option.default == IMAGE

@@ -31,9 +31,9 @@ from clara_tlt.config.translate import operator_sections
 from clara_tlt.engines.assembly import assemble
 from clara_tlt.engines.predictor import Sample
 from clara_tlt.engines.workflow import build_workflow
+from clara_tlt.formats.outputs import DICOM_SEG, IMAGE
 from clara_tlt.io import Volume, read_image, write_image
 from clara_tlt.io.outputs import inside, name_of
-from clara_tlt.writers.dicom_seg import OUTPUT_FORMAT as DICOM_SEG
 from clara_tlt.writers.dicom_seg import WriteDicomSeg, segment_specs
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def run_operator(
     publish_dir: str | Path | None = None,
     logs_dir: str | Path | None = None,
     device: torch.device | None = None,
-    output_format: str = "image",
+    output_format: str = IMAGE,
 ) -> dict[str, Any]:
     """Segment every NIfTI/MetaImage volume and DICOM series subfolder in `input_dir`; returns the summary
     (see `run.summary_of`). `output_format` `dicom-seg`: a DICOM SEG per DICOM case instead of MetaImage

@@ -31,6 +31,7 @@ from clara_tlt.engines.predictor import Outcome, Sample, case_file
 from clara_tlt.engines.workflow import build_workflow
 from clara_tlt.errors import ConfigError, NoInputError, UsageError
 from clara_tlt.factory.registry import import_path
+from clara_tlt.formats.outputs import IMAGE
 from clara_tlt.io.dicom_files import looks_like_dicom
 from clara_tlt.io.image import NIFTI_SUFFIXES
 
@@ -105,7 +106,7 @@ def run_aiaa(
     output_dir: str | Path,
     points: Any = None,
     device: torch.device | None = None,
-    output_format: str = "image",
+    output_format: str = IMAGE,
 ) -> dict[str, Any]:
     """Every case of `entries` through the AIAA config; returns the summary (cases, failures, outputs, points).
 

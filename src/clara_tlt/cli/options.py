@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from clara_tlt.cli.runner import enable_debug, state
+from clara_tlt.formats.outputs import IMAGE, OUTPUT_FORMATS
 
 F = Callable[..., Any]
 
@@ -133,16 +134,13 @@ def json_option(f: F) -> F:
     )(f)
 
 
-OUTPUT_FORMATS = ("image", "dicom-seg")  # "dicom-seg" is clara_tlt.writers.dicom_seg.OUTPUT_FORMAT
-
-
 def output_format_option(f: F) -> F:
     """`--output-format image|dicom-seg` on a command function or a built command (infer's are built by the
     dialect factories that evaluate shares): kept in the click context, read with `output_format()`."""
     return click.option(
         "--output-format",
         type=click.Choice(OUTPUT_FORMATS),
-        default="image",
+        default=IMAGE,
         show_default=True,
         expose_value=False,
         callback=lambda ctx, param, value: ctx.meta.__setitem__("output_format", value),

@@ -33,10 +33,10 @@ from clara_tlt.engines.predictor import Network, Predictor, Step
 from clara_tlt.engines.workflow import Workflow
 from clara_tlt.errors import ConfigError, UsageError
 from clara_tlt.factory.registry import build
+from clara_tlt.formats.outputs import DICOM_SEG
 from clara_tlt.inferers import SimpleInferer
 from clara_tlt.transforms.io import WriteNiftyResults
 from clara_tlt.transforms.layout import ArgmaxAcrossChannels
-from clara_tlt.writers.dicom_seg import OUTPUT_FORMAT as DICOM_SEG
 from clara_tlt.writers.dicom_seg import WriteDicomSeg, segment_specs
 
 log = logging.getLogger(__name__)

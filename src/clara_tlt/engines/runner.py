@@ -29,6 +29,7 @@ from clara_tlt.engines.reports import CaseFailure, build_report, write_reports
 from clara_tlt.engines.shards import save_shard, shard_folder
 from clara_tlt.engines.workflow import Workflow, build_workflow, eval_output_dir
 from clara_tlt.errors import UsageError, batch_failure
+from clara_tlt.formats.outputs import IMAGE
 from clara_tlt.io.outputs import check_output_folder, name_entries
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def run_config(
     *,
     score: bool,
     shard: tuple[int, int] | None = None,
-    output_format: str = "image",
+    output_format: str = IMAGE,
 ) -> dict[str, Any]:
     """`infer` (`score=False`) or `evaluate` (`score=True`) of a resolved config, on this rank's cases.
 
@@ -142,7 +143,7 @@ def raise_for_failures(summary: dict[str, Any]) -> None:
 
 
 def planned_outputs(
-    config: ResolvedConfig, workflow: Workflow, *, score: bool, output_format: str = "image"
+    config: ResolvedConfig, workflow: Workflow, *, score: bool, output_format: str = IMAGE
 ) -> tuple[Path, list[Any], list[Sample]]:
     """Every check infer/evaluate make before any work (their dry runs too): the output folder and each
     writer's (exit 2), the output name of each case over the whole datalist, before sharding (clashes: exit 4),

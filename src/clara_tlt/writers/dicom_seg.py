@@ -25,6 +25,7 @@ import clara_tlt
 from clara_tlt.atomic import atomic_path
 from clara_tlt.errors import ClaraError, ConfigError
 from clara_tlt.factory.registry import register
+from clara_tlt.formats.outputs import DICOM_SEG
 from clara_tlt.io.dicom_seg import highdicom_volume, on_grid, series_grid, source_datasets
 from clara_tlt.io.dicom_series import file_series, the_series
 from clara_tlt.io.outputs import inside, name_of
@@ -33,7 +34,6 @@ from clara_tlt.transforms.base import FieldsArg, config_factory, get_field, one_
 
 log = logging.getLogger(__name__)
 
-OUTPUT_FORMAT = "dicom-seg"  # `--output-format dicom-seg` (clara_tlt.cli.options.OUTPUT_FORMATS)
 TISSUE = ("85756007", "SCT", "Tissue")  # the default segmented property category and type
 SEG_SERIES_OFFSET = 1000  # the SEG's SeriesNumber: the source's plus this
 SOFTWARE = "clara_tlt"
@@ -129,7 +129,7 @@ def dicom_source(source: Any) -> Any:
     if path is not None and path.is_file() and path.name.lower().endswith(".dcm"):
         return file_series(path)
     raise ClaraError(
-        f"{source}: --output-format dicom-seg writes a DICOM SEG into the study of a DICOM series, and this "
+        f"{source}: --output-format {DICOM_SEG} writes a DICOM SEG into the study of a DICOM series, and this "
         "case's image is not one (a SEG needs the source's patient, study and frame of reference; none is "
         "made up). Give the case's DICOM series folder as its image, or write NIfTI (leave out "
         "--output-format)"
