@@ -94,15 +94,16 @@ def unchanged(f: F) -> F:
     return f
 
 
-def debug_option(f: F) -> F:
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=enable_debug,
-        help="Show tracebacks and debug logs.",
-    )(f)
+Callback = Callable[[click.Context, click.Parameter, bool], Any]  # a click callback of a flag
+
+
+def eager_flag(name: str, callback: Callback, help: str) -> Callable[[F], F]:
+    """A flag that acts as it is parsed, before the other options (`callback`), and passes no value to the
+    command: `--debug`, `--profile`, `--list-components`."""
+    return click.option(name, is_flag=True, expose_value=False, is_eager=True, callback=callback, help=help)
+
+
+debug_option = eager_flag("--debug", enable_debug, "Show tracebacks and debug logs.")
 
 
 def enable_profile(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -115,16 +116,12 @@ def enable_profile(ctx: click.Context, param: click.Parameter, value: bool) -> b
     return value
 
 
-def profile_option(f: F) -> F:
-    return click.option(
-        "--profile",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=enable_profile,
-        help="At the end, a table of the wall time per stage (reading, transforms, network, writing, …) and its "
-        "share; with --json, the same under `profile` (docs/performance.md).",
-    )(f)
+profile_option = eager_flag(
+    "--profile",
+    enable_profile,
+    "At the end, a table of the wall time per stage (reading, transforms, network, writing, …) and its share; "
+    "with --json, the same under `profile` (docs/performance.md).",
+)
 
 
 def json_option(f: F) -> F:
