@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,9 @@ from clara_tlt.cli.dialects import dry_run, emit_once, load_mmar, load_tlt
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.options import SetCommand, common_options, file_root_option, mmar_options
 from clara_tlt.config import ResolvedConfig
+
+if TYPE_CHECKING:
+    from clara_tlt.engines.preflight import RunChecks
 
 F = Callable[..., Any]
 
@@ -37,34 +40,23 @@ def rerun_hint(args: list[str], set_items: tuple[str, ...], **optional: str | No
     return shlex.join(words)
 
 
-def run_training(
-    config: ResolvedConfig,
-    *,
-    dry: bool,
-    as_json: bool,
-    no_resume: bool,
-    force: bool,
-    hint: str,
-    model_dir: str | None = None,
-) -> None:
+def run_training(config: ResolvedConfig, checks: RunChecks, *, dry: bool, as_json: bool) -> None:
     """`--dry-run` (the real run's preflight, then every component and datalist file), or train and print the
     summary (train_summary.json) as JSON or one line per fact. A Clara 4.x config runs on MONAI's engines."""
     from clara_tlt.cli.clara4 import is_clara4, train_clara4
 
     if is_clara4(config.data):
-        checks = {"model_dir": model_dir, "resume": not no_resume, "force": force, "command_hint": hint}
-        train_clara4(config, dry=dry, as_json=as_json, **checks)
+        train_clara4(config, checks, dry=dry, as_json=as_json)
         return
     if dry:
         from clara_tlt.engines.preflight import preflight
 
-        resume = not no_resume
-        with preflight(config, model_dir=model_dir, resume=resume, force=force, command_hint=hint) as checked:
+        with preflight(config, checks) as checked:
             dry_run(config, as_json=as_json, default_data_list_key="training", facts=checked.describe())
         return
     from clara_tlt.engines.training import train
 
-    summary = train(config, model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
+    summary = train(config, checks)
     emit_once(summary, as_json=as_json, lines=summary_lines(summary))
 
 
@@ -95,15 +87,12 @@ def mmar_command(
     dry_run: bool,
     as_json: bool,
 ) -> None:
+    from clara_tlt.engines.preflight import RunChecks
+
     resolved = load_mmar(mmar, config, environment, set_items)
-    run_training(
-        resolved,
-        dry=dry_run,
-        as_json=as_json,
-        no_resume=no_resume,
-        force=force,
-        hint=rerun_hint(["-m", "clara_tlt", "train", "-m", mmar, "-c", config], set_items, e=environment),
-    )
+    hint = rerun_hint(["-m", "clara_tlt", "train", "-m", mmar, "-c", config], set_items, e=environment)
+    checks = RunChecks(resume=not no_resume, force=force, command_hint=hint)
+    run_training(resolved, checks, dry=dry_run, as_json=as_json)
 
 
 @click.command("tlt-train", cls=SetCommand)
@@ -143,19 +132,15 @@ def tlt_command(
         "PROCESSING_TASK": task,
         "DATA_LIST_KEY": "training",
     }
+    from clara_tlt.engines.preflight import RunChecks
+
     resolved = load_tlt(config, variables, set_items)
-    run_training(
-        resolved,
-        dry=dry_run,
-        as_json=as_json,
-        no_resume=no_resume,
-        force=force,
-        hint="$(which tlt-train) "
-        + rerun_hint(
-            [task, "-e", config, "-d", data_list, "-r", model_dir],
-            set_items,
-            c=checkpoint,
-            file_root=file_root,
-        ),
+    words = [task, "-e", config, "-d", data_list, "-r", model_dir]
+    hint = "$(which tlt-train) " + rerun_hint(words, set_items, c=checkpoint, file_root=file_root)
+    checks = RunChecks(
         model_dir=resolved.variables.get("MMAR_CKPT_DIR"),
+        resume=not no_resume,
+        force=force,
+        command_hint=hint,
     )
+    run_training(resolved, checks, dry=dry_run, as_json=as_json)
