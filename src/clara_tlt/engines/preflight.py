@@ -1,8 +1,8 @@
 """The checks a training makes before its first step: the real run and `--dry-run` call this one function.
 
-with preflight(config, RunChecks(model_dir="models"), hold_lock=True) as checked:   # the real run (rank 0)
-    checked.options, checked.saved                                      # resume from `saved`, or start fresh
-with preflight(config) as checked:                                                  # --dry-run: writes nothing
+with preflight(config, RunChecks(model_dir="models"), hold_lock=True) as checked:  # the real run (rank 0)
+    checked.options, checked.saved  # resume from `saved`, or start fresh
+with preflight(config) as checked:  # --dry-run: writes nothing
     checked.describe()
 """
 
