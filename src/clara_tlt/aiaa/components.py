@@ -7,12 +7,10 @@ an annotation model's clicks onto the grid the pre-transforms resampled to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from clara_tlt.engines.model_loaders import LoadedModel
 from clara_tlt.formats.triton import triton_model
@@ -29,14 +27,9 @@ class ServedModelLoader:
     input_name: str | None = None
     output_name: str | None = None
 
-    def load(
-        self,
-        *,
-        device: torch.device,
-        model_spec: Mapping[str, Any] | None = None,
-        search_dirs: Sequence[Path] = (),
-    ) -> LoadedModel:
-        """Connect to the server (a ClaraError, exit 1, when it is not ready); `device` holds no weights here."""
+    def load(self, **_file_loading: Any) -> LoadedModel:
+        """Connect to the server (a ClaraError, exit 1, when it is not ready). It takes the keywords of
+        `ModelLoader.load` and needs none: the device, network spec and search folders are for loading files."""
         model = triton_model(self.server, input_name=self.input_name, output_name=self.output_name)
         return LoadedModel(model, Path(model.url) / model.model_name, SERVED_FORMAT)
 

@@ -6,7 +6,7 @@ train, evaluate and infer call these where they load the config; the 3.x path st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clara_tlt.cli.dialects import emit_once
 from clara_tlt.cli.report import emit
@@ -14,15 +14,18 @@ from clara_tlt.config import ResolvedConfig
 from clara_tlt.config.clara4 import is_clara4
 from clara_tlt.errors import UsageError
 
+if TYPE_CHECKING:
+    from clara_tlt.engines.preflight import RunChecks
+
 __all__ = ["is_clara4", "run_clara4", "train_clara4"]
 
 
-def train_clara4(config: ResolvedConfig, *, dry: bool, as_json: bool, **checks: Any) -> None:
-    """`train` / `tlt-train` on a 4.x training config (`checks`: model_dir, resume, force, command_hint)."""
+def train_clara4(config: ResolvedConfig, checks: RunChecks, *, dry: bool, as_json: bool) -> None:
+    """`train` / `tlt-train` on a 4.x training config, in the model folder `checks` name."""
     from clara_tlt.cli.train import summary_lines
     from clara_tlt.engines.clara4.run import train
 
-    result = train(config, dry=dry, **checks)
+    result = train(config, checks, dry=dry)
     if dry:
         emit(result, as_json=as_json, lines=_plan_lines(result))
         return

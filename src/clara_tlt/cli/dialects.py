@@ -7,12 +7,14 @@ such as `-d DATALIST`, `--file_root DIR`, `-r OUTPUT` become the environment var
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from clara_tlt.cli.options import (
+    F,
     SetCommand,
     common_options,
     merge_shards_option,
@@ -102,89 +104,89 @@ def emit_once(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> Non
         emit(result, as_json=as_json, lines=lines)
 
 
+@dataclass(frozen=True)
+class Stage:
+    """What a workflow command runs, the same in both dialects: the stage's engine and report (`run`), the
+    datalist list it reads by default, the checks of its real run that `--dry-run` makes too (`preflight`) and
+    what `--merge-shards N` runs (`merge`, evaluate's; without it the command has no such flag)."""
+
+    run: Run
+    preflight: Preflight | None = None
+    merge: Merge | None = None
+    default_data_list_key: str = "validation"
+
+
 def dispatch(
     config: ResolvedConfig,
+    stage: Stage,
     *,
     dry: bool,
     as_json: bool,
-    default_data_list_key: str,
-    run: Run,
-    preflight: Preflight | None = None,
     shard: Shard | None = None,
-    merge: tuple[Merge, int] | None = None,
+    merge_shards: int | None = None,
 ) -> None:
-    """Run `--dry-run`, the stage's engine (on `shard` of the cases when given), or `merge` of N shards."""
+    """Run `--dry-run`, the stage's engine (on `shard` of the cases when given), or its merge of N shards."""
     if dry:
-        dry_run(config, as_json=as_json, default_data_list_key=default_data_list_key, preflight=preflight)
+        dry_run(
+            config,
+            as_json=as_json,
+            default_data_list_key=stage.default_data_list_key,
+            preflight=stage.preflight,
+        )
         return
-    if merge is not None:
+    if stage.merge is not None and merge_shards is not None:
         if shard is not None:
             raise click.UsageError("--merge-shards N merges what the --shard I/N runs wrote; give it alone")
-        merge[0](config, as_json, merge[1])
+        stage.merge(config, as_json, merge_shards)
         return
-    run(config, as_json, shard)
+    stage.run(config, as_json, shard)
 
 
-def mmar_workflow_command(
-    name: str,
-    *,
-    run: Run,
-    default_data_list_key: str,
-    summary: str,
-    output_folder: str | None = None,
-    preflight: Preflight | None = None,
-    merge: Merge | None = None,
+Resolve = Callable[..., ResolvedConfig]  # a dialect's flags (and `set_items`) → the resolved config
+
+
+def stage_command(
+    name: str, stage: Stage, *, summary: str, dialect: Callable[[F], F], resolve: Resolve
 ) -> click.Command:
-    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage.
-
-    `output_folder`: the MMAR subfolder the stage writes into, whatever environment.json's
-    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`). `merge`: what
-    `--merge-shards N` runs (evaluate's; without it the command has no such flag).
-    """
+    """`NAME` with the `dialect`'s flags (which `resolve` turns into the config), `--shard`, `--merge-shards`
+    where the stage merges, and the common flags; it runs `stage` through `dispatch`."""
 
     @click.command(name, cls=SetCommand, help=summary)
-    @mmar_options
+    @dialect
     @shard_option
-    @(merge_shards_option if merge is not None else unchanged)
+    @(merge_shards_option if stage.merge is not None else unchanged)
     @common_options
     def command(
-        mmar: str,
-        config: str,
-        environment: str | None,
-        shard: Shard | None,
-        set_items: tuple[str, ...],
-        dry_run: bool,
-        as_json: bool,
-        merge_shards: int | None = None,
+        shard: Shard | None, dry_run: bool, as_json: bool, merge_shards: int | None = None, **flags: Any
     ) -> None:
-        own = {"MMAR_EVAL_OUTPUT_PATH": str(Path(mmar).resolve() / output_folder)} if output_folder else None
-        resolved = load_mmar(mmar, config, environment, set_items, own)
-        dispatch(
-            resolved,
-            dry=dry_run,
-            as_json=as_json,
-            default_data_list_key=default_data_list_key,
-            run=run,
-            preflight=preflight,
-            shard=shard,
-            merge=(merge, merge_shards) if merge is not None and merge_shards is not None else None,
-        )
+        resolved = resolve(**flags)
+        dispatch(resolved, stage, dry=dry_run, as_json=as_json, shard=shard, merge_shards=merge_shards)
 
     return command
 
 
-def tlt_inference_command(
-    name: str, *, run: Run, summary: str, preflight: Preflight | None = None, merge: Merge | None = None
+def mmar_workflow_command(
+    name: str, stage: Stage, *, summary: str, output_folder: str | None = None
 ) -> click.Command:
-    """`tlt-infer` / `tlt-evaluate` with the Clara Train SDK's flags; they read the datalist's validation list.
-    `merge`: what `--merge-shards N` runs (evaluate's)."""
+    """`clara-tlt NAME -m MMAR -c CONFIG [-e ENV] [--set …] [--dry-run] [--json]` for a workflow stage.
 
-    @click.command(name, cls=SetCommand, help=summary)
-    @tlt_inference_options
-    @shard_option
-    @(merge_shards_option if merge is not None else unchanged)
-    @common_options
-    def command(
+    `output_folder`: the MMAR subfolder the stage writes into, whatever environment.json's
+    MMAR_EVAL_OUTPUT_PATH says (infer's `infer/`, so that it never replaces evaluate's `eval/`).
+    """
+
+    def resolve(
+        mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]
+    ) -> ResolvedConfig:
+        own = {"MMAR_EVAL_OUTPUT_PATH": str(Path(mmar).resolve() / output_folder)} if output_folder else None
+        return load_mmar(mmar, config, environment, set_items, own)
+
+    return stage_command(name, stage, summary=summary, dialect=mmar_options, resolve=resolve)
+
+
+def tlt_inference_command(name: str, stage: Stage, *, summary: str) -> click.Command:
+    """`tlt-infer` / `tlt-evaluate` with the Clara Train SDK's flags; they read the datalist's validation list."""
+
+    def resolve(
         model_save_path: str,
         config: str,
         model_format: str,
@@ -192,12 +194,8 @@ def tlt_inference_command(
         output_path: str,
         data_file: str,
         setup: str,
-        shard: Shard | None,
         set_items: tuple[str, ...],
-        dry_run: bool,
-        as_json: bool,
-        merge_shards: int | None = None,
-    ) -> None:
+    ) -> ResolvedConfig:
         variables = {
             "DATASET_JSON": data_file,
             "DATA_ROOT": file_root,
@@ -206,16 +204,6 @@ def tlt_inference_command(
             "MMAR_CKPT_DIR": str(Path(model_save_path).parent),  # what an MMAR config's model_loader names
             "MODEL_FORMAT": model_format,
         }
-        resolved = load_tlt(config, variables, set_items)
-        dispatch(
-            resolved,
-            dry=dry_run,
-            as_json=as_json,
-            default_data_list_key="validation",
-            run=run,
-            preflight=preflight,
-            shard=shard,
-            merge=(merge, merge_shards) if merge is not None and merge_shards is not None else None,
-        )
+        return load_tlt(config, variables, set_items)
 
-    return command
+    return stage_command(name, stage, summary=summary, dialect=tlt_inference_options, resolve=resolve)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.dialects import Stage, emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.cli.infer import check_outputs
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.report import emit
@@ -57,18 +57,10 @@ def check_scored_outputs(config: ResolvedConfig, workflow: Any) -> None:
     check_outputs(config, workflow, score=True)
 
 
-mmar_command = mmar_workflow_command(
-    "evaluate",
-    run=run,
-    default_data_list_key="validation",
-    summary=SUMMARIES["evaluate"],
-    preflight=check_scored_outputs,
-    merge=merge,
-)
+STAGE = Stage(run=run, preflight=check_scored_outputs, merge=merge)
+mmar_command = mmar_workflow_command("evaluate", STAGE, summary=SUMMARIES["evaluate"])
 tlt_command = tlt_inference_command(
     "tlt-evaluate",
-    run=run,
+    STAGE,
     summary="Evaluate a model against the ground truth of a datalist's validation list.",
-    preflight=check_scored_outputs,
-    merge=merge,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clara_tlt.cli.dialects import emit_once, mmar_workflow_command, tlt_inference_command
+from clara_tlt.cli.dialects import Stage, emit_once, mmar_workflow_command, tlt_inference_command
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.options import output_format, output_format_option
 from clara_tlt.config import ResolvedConfig
@@ -76,21 +76,10 @@ def _run_aiaa(config: ResolvedConfig) -> dict[str, Any]:
     )
 
 
+STAGE = Stage(run=run, preflight=check_outputs)
 mmar_command = output_format_option(
-    mmar_workflow_command(
-        "infer",
-        run=run,
-        default_data_list_key="validation",
-        summary=SUMMARIES["infer"],
-        output_folder=INFER_FOLDER,
-        preflight=check_outputs,
-    )
+    mmar_workflow_command("infer", STAGE, summary=SUMMARIES["infer"], output_folder=INFER_FOLDER)
 )
 tlt_command = output_format_option(
-    tlt_inference_command(
-        "tlt-infer",
-        run=run,
-        summary="Run inference on a datalist's validation list.",
-        preflight=check_outputs,
-    )
+    tlt_inference_command("tlt-infer", STAGE, summary="Run inference on a datalist's validation list.")
 )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import click
 
 from clara_tlt import __version__
-from clara_tlt.cli.options import debug_option
+from clara_tlt.cli.options import debug_option, eager_flag
 from clara_tlt.cli.runner import run
 
 # Subcommand → "module:attribute" of its click command (MMAR dialect where a command has two).
@@ -68,13 +68,10 @@ def list_components(ctx: click.Context, _param: click.Parameter, value: bool) ->
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clara-tlt")
-@click.option(
+@eager_flag(
     "--list-components",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=list_components,
-    help="List registered component names (as `clara-tlt components`) and exit.",
+    list_components,
+    "List registered component names (as `clara-tlt components`) and exit.",
 )
 @debug_option
 def cli() -> None:

@@ -67,27 +67,25 @@ class ShardType(click.ParamType):
         return shard
 
 
-def shard_option(f: F) -> F:
-    """`--shard I/N`: run only shard I of N of the cases, for array jobs (docs/scale-out.md)."""
-    return click.option(
-        "--shard",
-        type=ShardType(),
-        default=None,
-        help="Run only shard I of N (from 0): the cases I, I+N, I+2N, … of the datalist (dataconvert: of the "
-        "inputs in the order of their output names); outputs keep the names one whole run gives "
-        "(docs/scale-out.md).",
-    )(f)
+# `--shard I/N`: run only shard I of N of the cases, for array jobs (docs/scale-out.md).
+shard_option = click.option(
+    "--shard",
+    type=ShardType(),
+    default=None,
+    help="Run only shard I of N (from 0): the cases I, I+N, I+2N, … of the datalist (dataconvert: of the "
+    "inputs in the order of their output names); outputs keep the names one whole run gives "
+    "(docs/scale-out.md).",
+)
 
 
-def merge_shards_option(f: F) -> F:
-    """`--merge-shards N`: evaluate's reports of one whole run, from the N shards' results."""
-    return click.option(
-        "--merge-shards",
-        type=click.IntRange(min=1),
-        metavar="N",
-        help="Write the reports of one run over every case from the results that `--shard I/N` runs left in "
-        "the output folder (same config and flags); refuses while a shard is missing.",
-    )(f)
+# `--merge-shards N`: evaluate's reports of one whole run, from the N shards' results.
+merge_shards_option = click.option(
+    "--merge-shards",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Write the reports of one run over every case from the results that `--shard I/N` runs left in "
+    "the output folder (same config and flags); refuses while a shard is missing.",
+)
 
 
 def unchanged(f: F) -> F:
@@ -95,15 +93,16 @@ def unchanged(f: F) -> F:
     return f
 
 
-def debug_option(f: F) -> F:
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=enable_debug,
-        help="Show tracebacks and debug logs.",
-    )(f)
+Callback = Callable[[click.Context, click.Parameter, bool], Any]  # a click callback of a flag
+
+
+def eager_flag(name: str, callback: Callback, help: str) -> Callable[[F], F]:
+    """A flag that acts as it is parsed, before the other options (`callback`), and passes no value to the
+    command: `--debug`, `--profile`, `--list-components`."""
+    return click.option(name, is_flag=True, expose_value=False, is_eager=True, callback=callback, help=help)
+
+
+debug_option = eager_flag("--debug", enable_debug, "Show tracebacks and debug logs.")
 
 
 def enable_profile(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -116,37 +115,31 @@ def enable_profile(ctx: click.Context, param: click.Parameter, value: bool) -> b
     return value
 
 
-def profile_option(f: F) -> F:
-    return click.option(
-        "--profile",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=enable_profile,
-        help="At the end, a table of the wall time per stage (reading, transforms, network, writing, …) and its "
-        "share; with --json, the same under `profile` (docs/performance.md).",
-    )(f)
+profile_option = eager_flag(
+    "--profile",
+    enable_profile,
+    "At the end, a table of the wall time per stage (reading, transforms, network, writing, …) and its share; "
+    "with --json, the same under `profile` (docs/performance.md).",
+)
 
 
-def json_option(f: F) -> F:
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts)."
-    )(f)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (for scripts)."
+)
 
 
-def output_format_option(f: F) -> F:
-    """`--output-format image|dicom-seg` on a command function or a built command (infer's are built by the
-    dialect factories that evaluate shares): kept in the click context, read with `output_format()`."""
-    return click.option(
-        "--output-format",
-        type=click.Choice(OUTPUT_FORMATS),
-        default=IMAGE,
-        show_default=True,
-        expose_value=False,
-        callback=lambda ctx, param, value: ctx.meta.__setitem__("output_format", value),
-        help="image: the config's writers (NIfTI, MetaImage); dicom-seg: labels as a DICOM SEG in the study of "
-        "each case's DICOM series (docs/infer.md).",
-    )(f)
+# `--output-format image|dicom-seg` on a command function or a built command (infer's are built by the
+# dialect factories that evaluate shares): kept in the click context, read with `output_format()`.
+output_format_option = click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=IMAGE,
+    show_default=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: ctx.meta.__setitem__("output_format", value),
+    help="image: the config's writers (NIfTI, MetaImage); dicom-seg: labels as a DICOM SEG in the study of "
+    "each case's DICOM series (docs/infer.md).",
+)
 
 
 def output_format() -> str:
@@ -155,45 +148,41 @@ def output_format() -> str:
     return str(ctx.meta.get("output_format", "image")) if ctx is not None else "image"
 
 
-def dry_run_option(f: F) -> F:
-    return click.option(
-        "--dry-run",
-        is_flag=True,
-        help="Resolve the config, build every component, check every datalist file; print the plan and exit.",
-    )(f)
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve the config, build every component, check every datalist file; print the plan and exit.",
+)
 
 
-def set_option(f: F) -> F:
-    return click.option(
-        "--set",
-        "set_items",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Override a global variable, a variable the config uses ({NAME}, environment.json) or a dotted "
-        "config key: --set epochs=2 learning_rate=1e-4.",
-    )(f)
+set_option = click.option(
+    "--set",
+    "set_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a global variable, a variable the config uses ({NAME}, environment.json) or a dotted "
+    "config key: --set epochs=2 learning_rate=1e-4.",
+)
 
 
-def mmar_root_option(f: F) -> F:
-    """`-m/--mmar MMAR_ROOT` (default: the working folder)."""
-    return click.option(
-        "-m",
-        "--mmar",
-        type=click.Path(file_okay=False, exists=True),
-        default=".",
-        show_default=True,
-        help="MMAR root folder.",
-    )(f)
+# `-m/--mmar MMAR_ROOT` (default: the working folder).
+mmar_root_option = click.option(
+    "-m",
+    "--mmar",
+    type=click.Path(file_okay=False, exists=True),
+    default=".",
+    show_default=True,
+    help="MMAR root folder.",
+)
 
 
-def environment_option(f: F) -> F:
-    """`-e/--environment environment.json`, relative to the MMAR."""
-    return click.option(
-        "-e",
-        "--environment",
-        type=click.Path(dir_okay=False),
-        help="environment.json (relative to the MMAR).",
-    )(f)
+# `-e/--environment environment.json`, relative to the MMAR.
+environment_option = click.option(
+    "-e",
+    "--environment",
+    type=click.Path(dir_okay=False),
+    help="environment.json (relative to the MMAR).",
+)
 
 
 def mmar_options(f: F) -> F:
@@ -216,11 +205,10 @@ def common_options(f: F) -> F:
     return f
 
 
-def file_root_option(f: F) -> F:
-    """`--file_root DIR` of the TLT commands: the folder datalist paths are relative to."""
-    return click.option(
-        "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
-    )(f)
+# `--file_root DIR` of the TLT commands: the folder datalist paths are relative to.
+file_root_option = click.option(
+    "--file_root", type=click.Path(file_okay=False), help="Folder the datalist's paths are relative to."
+)
 
 
 def tlt_inference_options(f: F) -> F:

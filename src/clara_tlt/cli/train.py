@@ -5,16 +5,17 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from clara_tlt.cli.dialects import dry_run, emit_once, load_mmar, load_tlt
 from clara_tlt.cli.main import SUMMARIES
-from clara_tlt.cli.options import SetCommand, common_options, file_root_option, mmar_options
+from clara_tlt.cli.options import F, SetCommand, common_options, file_root_option, mmar_options
 from clara_tlt.config import ResolvedConfig
 
-F = Callable[..., Any]
+if TYPE_CHECKING:
+    from clara_tlt.engines.preflight import RunChecks
 
 
 def resume_options(f: F) -> F:
@@ -37,34 +38,23 @@ def rerun_hint(args: list[str], set_items: tuple[str, ...], **optional: str | No
     return shlex.join(words)
 
 
-def run_training(
-    config: ResolvedConfig,
-    *,
-    dry: bool,
-    as_json: bool,
-    no_resume: bool,
-    force: bool,
-    hint: str,
-    model_dir: str | None = None,
-) -> None:
+def run_training(config: ResolvedConfig, checks: RunChecks, *, dry: bool, as_json: bool) -> None:
     """`--dry-run` (the real run's preflight, then every component and datalist file), or train and print the
     summary (train_summary.json) as JSON or one line per fact. A Clara 4.x config runs on MONAI's engines."""
     from clara_tlt.cli.clara4 import is_clara4, train_clara4
 
     if is_clara4(config.data):
-        checks = {"model_dir": model_dir, "resume": not no_resume, "force": force, "command_hint": hint}
-        train_clara4(config, dry=dry, as_json=as_json, **checks)
+        train_clara4(config, checks, dry=dry, as_json=as_json)
         return
     if dry:
         from clara_tlt.engines.preflight import preflight
 
-        resume = not no_resume
-        with preflight(config, model_dir=model_dir, resume=resume, force=force, command_hint=hint) as checked:
+        with preflight(config, checks) as checked:
             dry_run(config, as_json=as_json, default_data_list_key="training", facts=checked.describe())
         return
     from clara_tlt.engines.training import train
 
-    summary = train(config, model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
+    summary = train(config, checks)
     emit_once(summary, as_json=as_json, lines=summary_lines(summary))
 
 
@@ -81,60 +71,68 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-@click.command("train", cls=SetCommand, help=SUMMARIES["train"])
-@mmar_options
-@resume_options
-@common_options
-def mmar_command(
-    mmar: str,
-    config: str,
-    environment: str | None,
-    no_resume: bool,
-    force: bool,
-    set_items: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    resolved = load_mmar(mmar, config, environment, set_items)
-    run_training(
-        resolved,
-        dry=dry_run,
-        as_json=as_json,
-        no_resume=no_resume,
-        force=force,
-        hint=rerun_hint(["-m", "clara_tlt", "train", "-m", mmar, "-c", config], set_items, e=environment),
-    )
+# A dialect's flags (and `set_items`) → the resolved config, the rerun hint, and the model folder it names.
+Resolve = Callable[..., tuple[ResolvedConfig, str, str | None]]
 
 
-@click.command("tlt-train", cls=SetCommand)
-@click.argument("task", type=click.Choice(["segmentation", "classification"]))
-@click.option("-e", "--config", required=True, type=click.Path(dir_okay=False), help="Training config JSON.")
-@click.option("-d", "--data_list", required=True, type=click.Path(dir_okay=False), help="datalist.json.")
-@click.option(
-    "-r",
-    "--model_dir",
-    required=True,
-    type=click.Path(),
-    help="Output folder: checkpoints, TensorBoard logs.",
-)
-@click.option("-c", "--checkpoint", type=click.Path(), help="Weights to start from (fine-tuning).")
-@file_root_option
-@resume_options
-@common_options
-def tlt_command(
+def training_command(
+    name: str, *, dialect: Callable[[F], F], resolve: Resolve, summary: str | None = None
+) -> click.Command:
+    """`NAME` with the `dialect`'s flags (which `resolve` turns into the config), `--no-resume`, `-f/--force`
+    and the common flags; it runs `run_training`."""
+
+    @click.command(name, cls=SetCommand, help=summary)
+    @dialect
+    @resume_options
+    @common_options
+    def command(no_resume: bool, force: bool, dry_run: bool, as_json: bool, **flags: Any) -> None:
+        from clara_tlt.engines.preflight import RunChecks
+
+        resolved, hint, model_dir = resolve(**flags)
+        checks = RunChecks(model_dir=model_dir, resume=not no_resume, force=force, command_hint=hint)
+        run_training(resolved, checks, dry=dry_run, as_json=as_json)
+
+    return command
+
+
+def _resolve_mmar(
+    mmar: str, config: str, environment: str | None, set_items: tuple[str, ...]
+) -> tuple[ResolvedConfig, str, None]:
+    """`clara-tlt train`'s flags: the MMAR's config; the model folder is the config's (MMAR_CKPT_DIR)."""
+    hint = rerun_hint(["-m", "clara_tlt", "train", "-m", mmar, "-c", config], set_items, e=environment)
+    return load_mmar(mmar, config, environment, set_items), hint, None
+
+
+def tlt_train_options(f: F) -> F:
+    """`tlt-train TASK -e CONFIG -d DATALIST -r MODEL_DIR [-c CHECKPOINT] [--file_root DIR]`."""
+    f = file_root_option(f)
+    f = click.option("-c", "--checkpoint", type=click.Path(), help="Weights to start from (fine-tuning).")(f)
+    f = click.option(
+        "-r",
+        "--model_dir",
+        required=True,
+        type=click.Path(),
+        help="Output folder: checkpoints, TensorBoard logs.",
+    )(f)
+    f = click.option(
+        "-d", "--data_list", required=True, type=click.Path(dir_okay=False), help="datalist.json."
+    )(f)
+    f = click.option(
+        "-e", "--config", required=True, type=click.Path(dir_okay=False), help="Training config JSON."
+    )(f)
+    return click.argument("task", type=click.Choice(["segmentation", "classification"]))(f)
+
+
+def _resolve_tlt(
     task: str,
     config: str,
     data_list: str,
     model_dir: str,
     checkpoint: str | None,
     file_root: str | None,
-    no_resume: bool,
-    force: bool,
     set_items: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Train (or fine-tune with -c) a segmentation or classification model."""
+) -> tuple[ResolvedConfig, str, str | None]:
+    """`tlt-train`'s flags as the variables the config refers to; the model folder is -r (or a --set one)."""
     variables = {
         "DATASET_JSON": data_list,
         "DATA_ROOT": file_root or str(Path(data_list).parent),
@@ -144,18 +142,17 @@ def tlt_command(
         "DATA_LIST_KEY": "training",
     }
     resolved = load_tlt(config, variables, set_items)
-    run_training(
-        resolved,
-        dry=dry_run,
-        as_json=as_json,
-        no_resume=no_resume,
-        force=force,
-        hint="$(which tlt-train) "
-        + rerun_hint(
-            [task, "-e", config, "-d", data_list, "-r", model_dir],
-            set_items,
-            c=checkpoint,
-            file_root=file_root,
-        ),
-        model_dir=resolved.variables.get("MMAR_CKPT_DIR"),
-    )
+    words = [task, "-e", config, "-d", data_list, "-r", model_dir]
+    hint = "$(which tlt-train) " + rerun_hint(words, set_items, c=checkpoint, file_root=file_root)
+    return resolved, hint, resolved.variables.get("MMAR_CKPT_DIR")
+
+
+mmar_command = training_command(
+    "train", dialect=mmar_options, resolve=_resolve_mmar, summary=SUMMARIES["train"]
+)
+tlt_command = training_command(
+    "tlt-train",
+    dialect=tlt_train_options,
+    resolve=_resolve_tlt,
+    summary="Train (or fine-tune with -c) a segmentation or classification model.",
+)

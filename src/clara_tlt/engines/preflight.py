@@ -1,8 +1,8 @@
 """The checks a training makes before its first step: the real run and `--dry-run` call this one function.
 
-with preflight(config, model_dir="models", hold_lock=True) as checked:   # the real run (rank 0)
-    checked.options, checked.saved                                       # resume from `saved`, or start fresh
-with preflight(config) as checked:                                       # --dry-run: writes nothing
+with preflight(config, RunChecks(model_dir="models"), hold_lock=True) as checked:  # the real run (rank 0)
+    checked.options, checked.saved  # resume from `saved`, or start fresh
+with preflight(config) as checked:  # --dry-run: writes nothing
     checked.describe()
 """
 
@@ -32,6 +32,21 @@ EARLIER_RUN = (STATE, BEST, FINAL, SUMMARY)  # what --force removes before a fre
 
 
 @dataclass(frozen=True)
+class RunChecks:
+    """What the caller says of the model folder, for the preflight of `train` (3.x and 4.x): where it is
+    (`model_dir`, else MMAR_CKPT_DIR or the MMAR's models/), whether to resume the earlier run there, whether
+    `force` may replace it, and what follows torchrun's flags in the note that `multi_gpu` prints."""
+
+    model_dir: str | Path | None = None
+    resume: bool = True
+    force: bool = False
+    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json"
+
+
+DEFAULT_CHECKS = RunChecks()  # the MMAR's model folder; resume what is there, replace nothing
+
+
+@dataclass(frozen=True)
 class Preflight:
     """What the checks found: the options, the folder, and the state to resume from (None: a fresh start)."""
 
@@ -55,13 +70,7 @@ class Preflight:
 
 @contextlib.contextmanager
 def preflight(
-    config: ResolvedConfig,
-    *,
-    model_dir: str | Path | None = None,
-    resume: bool = True,
-    force: bool = False,
-    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
-    hold_lock: bool = False,
+    config: ResolvedConfig, checks: RunChecks = DEFAULT_CHECKS, *, hold_lock: bool = False
 ) -> Iterator[Preflight]:
     """Check, in the real run's order: the globals' types and ranges (exit 3 naming the key), a federated client
     config with nothing to train (exit 3; its orchestration sections are named in the log), `multi_gpu` outside
@@ -71,11 +80,13 @@ def preflight(
 
     `hold_lock` (the real run): hold the folder's lock while the block runs. Without it nothing is written.
     """
-    folder = model_folder(config, model_dir)
-    options = TrainOptions.from_config(config, model_dir=folder.path, resume=resume, force=force)
+    folder = model_folder(config, checks.model_dir)
+    options = TrainOptions.from_config(
+        config, model_dir=folder.path, resume=checks.resume, force=checks.force
+    )
     check_trains(config.data, config.file)
     launch = distributed.launch_note(
-        multi_gpu=bool(config.get("multi_gpu", False)), command_hint=command_hint
+        multi_gpu=bool(config.get("multi_gpu", False)), command_hint=checks.command_hint
     )
     for note in (launch, federated_note(config.data, config.file)):
         if note is not None:

@@ -3,7 +3,8 @@
     config = load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=".")
     summary = train(config)          # writes model.pt, model_final.pt, train_state.pt, TensorBoard events, …
 
-Rerunning on a model folder that holds `train_state.pt` resumes; `resume=False` starts over (with `force`).
+Rerunning on a model folder that holds `train_state.pt` resumes; `RunChecks(resume=False)` starts over (with
+`force`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from clara_tlt.engines.handlers import CheckpointSaver, Progress, StopOnSignal, 
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.model_folder import model_folder
 from clara_tlt.engines.options import Seeds, TrainOptions
-from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
+from clara_tlt.engines.preflight import DEFAULT_CHECKS, SUMMARY, Preflight, RunChecks, preflight
 from clara_tlt.engines.trainer import Handler, Trainer, TrainSetup
 from clara_tlt.engines.validation import validator
 from clara_tlt.engines.workflow import Workflow, build_workflow
@@ -49,16 +49,9 @@ MEMORY_KEYS = (
 )
 
 
-def train(
-    config: ResolvedConfig,
-    *,
-    model_dir: str | Path | None = None,
-    resume: bool = True,
-    force: bool = False,
-    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
-) -> dict[str, Any]:
-    """Train the model `config` describes; returns the summary also written to `train_summary.json`."""
-    checks = {"model_dir": model_dir, "resume": resume, "force": force, "command_hint": command_hint}
+def train(config: ResolvedConfig, checks: RunChecks = DEFAULT_CHECKS) -> dict[str, Any]:
+    """Train the model `config` describes (in the model folder `checks` name); returns the summary also written
+    to `train_summary.json`."""
     context = distributed.setup()
     workflow = None
     try:
@@ -90,11 +83,11 @@ def train(
 
 
 @contextlib.contextmanager
-def checked_run(config: ResolvedConfig, context: Context, checks: dict[str, Any]) -> Iterator[Preflight]:
+def checked_run(config: ResolvedConfig, context: Context, checks: RunChecks) -> Iterator[Preflight]:
     """Rank 0 runs the preflight, holds the model folder's lock for the whole run and clears what a killed run or
     `--force` leaves; the other ranks follow its decision to resume (reading the same train_state.pt) or not."""
     if context.is_main:
-        with preflight(config, hold_lock=True, **checks) as checked:
+        with preflight(config, checks, hold_lock=True) as checked:
             distributed.broadcast_from_main(checked.saved is not None, context)
             for path in checked.folder.remove_incomplete():
                 log.info("Removed %s, left by a write that was cut short", path)
@@ -102,9 +95,9 @@ def checked_run(config: ResolvedConfig, context: Context, checks: dict[str, Any]
                 path.unlink()
             yield checked
         return
-    folder = model_folder(config, checks["model_dir"])
+    folder = model_folder(config, checks.model_dir)
     options = TrainOptions.from_config(
-        config, model_dir=folder.path, resume=checks["resume"], force=checks["force"]
+        config, model_dir=folder.path, resume=checks.resume, force=checks.force
     )
     resuming = distributed.broadcast_from_main(False, context)
     saved = load_checkpoint(folder.path / STATE) if resuming else None

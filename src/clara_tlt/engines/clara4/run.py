@@ -33,7 +33,7 @@ from clara_tlt.engines.clara4.build import (
 )
 from clara_tlt.engines.clara4.state import TrainState
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
-from clara_tlt.engines.preflight import SUMMARY, Preflight, preflight
+from clara_tlt.engines.preflight import DEFAULT_CHECKS, SUMMARY, Preflight, RunChecks, preflight
 from clara_tlt.engines.training import checked_run
 from clara_tlt.errors import ConfigError, Interrupted
 from clara_tlt.io.outputs import check_output_folder
@@ -42,23 +42,10 @@ log = logging.getLogger(__name__)
 RESOLVED_CONFIG = "train_config.json"
 
 
-def train(
-    config: ResolvedConfig,
-    *,
-    model_dir: str | Path | None = None,
-    resume: bool = True,
-    force: bool = False,
-    command_hint: str = "-m clara_tlt train -m MMAR -c config/config_train.json",
-    dry: bool = False,
-) -> dict[str, Any]:
-    """Train (or with `dry`, build and check) a Clara 4.x training config; returns the summary or the plan."""
+def train(config: ResolvedConfig, checks: RunChecks = DEFAULT_CHECKS, *, dry: bool = False) -> dict[str, Any]:
+    """Train (or with `dry`, build and check) a Clara 4.x training config in the model folder `checks` name;
+    returns the summary or the plan."""
     context = distributed.setup()
-    checks: dict[str, Any] = {
-        "model_dir": model_dir,
-        "resume": resume,
-        "force": force,
-        "command_hint": command_hint,
-    }
     try:
         refuse_unsupported(config, context, stage="train")
         with _checked(resumable(config), context, checks, dry=dry) as checked:
@@ -83,12 +70,12 @@ def train(
 
 
 def _checked(
-    config: ResolvedConfig, context: distributed.Context, checks: dict[str, Any], *, dry: bool
+    config: ResolvedConfig, context: distributed.Context, checks: RunChecks, *, dry: bool
 ) -> AbstractContextManager[Preflight]:
     """The 3.x trainer's preflight: rank 0 holds the model folder's lock and clears what a killed run left, the
     other ranks follow its decision to resume; a dry run only checks."""
     if dry:
-        return preflight(config, hold_lock=False, **checks)
+        return preflight(config, checks, hold_lock=False)
     return checked_run(config, context, checks)
 
 
