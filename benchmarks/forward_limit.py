@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -52,14 +53,19 @@ from roofline import OPT_IN, Bound, Ceilings, Traffic, ceilings, print_bounds, r
 
 import export as export_bench  # benchmarks/export.py (ruff takes it for a first-party package)
 
-# infer: cases, shape, roi, rounds (infer.py's presets); window: shape, roi, rounds (scanning_window.py's)
+
+@dataclass(frozen=True)
+class Preset:
+    """The sizes of each part: infer.py's and scanning_window.py's presets, export.py's cases."""
+
+    infer: tuple[int, tuple[int, int, int], int, int]  # cases, shape, roi edge, rounds
+    window: tuple[tuple[int, int, int], int, int]  # shape, roi edge, rounds
+    export: tuple[str, ...]
+
+
 SIZES = {
-    "tiny": {"infer": infer_bench.SIZES["tiny"], "window": window_bench.SIZES["tiny"], "export": ("unet",)},
-    "issue": {
-        "infer": infer_bench.SIZES["issue"],
-        "window": window_bench.SIZES["issue"],
-        "export": ("unet", "segahnet"),
-    },
+    size: Preset(infer_bench.SIZES[size], window_bench.SIZES[size], cases)
+    for size, cases in (("tiny", ("unet",)), ("issue", ("unet", "segahnet")))
 }
 # train.py's defaults (tiny: its docstring's tiny run): volumes, shape, crop, batch, channels, epochs
 TRAIN = {"tiny": (2, (32, 32, 32), 16, 3, (8, 16, 32), 2), "issue": (8, (64, 64, 48), 32, 3, (8, 16, 32), 5)}
@@ -113,7 +119,7 @@ def startup_s(code: str, threads: int, rounds: int = 3) -> float:
 
 def infer_part(args: argparse.Namespace, limits: Ceilings) -> list[Bound]:
     """infer.py: its UNet on its window batch, then both whole processes (ours with --profile)."""
-    cases, shape, roi, _ = SIZES[args.size]["infer"]
+    cases, shape, roi, _ = SIZES[args.size].infer
     batch = infer_bench.WINDOWS_PER_FORWARD
     torch.manual_seed(0)
     network = build(infer_bench.UNET, "network", file="benchmark", key_path="model").eval()
@@ -164,7 +170,7 @@ def infer_part(args: argparse.Namespace, limits: Ceilings) -> list[Bound]:
 
 def window_part(args: argparse.Namespace, limits: Ceilings) -> list[Bound]:
     """scanning_window.py: its convolution on its window batch, both inferers' time and label-mode memory."""
-    shape, roi, _ = SIZES[args.size]["window"]
+    shape, roi, _ = SIZES[args.size].window
     classes, batch = 8, window_bench.BATCH
     volume, network = window_bench.make_inputs(shape, classes, "conv")
     example = torch.rand(batch, 1, roi, roi, roi)
@@ -246,7 +252,7 @@ def forward_memory(roi: int, classes: int, shape: tuple[int, ...]) -> float:
 def export_part(args: argparse.Namespace, limits: Ceilings) -> list[Bound]:
     """export.py: each case's network at its export input (batch 1), eager against onnxruntime."""
     bounds = []
-    for name in SIZES[args.size]["export"]:
+    for name in SIZES[args.size].export:
         spec, roi = export_bench.CASES[name]
         torch.manual_seed(0)
         network = build(spec, "network", file="benchmark", key_path="model").eval()

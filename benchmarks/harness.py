@@ -14,7 +14,7 @@ import os
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +50,7 @@ def median_seconds(run: Callable[[], object], repeats: int = 5, warmup: int = 1)
 
 
 def best_of(
-    contenders: dict[str, Callable[[], object]], rounds: int, *, warmup: bool = False
+    contenders: Mapping[str, Callable[[], object]], rounds: int, *, warmup: bool = False
 ) -> dict[str, list[float]]:
     """Wall seconds of each contender in each of `rounds` rounds, the contenders alternating within a round.
 

@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import nibabel as nib
@@ -148,10 +149,12 @@ def contenders(
 ) -> dict[str, Callable[[], str]]:
     """Each command line as a whole-process run; with --compare-src, ours and onnx again with that src/ first
     on PYTHONPATH, writing under root/"<who> before"."""
-    runs = {who: lambda c=c: run_process(c, args.threads) for who, c in lines.items()}
+    runs: dict[str, Callable[[], str]] = {
+        who: partial(run_process, c, args.threads) for who, c in lines.items()
+    }
     for who in ("ours", "onnx") if args.compare_src else ():
         before = [*lines[who][:-1], str(root / f"{who} before")]
-        runs[f"{who} before"] = lambda c=before: run_process(c, args.threads, python_path=args.compare_src)
+        runs[f"{who} before"] = partial(run_process, before, args.threads, python_path=args.compare_src)
     return runs
 
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -171,21 +172,14 @@ def runtimes(
         with torch.inference_mode():
             return network(example).numpy()
 
-    channels_last = copy.deepcopy(network).to(memory_format=torch.channels_last_3d)
-    example_last = example.to(memory_format=torch.channels_last_3d)
-
-    def eager_channels_last() -> np.ndarray:
-        with torch.inference_mode():
-            return channels_last(example_last).contiguous().numpy()
-
     contenders: dict[str, Callable[[], np.ndarray]] = {"torch eager, inference_mode": eager}
     if example.ndim == 5:
-        contenders[f"torch eager, channels_last_3d ({OPT_IN})"] = eager_channels_last
+        contenders[f"torch eager, channels_last_3d ({OPT_IN})"] = _channels_last(network, example)
     with tempfile.TemporaryDirectory() as folder:
         path = onnx_file(network, example, Path(folder))
         for name, options in session_variants(torch.get_num_threads()).items():
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            contenders[name] = lambda s=session: s.run(None, {s.get_inputs()[0].name: x})[0]
+            contenders[name] = partial(_run_session, session, x)
     reference = eager()
     differences = {name: float(np.abs(run() - reference).max()) for name, run in contenders.items()}
     return best_of(contenders, rounds, warmup=True), differences
@@ -226,3 +220,20 @@ def print_bounds(bounds: list[Bound]) -> None:
         target = f"{'≥' if b.higher else '≤'} {b.target}"
         print(f"{b.measure:<48} {now:>6} {b.measured:>23.2f} {b.ceiling:>15.2f} {target:>8}  {verdict}")
         print(f"{'':<48}   ({b.basis})")
+
+
+def _channels_last(network: torch.nn.Module, example: torch.Tensor) -> Callable[[], np.ndarray]:
+    """A forward of a channels-last copy of `network` on a channels-last copy of `example` (5-D)."""
+    copied = copy.deepcopy(network)
+    copied.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]  # torch's stub lacks it
+    example_last = example.to(memory_format=torch.channels_last_3d)
+
+    def forward() -> np.ndarray:
+        with torch.inference_mode():
+            return copied(example_last).contiguous().numpy()
+
+    return forward
+
+
+def _run_session(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
