@@ -14,7 +14,7 @@ import os
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +50,7 @@ def median_seconds(run: Callable[[], object], repeats: int = 5, warmup: int = 1)
 
 
 def best_of(
-    contenders: dict[str, Callable[[], object]], rounds: int, *, warmup: bool = False
+    contenders: Mapping[str, Callable[[], object]], rounds: int, *, warmup: bool = False
 ) -> dict[str, list[float]]:
     """Wall seconds of each contender in each of `rounds` rounds, the contenders alternating within a round.
 
@@ -68,15 +68,16 @@ def best_of(
     return times
 
 
-def run_process(command: Sequence[str], threads: int, *, python_path: str | None = None) -> None:
+def run_process(command: Sequence[str], threads: int, *, python_path: str | None = None) -> str:
     """Run `command` as a whole process with `threads` OpenMP/MKL threads (and `python_path` in front of
-    PYTHONPATH, to time another checkout's code); SystemExit with its log if it fails."""
+    PYTHONPATH, to time another checkout's code); returns its stdout, SystemExit with its log if it fails."""
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     if python_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [python_path, os.environ.get("PYTHONPATH")]))
     done = subprocess.run(list(command), env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def noise(times: Sequence[float]) -> str:
