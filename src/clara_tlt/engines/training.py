@@ -25,7 +25,6 @@ from clara_tlt.atomic import write_text_atomic
 from clara_tlt.config.loader import ResolvedConfig
 from clara_tlt.config.slots import NETWORK_KEYS
 from clara_tlt.engines import distributed, profile, train_state
-from clara_tlt.engines.allocator import keep_freed_memory
 from clara_tlt.engines.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from clara_tlt.engines.distributed import Context, amp_enabled
 from clara_tlt.engines.evaluation import key_metric_name
@@ -87,7 +86,6 @@ def train(config: ResolvedConfig, checks: RunChecks = DEFAULT_CHECKS) -> dict[st
 def checked_run(config: ResolvedConfig, context: Context, checks: RunChecks) -> Iterator[Preflight]:
     """Rank 0 runs the preflight, holds the model folder's lock for the whole run and clears what a killed run or
     `--force` leaves; the other ranks follow its decision to resume (reading the same train_state.pt) or not."""
-    keep_freed_memory()  # every step reuses its buffers instead of faulting them in again (engines/allocator.py)
     if context.is_main:
         with preflight(config, checks, hold_lock=True) as checked:
             distributed.broadcast_from_main(checked.saved is not None, context)
