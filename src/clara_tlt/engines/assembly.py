@@ -7,7 +7,8 @@ and the Deploy operator's `config_inference.json` once translated into the same 
 `metrics`/`val_metrics`, `model_loader`; scoring also runs the `train` section's aux ops, as training's
 validation does (clara_tlt.engines.evaluation.validation_scoring). Where the roads genuinely differ, `assemble` takes an option:
 `writers` replaces the config's writers (the operator's own), `inference` replaces model and inferer (AIAA's
-bring-your-own `Inference`).
+bring-your-own `Inference`). Training's validation takes `scoring_predictor`: its network is in memory and its
+cases come transformed from the validation pipeline, so its Predictor only infers and scores.
 
 >>> predictor = assemble(build_workflow(config), device=torch.device("cpu")).predictor  # doctest: +SKIP
 """
@@ -150,6 +151,26 @@ def assemble(
             inference=inference,
         ),
         loaded,
+    )
+
+
+def scoring_predictor(
+    network: Network,
+    *,
+    inferer: Any,
+    scoring: Scoring,
+    device: torch.device,
+    amp: bool,
+) -> Predictor:
+    """The Predictor of training's validation: `network` as it is in memory, the cases already transformed by the
+    validation pipeline, so it only infers and scores (no transforms, no writers, no model file)."""
+    return Predictor(
+        network=network,
+        inferer=inferer,
+        aux_ops=scoring.aux_ops,
+        metrics=scoring.metrics,
+        device=device,
+        amp=amp,
     )
 
 

@@ -20,11 +20,13 @@ from monai.data import decollate_batch
 from torch import nn
 
 from clara_tlt.engines import profile
+from clara_tlt.engines.assembly import scoring_predictor
 from clara_tlt.engines.checkpoint import unwrap
 from clara_tlt.engines.distributed import Context
 from clara_tlt.engines.evaluation import (
     Batch,
     Evaluation,
+    Scoring,
     check_scoring,
     key_metric_name,
     validation_scoring,
@@ -48,11 +50,10 @@ def validator(
     if not scoring.metrics or val_data is None:
         return None
     check_scoring(workflow, "validate", scoring)
-    predictor = Predictor(
-        network=unwrap(network),
+    predictor = scoring_predictor(
+        unwrap(network),
         inferer=workflow.get("validate.inferer") or SimpleInferer(),
-        aux_ops=scoring.aux_ops,
-        metrics=scoring.metrics,
+        scoring=scoring,
         device=context.device,
         amp=amp,
     )
@@ -70,10 +71,10 @@ def evaluate(
     amp: bool = False,
 ) -> Evaluation:
     """Score `network` on `batches`; the network is left in eval mode."""
-    predictor = Predictor(
-        network=network, inferer=inferer, aux_ops=aux_ops, metrics=metrics, device=device, amp=amp
+    scoring = Scoring(metrics=metrics, aux_ops=aux_ops)
+    return validate(
+        scoring_predictor(network, inferer=inferer, scoring=scoring, device=device, amp=amp), batches
     )
-    return validate(predictor, batches)
 
 
 def validate(predictor: Predictor, batches: Iterable[Batch]) -> Evaluation:
