@@ -15,7 +15,7 @@ from monai.metrics import DiceMetric, HausdorffDistanceMetric
 
 from clara_tlt.cli.evaluate import tlt_command as tlt_evaluate
 from tests.conftest import write_json
-from tests.engines.conftest import UNET
+from tests.engines.conftest import UNET, tiny_train_config, write_validation_mmar
 from tests.engines.test_infer import mmar_run, trained_mmar  # noqa: F401  (the fixture)
 from tests.test_cli import invoke_streams
 
@@ -239,6 +239,37 @@ def test_the_training_config_evaluates_to_the_trainers_validation_metric(trained
     assert code == 0, stderr
     best = torch.load(trained_mmar / "models" / "model.pt", weights_only=True)["metric"]
     assert json.loads(stdout)["metrics"]["mean_dice"] == pytest.approx(best, abs=1e-6)
+
+
+def test_training_validates_with_the_post_transforms_evaluate_applies(
+    tmp_path: Path, seed_configs: Path, train_data: Path
+) -> None:
+    """A training config's `validate.post_transforms` (here: the largest connected component of the argmax) count
+    in training's validation as in `evaluate -c config_train.json`: the metric model.pt was saved with is the one
+    evaluate reports, and it differs from the score without them."""
+    from clara_tlt.config import load_config
+    from clara_tlt.engines.training import train
+
+    config = tiny_train_config(seed_configs, epochs=1)
+    config["validate"]["post_transforms"] = [
+        {"name": "ArgmaxAcrossChannels", "args": {"fields": "model"}},
+        {"name": "KeepLargestCC", "args": {"fields": "model"}},
+    ]
+    mmar = tmp_path / "mmar"
+    write_json(mmar / "config" / "config_train.json", config)
+    write_validation_mmar(mmar, seed_configs, train_data, PROCESSING_TASK="segmentation")
+    train(load_config("config/config_train.json", environment_path="config/environment.json", mmar_root=mmar))
+    saved = torch.load(mmar / "models" / "model.pt", weights_only=True)["metric"]
+
+    def evaluated(*extra: str) -> float:
+        code, stdout, stderr = invoke_streams(
+            "evaluate", "-m", str(mmar), "-c", "config/config_train.json", "--json", *extra
+        )
+        assert code == 0, stderr
+        return float(json.loads(stdout)["metrics"]["mean_dice"])
+
+    assert evaluated() == pytest.approx(saved, abs=1e-6)
+    assert evaluated("--set", "validate.post_transforms=[]") != pytest.approx(saved, abs=1e-6)
 
 
 def test_a_case_whose_label_does_not_fit_fails_alone(trained_mmar: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -161,12 +161,14 @@ def scoring_predictor(
     scoring: Scoring,
     device: torch.device,
     amp: bool,
+    post_transforms: Sequence[Step] = (),
 ) -> Predictor:
     """The Predictor of training's validation: `network` as it is in memory, the cases already transformed by the
-    validation pipeline, so it only infers and scores (no transforms, no writers, no model file)."""
+    validation pipeline, so it infers, post-processes as `evaluate` does, and scores (no writers, no model file)."""
     return Predictor(
         network=network,
         inferer=inferer,
+        post_transforms=post_transforms,
         aux_ops=scoring.aux_ops,
         metrics=scoring.metrics,
         device=device,

@@ -43,8 +43,9 @@ _END = object()
 def validator(
     workflow: Workflow, network: nn.Module, context: Context, *, amp: bool
 ) -> Callable[[], Evaluation] | None:
-    """`evaluate` bound to the validate section (metrics, data, inferer, both sections' aux ops); None when the
-    config has no validation metrics or no validation data."""
+    """`evaluate` bound to the validate section (metrics, data, inferer, post-transforms, both sections' aux ops),
+    so that `evaluate -c config_train.json` scores what the training scored; None when the config has no
+    validation metrics or no validation data."""
     scoring = validation_scoring(workflow, "validate")
     val_data = workflow.get("validate.image_pipeline")
     if not scoring.metrics or val_data is None:
@@ -56,6 +57,7 @@ def validator(
         scoring=scoring,
         device=context.device,
         amp=amp,
+        post_transforms=workflow.get("validate.post_transforms") or [],
     )
     return lambda: validate(predictor, val_data)
 
