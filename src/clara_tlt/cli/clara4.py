@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 
 __all__ = ["is_clara4", "run_clara4", "train_clara4"]
 
+# What a 4.x evaluate's --shard / --merge-shards says: MetricsSaver keeps no per-case values of a metric without
+# `metric_details` (ignite's Accuracy), so the whole run's metrics.csv cannot be rebuilt from shards.
+EVALUATE_SHARD = (
+    "a Clara 4.x evaluate runs whole: MetricsSaver's metrics.csv cannot be merged from shards (a metric "
+    "without metric_details keeps no per-case values); run evaluate without --shard/--merge-shards. "
+    "`infer --shard I/N` splits a 4.x inference config's cases (docs/scale-out.md)"
+)
+
 
 def train_clara4(config: ResolvedConfig, checks: RunChecks, *, dry: bool, as_json: bool) -> None:
     """`train` / `tlt-train` on a 4.x training config, in the model folder `checks` name."""
@@ -39,11 +47,14 @@ def run_clara4(
     its handlers (MetricsSaver) and post transforms (SaveImaged) write the outputs."""
     from clara_tlt.engines.clara4.run import evaluate
 
-    if shard is not None:
-        raise UsageError(f"--shard splits a Clara 3.x config's cases; a Clara 4.x {stage} runs whole")
-    result = evaluate(config, dry=dry)
+    if shard is not None and stage == "evaluate":
+        raise UsageError(EVALUATE_SHARD)
+    result = evaluate(config, dry=dry, shard=shard)
     if dry:
         emit(result, as_json=as_json, lines=_plan_lines(result))
+        return
+    if "empty_shard" in result:
+        emit_once(result, as_json=as_json, lines=[result["empty_shard"]])
         return
     verb = "Evaluated" if stage == "evaluate" else "Inferred"
     lines = [

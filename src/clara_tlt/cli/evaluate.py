@@ -9,6 +9,7 @@ from clara_tlt.cli.infer import check_outputs
 from clara_tlt.cli.main import SUMMARIES
 from clara_tlt.cli.report import emit
 from clara_tlt.config import ResolvedConfig
+from clara_tlt.errors import UsageError
 
 
 def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = None) -> None:
@@ -38,10 +39,13 @@ def run(config: ResolvedConfig, as_json: bool, shard: tuple[int, int] | None = N
 
 def merge(config: ResolvedConfig, as_json: bool, count: int) -> None:
     """`--merge-shards N`: the reports of one run from the N shards' results; exit 5 when some case failed."""
+    from clara_tlt.cli.clara4 import EVALUATE_SHARD, is_clara4
     from clara_tlt.engines.reports import table_lines
     from clara_tlt.engines.runner import raise_for_failures
     from clara_tlt.engines.shards import merge_shards
 
+    if is_clara4(config.data):
+        raise UsageError(EVALUATE_SHARD)
     summary = merge_shards(config, count)
     lines = [
         f"Merged {count} shard(s): {summary['cases']} case(s) evaluated with {summary['model']}.",

@@ -29,11 +29,16 @@ MODEL_KEYS = ("train.model", "model")
 
 
 def build_config(
-    config: ResolvedConfig, *, context: Context, stage: str, dry: bool = False
+    config: ResolvedConfig,
+    *,
+    context: Context,
+    stage: str,
+    dry: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Every component of `config` by id (`train.model`, `validate.evaluator`, `eval.evaluator`, …); `stage`
-    "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config;
-    `dry`: nothing that would write a file when built does so."""
+    "train" builds a training config's `train` and `validate`, "evaluate" a validation/inference config
+    (`shard` (I, N): on shard I of N of its datalist); `dry`: nothing that would write a file when built does so."""
     refuse_unsupported(config, context, stage=stage)
     run = Globals(
         epochs=_whole(config, "epochs", 1) if stage == "train" else 1,
@@ -43,6 +48,7 @@ def build_config(
         rank=context.rank,
         world_size=context.world_size,
         dry=dry,
+        shard=shard,
     )
     components = _components(config, run=run, stage=stage)
     given = {TRAIN_CONF: plain_conf(config.data)}

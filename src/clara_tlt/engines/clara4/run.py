@@ -145,14 +145,17 @@ def _summary(built: Mapping[str, Any], folder: Path, seconds: float, iterations:
     return summary
 
 
-def evaluate(config: ResolvedConfig, *, dry: bool = False) -> dict[str, Any]:
-    """Run a Clara 4.x validation or inference config's evaluator over its dataset; returns the metrics."""
+def evaluate(
+    config: ResolvedConfig, *, dry: bool = False, shard: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """Run a Clara 4.x validation or inference config's evaluator over its dataset (`shard` (I, N): shard I of N
+    of it, `--shard I/N`); returns the metrics."""
     context = distributed.setup()
     try:
         output = config.variables.get("MMAR_EVAL_OUTPUT_PATH")
         if output:
             check_output_folder(output, flag="MMAR_EVAL_OUTPUT_PATH")
-        built = build_config(config, context=context, stage="evaluate", dry=dry)
+        built = build_config(config, context=context, stage="evaluate", dry=dry, shard=shard)
         if not savers_and_loaders(built)[1]:
             raise ConfigError(
                 'no CheckpointLoader loads trained weights into the model; add {"name": "CheckpointLoader", '
@@ -164,6 +167,11 @@ def evaluate(config: ResolvedConfig, *, dry: bool = False) -> dict[str, Any]:
         cases = len(getattr(evaluator.data_loader, "dataset", []) or [])
         if dry:
             return {"config": config.file, "components": _shown(built), "cases": cases, "output_path": output}
+        if shard is not None and not cases:
+            message = (
+                f"shard {shard[0]}/{shard[1]} holds no case (fewer cases than shards); nothing was written"
+            )
+            return {"cases": 0, "seconds": 0.0, "metrics": {}, "output_path": output, "empty_shard": message}
         started = time.perf_counter()
         evaluator.run()
         metrics = {k: _number(v) for k, v in evaluator.state.metrics.items()}

@@ -54,6 +54,7 @@ ENGINE_WIRING = {
     },
 }
 TRAIN_DATASET = "train.dataset"  # the dataset torchrun's processes split
+EVAL_DATASET = "dataset"  # a validation or inference config's dataset, which `--shard I/N` splits
 TRAIN_CONF = "train_conf"  # the name CheckpointSaver's save_dict gives the config itself
 # MONAI handlers built as ours (engines/clara4/handlers.py): the same arguments, our checkpoint trust rules.
 REPLACED = {
@@ -74,6 +75,9 @@ class Globals:
     rank: int
     world_size: int = 1  # torchrun's processes: the training list is split between them
     dry: bool = False  # a dry run: build everything, write nothing (TensorBoard handlers get no file writer)
+    shard: tuple[int, int] | None = (
+        None  # `--shard I/N`: the evaluator's list is shard I of N (docs/scale-out.md)
+    )
 
 
 def section_components(
@@ -201,7 +205,8 @@ def _engine(key: str, spec: Any, section: Mapping[str, Any], *, run: Globals) ->
 def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str, run: Globals) -> Any:
     """A dataset's datalist keys → its `data` (entries with absolute paths, every file checked: exit 4); under
     torchrun the training list is this rank's share, padded so that every rank runs as many iterations
-    (validation runs the whole list on every rank: MONAI's metrics gather it, so the mean is the list's)."""
+    (validation runs the whole list on every rank: MONAI's metrics gather it, so the mean is the list's); with
+    `--shard I/N` an evaluate's or infer's list is shard I of N, unpadded (each case in one shard), as in 3.x."""
     if not isinstance(spec, Mapping):
         return spec
     plain = {k: v for k, v in spec.items() if k not in DATALIST_KEYS}
@@ -215,6 +220,8 @@ def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str,
         data = load_datalist(datalist, key, base_dir=spec.get("data_file_base_dir") or None)
         if key_path == TRAIN_DATASET:
             data = shard_entries(data, run.rank, run.world_size, pad=True)
+        elif key_path == EVAL_DATASET and run.shard is not None:
+            data = shard_entries(data, *run.shard, pad=False)
         defaults["data"] = data
     return _with_args(plain, defaults)
 
