@@ -44,7 +44,8 @@ def run_clara4(
     config: ResolvedConfig, *, stage: str, dry: bool, as_json: bool, shard: tuple[int, int] | None = None
 ) -> None:
     """`evaluate` / `infer` (both dialects) on a 4.x validation or inference config: MONAI's evaluator runs it,
-    its handlers (MetricsSaver) and post transforms (SaveImaged) write the outputs."""
+    its handlers (MetricsSaver) and post transforms (SaveImaged) write the outputs; `shard` (infer's `--shard
+    I/N`) runs shard I of N of its cases (evaluate's is refused: EVALUATE_SHARD)."""
     from clara_tlt.engines.clara4.run import evaluate
 
     if shard is not None and stage == "evaluate":
