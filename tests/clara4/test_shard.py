@@ -98,3 +98,45 @@ def test_evaluate_shards_are_refused_saying_what_runs_instead(mmar4: Path, flag:
     assert code == 2, output
     assert "runs whole" in output and "evaluate without --shard/--merge-shards" in output
     assert not (mmar4 / "eval").exists()
+
+
+def test_inputs_that_savedimaged_would_write_to_one_file_are_refused_and_data_root_dir_keeps_them_apart(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    """`a/ct.nii.gz` and `b/ct.nii.gz` both become `ct/ct_seg.nii.gz` under MONAI's FolderLayout: exit 4 before
+    any case is read, naming both inputs; the fix the message gives (`data_root_dir`) writes both."""
+    mmar = _copy(trained, tmp_path)
+    environment_file = mmar / "config" / "environment.json"
+    environment = json.loads(environment_file.read_text())
+    listed = json.loads(Path(environment["DATASET_JSON"]).read_text())["validation"][0]["image"]
+    source = Path(environment["DATA_ROOT"]) / listed  # the datalist's paths are relative to DATA_ROOT
+    root = tmp_path / "same_names"
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "ct.nii.gz").write_bytes(source.read_bytes())
+    entries = [{"image": str(root / folder / "ct.nii.gz")} for folder in ("a", "b")]
+    data_file = write_json(tmp_path / "same_names.json", {"validation": entries})
+    write_json(environment_file, environment | {"DATASET_JSON": str(data_file), "DATA_ROOT": str(root)})
+
+    code, output = invoke("infer", "-m", str(mmar), *INFER)
+    assert code == 4, output
+    assert "SaveImaged" in output and entries[0]["image"] in output and entries[1]["image"] in output
+    assert '"data_root_dir": "{DATA_ROOT}"' in output and not list(mmar.glob("infer/**/*.nii.gz"))
+    for shard in (
+        "0/2",
+        "1/2",
+    ):  # one case each: the whole list decides, or the shards would overwrite each other
+        code, output = invoke("infer", "-m", str(mmar), *INFER, "--shard", shard)
+        assert code == 4 and entries[1]["image"] in output, output
+
+    config_file = mmar / "config" / "config_inference.json"
+    config = json.loads(config_file.read_text())
+    saver = next(t for t in config["post_transforms"] if t["name"] == "SaveImaged")
+    saver["args"]["data_root_dir"] = "{DATA_ROOT}"
+    write_json(config_file, config)
+    code, output = invoke("infer", "-m", str(mmar), *INFER)
+    assert code == 0, output
+    assert sorted(p.relative_to(mmar / "infer").parts[0] for p in (mmar / "infer").rglob("*.nii.gz")) == [
+        "a",
+        "b",
+    ]

@@ -31,6 +31,8 @@ from clara_tlt.engines.clara4.build import (
     refuse_unsupported,
     savers_and_loaders,
 )
+from clara_tlt.engines.clara4.outputs import check_saved_names
+from clara_tlt.engines.clara4.sections import EVAL_DATASET, datalist_entries
 from clara_tlt.engines.clara4.state import TrainState
 from clara_tlt.engines.handlers.checkpoint import BEST, FINAL, STATE
 from clara_tlt.engines.preflight import DEFAULT_CHECKS, SUMMARY, Preflight, RunChecks, preflight
@@ -164,7 +166,14 @@ def evaluate(
                 key_path="handlers",
             )
         evaluator = built[f"{EVAL}.evaluator"]
-        cases = len(getattr(evaluator.data_loader, "dataset", []) or [])
+        dataset = getattr(evaluator.data_loader, "dataset", None)
+        cases = len(dataset or [])
+        whole = datalist_entries(config.data.get(EVAL_DATASET), file=config.file, key_path=EVAL_DATASET)
+        check_saved_names(  # over the whole list: two shards must not write one file either
+            built.get(f"{EVAL}.post_transforms"),
+            whole if whole is not None else getattr(dataset, "data", None) or [],
+            file=config.file,
+        )
         if dry:
             return {"config": config.file, "components": _shown(built), "cases": cases, "output_path": output}
         if shard is not None and not cases:

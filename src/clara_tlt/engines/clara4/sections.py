@@ -211,19 +211,27 @@ def _dataset(spec: Any, section: Mapping[str, Any], *, file: str, key_path: str,
         return spec
     plain = {k: v for k, v in spec.items() if k not in DATALIST_KEYS}
     defaults: dict[str, Any] = {"transform": "@pre_transforms"} if "pre_transforms" in section else {}
-    datalist = spec.get("data_list_file_path")
-    if datalist:
-        if not isinstance(datalist, str):
-            where = child(key_path, "data_list_file_path")
-            raise ConfigError("must be the path of a datalist.json", file=file, key_path=where)
-        key = spec.get("data_list_key") or "training"
-        data = load_datalist(datalist, key, base_dir=spec.get("data_file_base_dir") or None)
+    data = datalist_entries(spec, file=file, key_path=key_path)
+    if data is not None:
         if key_path == TRAIN_DATASET:
             data = shard_entries(data, run.rank, run.world_size, pad=True)
         elif key_path == EVAL_DATASET and run.shard is not None:
             data = shard_entries(data, *run.shard, pad=False)
         defaults["data"] = data
     return _with_args(plain, defaults)
+
+
+def datalist_entries(spec: Any, *, file: str, key_path: str) -> list[dict[str, Any]] | None:
+    """The whole list a dataset's datalist keys name (absolute paths, every file checked: exit 4); None when the
+    dataset names no datalist file."""
+    datalist = spec.get("data_list_file_path") if isinstance(spec, Mapping) else None
+    if not datalist:
+        return None
+    if not isinstance(datalist, str):
+        where = child(key_path, "data_list_file_path")
+        raise ConfigError("must be the path of a datalist.json", file=file, key_path=where)
+    key = spec.get("data_list_key") or "training"
+    return load_datalist(datalist, key, base_dir=spec.get("data_file_base_dir") or None)
 
 
 def _handler(spec: Any, *, run: Globals) -> Any:
