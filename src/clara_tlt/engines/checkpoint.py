@@ -228,9 +228,11 @@ def network_from_checkpoint(
         )
     args = dict(spec.get("args") or {})
     args.pop("pretrain_weight_name", None)  # the trained weights come from the checkpoint itself
-    where = {"file": str(path), "key_path": f"train_conf.{key}"}
-    if model_spec is not None:
-        where = {"file": model_spec.file, "key_path": model_spec.key_path}
+    where = (
+        {"file": str(path), "key_path": f"train_conf.{key}"}
+        if model_spec is None
+        else {"file": model_spec.file, "key_path": model_spec.key_path}
+    )
     origin = None if model_spec is not None else ModelFile(str(path), tuple(search_dirs), refusal_fix)
     network = build(
         {**spec, "args": args},

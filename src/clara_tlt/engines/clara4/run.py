@@ -168,12 +168,14 @@ def evaluate(
         evaluator = built[f"{EVAL}.evaluator"]
         dataset = getattr(evaluator.data_loader, "dataset", None)
         cases = len(dataset or [])
-        whole = datalist_entries(config.data.get(EVAL_DATASET), file=config.file, key_path=EVAL_DATASET)
-        check_saved_names(  # over the whole list: two shards must not write one file either
-            built.get(f"{EVAL}.post_transforms"),
-            whole if whole is not None else getattr(dataset, "data", None) or [],
-            file=config.file,
+        # over the whole list, so that two shards never write one file either: read again only when sharded
+        whole = (
+            datalist_entries(config.data.get(EVAL_DATASET), file=config.file, key_path=EVAL_DATASET)
+            if shard
+            else None
         )
+        entries = whole or getattr(dataset, "data", None) or []
+        check_saved_names(built.get(f"{EVAL}.post_transforms"), entries, file=config.file)
         if dry:
             return {"config": config.file, "components": _shown(built), "cases": cases, "output_path": output}
         if shard is not None and not cases:

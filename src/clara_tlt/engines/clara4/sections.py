@@ -75,9 +75,8 @@ class Globals:
     rank: int
     world_size: int = 1  # torchrun's processes: the training list is split between them
     dry: bool = False  # a dry run: build everything, write nothing (TensorBoard handlers get no file writer)
-    shard: tuple[int, int] | None = (
-        None  # `--shard I/N`: the evaluator's list is shard I of N (docs/scale-out.md)
-    )
+    # `--shard I/N`: the evaluator's list is shard I of N (docs/scale-out.md)
+    shard: tuple[int, int] | None = None
 
 
 def section_components(
