@@ -289,9 +289,8 @@ def train_part(args: argparse.Namespace, limits: Ceilings) -> list[Bound]:
             amp=False,
             device=torch.device("cpu"),
         )
-        peer = train_bench.Peer(
-            setup, Path(folder)
-        )  # the seed's determinism, as both contenders train with it
+        # the seed's determinism, as both contenders train with it
+        peer = train_bench.Peer(setup, Path(folder))
         for _ in range(epochs):
             peer.epoch()
     network, loss = setup.network(), DiceLoss(to_onehot_y=True, softmax=True)
